@@ -1,0 +1,103 @@
+// A chain of programs at one hook: the kernel's bpf_mprog_bundle.
+//
+// Control path (attach, detach, update, query): one writer at a time; the caller serializes
+// writers, as tcx does with rtnl. Every change fills the inactive entry, publishes it with
+// one atomic store, waits for a grace period, and raises the revision by one. Every failed
+// operation returns before anything is written, so it changes nothing.
+//
+// Fast path (run, read): lock-free, inside a ReadSection, touching only Entry::programs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "mprog/entry.hpp"
+#include "mprog/rcu.hpp"
+#include "mprog/types.hpp"
+
+namespace mprog {
+
+// The outcome of an operation: 0 or a negative errno, and why (for messages).
+struct Result {
+  int error = 0;
+  Why why = Why::none;
+  explicit operator bool() const { return error == 0; }
+};
+
+struct QueryEntry {
+  std::uint32_t prog_id = 0;
+  std::uint32_t link_id = 0;
+  std::uint32_t prog_flags = 0;
+  std::uint32_t link_flags = 0;
+};
+
+struct QueryHead {
+  std::uint64_t revision = 1;
+  std::uint32_t count = 0;  // the chain's total
+};
+
+class Bundle {
+ public:
+  explicit Bundle(Dialect dialect = Dialect::upstream);
+  ~Bundle();  // links still attached become detached
+  Bundle(const Bundle&) = delete;
+  Bundle& operator=(const Bundle&) = delete;
+
+  Dialect dialect() const { return dialect_; }
+
+  // ---- control path ----
+  Result attach(const Request& request);              // BPF_PROG_ATTACH
+  Result attach(Link& link, const Request& request);  // BPF_LINK_CREATE (request.prog unused)
+  Result detach(const Request& request);              // BPF_PROG_DETACH
+  // Writes min(count, capacity) entries; capacity 0 asks only for the head. A capacity
+  // smaller than the chain gives -ENOSPC with the first `capacity` entries written.
+  Result query(QueryHead& head, QueryEntry* entries, std::uint32_t capacity) const;
+
+  // Empties the chain without the rules (tcx on device removal): links become detached and
+  // the revision starts again at 1. Programs attached by program are the caller's to release.
+  void reset();
+
+  std::uint64_t revision() const { return revision_; }
+  std::uint32_t size() const { return active_entry().count; }
+  // The program the last successful change let go of (a detached or replaced program that
+  // was attached by program), once no reader can see it any more; nullptr if none.
+  Program* released() const { return released_; }
+
+  // ---- fast path ----
+  // Calls the programs in order until one returns something other than kNext.
+  int run(void* ctx) const;
+  // The active entry; valid only inside a ReadSection.
+  const Entry& active() const { return *active_.load(std::memory_order_seq_cst); }
+
+  // ---- links (the control path of a link; see link.hpp for the entry points) ----
+  Result update_link(Link& link, Program& new_prog);
+  Result detach_link(Link& link);
+
+  // For the rule sets (upstream.cpp, v2.cpp): the chain as the writer sees it.
+  const Entry& current() const { return active_entry(); }
+  const Slot& slot(std::uint32_t i) const { return slots_[i]; }
+
+ private:
+  const Entry& active_entry() const { return *active_.load(std::memory_order_relaxed); }
+  Entry& peer() { return active_entry_ptr() == &entries_[0] ? entries_[1] : entries_[0]; }
+  const Entry* active_entry_ptr() const { return active_.load(std::memory_order_relaxed); }
+
+  void insert_at(std::uint32_t index, Program* prog, Slot slot);
+  void replace_at(std::uint32_t index, Program* prog, Slot slot);
+  void delete_at(std::uint32_t index);
+  void publish(Entry& next);
+
+  Dialect dialect_;
+  Entry entries_[2];
+  std::atomic<Entry*> active_;
+  Slot slots_[kSlots];  // writer-only, like the kernel's cp_items, one copy for both entries
+  std::uint64_t revision_ = 1;
+  Program* released_ = nullptr;
+};
+
+// Link operations that must work on a link whose chain is gone (BPF_LINK_UPDATE and
+// BPF_LINK_DETACH name the link, not the chain). `flags` is the link update's flags.
+Result update(Ref<Link> link, Ref<Program> new_prog, std::uint64_t flags, Ref<Program> old_prog);
+Result detach(Ref<Link> link);
+
+}  // namespace mprog

@@ -1,0 +1,24 @@
+// The two halves of a chain, kept apart as in the kernel's bpf_mprog_fp / bpf_mprog_cp:
+// readers touch only Entry::programs; links and pins live on the writer's side.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "mprog/types.hpp"
+
+namespace mprog {
+
+// Fast path: what a reader walks. nullptr after the last program, so a reader needs no count.
+struct Entry {
+  std::array<Program*, kSlots> programs{};
+  std::uint32_t count = 0;
+};
+
+// Control path: what only the writer reads, one per occupied slot.
+struct Slot {
+  Link* link = nullptr;       // the link that owns the slot, or nullptr (attached by program)
+  std::uint32_t pins = 0;     // v2: v2flag::first / v2flag::last held by this slot
+};
+
+}  // namespace mprog

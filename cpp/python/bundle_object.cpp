@@ -1,0 +1,254 @@
+#include "bundle_object.hpp"
+
+#include <vector>
+
+#include "raise.hpp"
+
+namespace mprog::python {
+namespace {
+
+Dialect parse_dialect(const std::string& d) {
+  if (d == "upstream") return Dialect::upstream;
+  if (d == "v2") return Dialect::v2;
+  raise_value_error("unknown dialect '" + d + "' (expected 'upstream' or 'v2')");
+}
+
+// Any bit the uapi cannot carry (above 63, or the sign) is simply unknown: EINVAL later.
+std::uint64_t to_flags(py::handle h) {
+  if (!PyLong_Check(h.ptr())) raise_type_error("flags must be an int");
+  const unsigned long long v = PyLong_AsUnsignedLongLong(h.ptr());
+  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();
+    return ~std::uint64_t{0};
+  }
+  return v;
+}
+
+std::uint64_t to_u64(py::handle h, const char* name) {
+  if (!PyLong_Check(h.ptr())) raise_type_error(std::string(name) + " must be an int");
+  const unsigned long long v = PyLong_AsUnsignedLongLong(h.ptr());
+  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();
+    raise_value_error(std::string(name) + " must be in [0, 2**64)");
+  }
+  return v;
+}
+
+std::uint32_t to_id(py::handle h) {
+  const std::uint64_t v = to_u64(h, "an id");
+  if (v >> 32) raise_value_error("an id must be in [0, 2**32)");
+  return static_cast<std::uint32_t>(v);
+}
+
+bool is_program(py::handle h) { return py::isinstance<ProgramObject>(h); }
+bool is_link(py::handle h) { return py::isinstance<LinkObject>(h); }
+
+struct FlagBits {
+  std::uint64_t id, link;
+};
+FlagBits bits(Dialect d) {
+  return d == Dialect::v2 ? FlagBits{v2flag::id, v2flag::link} : FlagBits{flag::id, flag::link};
+}
+
+// SPEC "Naming the relative": by handle, by id (with ID), or nothing.
+Relative resolve_relative(py::handle rel, std::uint64_t flags, Dialect d) {
+  const bool by_link = flags & bits(d).link;
+  const bool by_id = flags & bits(d).id;
+  if (by_id) {
+    std::uint32_t id = 0;
+    if (is_program(rel)) id = rel.cast<ProgramObject&>().core.id;
+    else if (is_link(rel)) id = rel.cast<LinkObject&>().core.id;
+    else if (!rel.is_none()) id = to_id(rel);
+    if (by_link) {
+      LinkObject* l = id ? link_by_id(id) : nullptr;
+      return l ? Relative::of(&l->core) : Relative::failed(-ENOENT);
+    }
+    ProgramObject* p = id ? program_by_id(id) : nullptr;
+    return p ? Relative::of(&p->core) : Relative::failed(-ENOENT);
+  }
+  if (rel.is_none()) return by_link ? Relative::failed(-EINVAL) : Relative::none();
+  if (is_program(rel)) {
+    auto& p = rel.cast<ProgramObject&>();
+    if (p.closed) return Relative::failed(-EBADF);
+    return by_link ? Relative::failed(-EINVAL) : Relative::of(&p.core);
+  }
+  if (is_link(rel)) {
+    auto& l = rel.cast<LinkObject&>();
+    if (l.closed) return Relative::failed(-EBADF);
+    return by_link ? Relative::of(&l.core) : Relative::failed(-EINVAL);
+  }
+  // An int without ID is an fd that is no bpf object; 0 is "none" (kernel: fd 0 not looked up).
+  if (to_id(rel) == 0) return by_link ? Relative::failed(-EINVAL) : Relative::none();
+  return Relative::failed(-EINVAL);
+}
+
+// A program argument given by handle: closed is EBADF; `required` turns None into EINVAL.
+Ref<Program> resolve_program(py::handle h, bool required) {
+  if (is_program(h)) {
+    auto& p = h.cast<ProgramObject&>();
+    return p.closed ? Ref<Program>::failed(-EBADF) : Ref<Program>(&p.core);
+  }
+  if (h.is_none() && !required) return {};
+  return Ref<Program>::failed(-EINVAL);
+}
+
+Ref<Program> program_argument(py::handle h) {
+  if (!is_program(h)) raise_type_error("prog must be a Program");
+  return resolve_program(h, true);
+}
+
+}  // namespace
+
+BundleObject::BundleObject(const std::string& dialect) : core_(parse_dialect(dialect)) {}
+
+BundleObject::~BundleObject() { close(); }
+
+void BundleObject::check_open() const {
+  if (closed_) raise_value_error("the bundle is closed");
+}
+
+Request BundleObject::request(py::handle flags, py::handle relative,
+                              py::handle expected_revision) const {
+  check_open();
+  Request r;
+  r.flags = to_flags(flags);
+  r.expected_revision = to_u64(expected_revision, "expected_revision");
+  r.relative = resolve_relative(relative, r.flags, core_.dialect());
+  return r;
+}
+
+// After a successful change: a program that left the chain is no longer held by it.
+void BundleObject::take_released() {
+  if (Program* p = core_.released()) release(ProgramObject::of(p));
+}
+
+void BundleObject::attach(py::handle prog, py::handle flags, py::handle relative,
+                          py::handle replace, py::handle expected_revision) {
+  Request r = request(flags, relative, expected_revision);
+  r.prog = program_argument(prog);
+  const bool replacing = r.flags & flag::replace;  // bit 2 in both dialects
+  if (replacing && core_.dialect() == Dialect::v2)
+    r.relative = resolve_relative(replace, r.flags, Dialect::v2);  // v2: one shared field
+  else if (replacing)
+    r.replace = resolve_program(replace, true);
+  const Result res = core_.attach(r);
+  if (!res) raise_result(res, {"attach", r.prog.object ? r.prog.object->id : 0, r.flags,
+                               r.expected_revision, core_.revision()});
+  hold(ProgramObject::of(r.prog.object));
+  take_released();
+}
+
+py::object BundleObject::link(py::handle prog, py::handle flags, py::handle relative,
+                              py::handle expected_revision) {
+  Request r = request(flags, relative, expected_revision);
+  r.prog = program_argument(prog);  // for a link create: the link's program fd
+  Ref<Program> p = r.prog;
+  auto obj = py::cast(new LinkObject(py::reinterpret_borrow<py::object>(prog)),
+                      py::return_value_policy::take_ownership);
+  auto& l = obj.cast<LinkObject&>();
+  const Result res = core_.attach(l.core, r);
+  if (!res) {
+    l.closed = true;  // never handed out; nothing to release
+    raise_result(res, {"link", p.object->id, r.flags, r.expected_revision, core_.revision()});
+  }
+  hold(ProgramObject::of(p.object));
+  return obj;
+}
+
+void BundleObject::detach(py::handle prog, py::handle flags, py::handle relative,
+                          py::handle expected_revision) {
+  Request r = request(flags, relative, expected_revision);
+  if (!prog.is_none() && !is_program(prog)) raise_type_error("prog must be a Program or None");
+  r.prog = resolve_program(prog, false);
+  const Result res = core_.detach(r);
+  if (!res) raise_result(res, {"detach", r.prog.object ? r.prog.object->id : 0, r.flags,
+                               r.expected_revision, core_.revision()});
+  take_released();
+}
+
+py::object BundleObject::query(py::handle count) const {
+  check_open();
+  const std::uint32_t capacity =
+      count.is_none() ? static_cast<std::uint32_t>(kSlots) : static_cast<std::uint32_t>(
+          std::min<std::uint64_t>(to_u64(count, "count"), 0xffffffffu));
+  QueryHead head;
+  QueryEntry entries[kSlots];
+  const Result res = core_.query(head, entries, capacity);
+  const std::uint32_t n = std::min(capacity, head.count);
+  py::tuple prog_ids(n), link_ids(n), prog_flags(n), link_flags(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    prog_ids[i] = entries[i].prog_id;
+    link_ids[i] = entries[i].link_id;
+    prog_flags[i] = entries[i].prog_flags;
+    link_flags[i] = entries[i].link_flags;
+  }
+  static py::handle cls = imported("mprog.query", "QueryResult");
+  py::object result = cls(head.revision, head.count, prog_ids, link_ids, prog_flags, link_flags);
+  if (res) return result;
+  static py::handle too_small = imported("mprog.errors", "QueryTooSmall");
+  py::object e = too_small(ENOSPC, "query: count " + std::to_string(capacity) +
+                                       " is smaller than the chain's " + std::to_string(head.count),
+                                       py::arg("count") = head.count, py::arg("partial") = result,
+                                       py::arg("op") = "query", py::arg("revision") = head.revision);
+  PyErr_SetObject(too_small.ptr(), e.ptr());
+  throw py::error_already_set();
+}
+
+py::list BundleObject::programs() const {
+  std::vector<Program*> snapshot;
+  {
+    ReadSection section;
+    for (Program* const* p = core_.active().programs.data(); *p; ++p) snapshot.push_back(*p);
+  }
+  py::list out(snapshot.size());
+  for (std::size_t i = 0; i < snapshot.size(); ++i)
+    out[i] = py::cast(&ProgramObject::of(snapshot[i]), py::return_value_policy::reference);
+  return out;
+}
+
+int BundleObject::run(py::handle ctx) const {
+  // Python callables may let other threads in; call them from a snapshot, outside the read
+  // section, so a writer never waits on Python code.
+  for (py::handle h : programs()) {
+    const ProgramObject& p = h.cast<const ProgramObject&>();
+    if (p.fn.is_none()) continue;
+    const int verdict = p.fn(ctx).cast<int>();
+    if (verdict != kNext) return verdict;
+  }
+  return kNext;
+}
+
+void BundleObject::close() {
+  if (closed_) return;
+  std::vector<Program*> held;
+  const Entry& e = core_.current();
+  for (std::uint32_t i = 0; i < e.count; ++i)
+    if (!core_.slot(i).link) held.push_back(e.programs[i]);
+  core_.reset();
+  closed_ = true;
+  for (Program* p : held) release(ProgramObject::of(p));
+}
+
+void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::handle old_prog) {
+  const std::uint64_t f = to_flags(flags);
+  if (!is_program(new_prog)) raise_type_error("new_prog must be a Program");
+  if (!old_prog.is_none() && !is_program(old_prog)) raise_type_error("old_prog must be a Program or None");
+  Ref<Link> l = link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core);
+  Ref<Program> n = resolve_program(new_prog, true);
+  Ref<Program> o = resolve_program(old_prog, false);
+  Program* before = link.core.prog;
+  const Result res = update(l, n, f, o);
+  if (!res) raise_result(res, {"update", n.object ? n.object->id : 0, f});
+  if (link.core.prog != before) {
+    hold(ProgramObject::of(link.core.prog));
+    release(ProgramObject::of(before));
+    link.prog = py::reinterpret_borrow<py::object>(new_prog);
+  }
+}
+
+void detach_link(LinkObject& link) {
+  const Result res = detach(link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core));
+  if (!res) raise_result(res, {"link detach"});
+}
+
+}  // namespace mprog::python

@@ -1,0 +1,71 @@
+#include "objects.hpp"
+
+#include <unordered_map>
+
+namespace mprog::python {
+namespace {
+
+std::unordered_map<std::uint32_t, ProgramObject*>& programs() {
+  static auto* m = new std::unordered_map<std::uint32_t, ProgramObject*>;
+  return *m;
+}
+std::unordered_map<std::uint32_t, LinkObject*>& links() {
+  static auto* m = new std::unordered_map<std::uint32_t, LinkObject*>;
+  return *m;
+}
+std::uint32_t last_program_id = 0;
+std::uint32_t last_link_id = 0;
+
+}  // namespace
+
+ProgramObject::ProgramObject(std::string n, py::object f) : name(std::move(n)), fn(std::move(f)) {
+  core.id = ++last_program_id;
+  core.user = this;
+  programs()[core.id] = this;
+}
+
+ProgramObject::~ProgramObject() { programs().erase(core.id); }
+
+LinkObject::LinkObject(py::object p) : prog(std::move(p)) {
+  core.id = next_link_id();
+  core.prog = &as_program(prog).core;
+  links()[core.id] = this;
+}
+
+LinkObject::~LinkObject() {
+  close();
+  links().erase(core.id);
+}
+
+void LinkObject::close() {
+  if (closed) return;
+  mprog::detach(Ref<Link>(&core));
+  closed = true;
+  release(as_program(prog));
+}
+
+ProgramObject* program_by_id(std::uint32_t id) {
+  auto it = programs().find(id);
+  return it != programs().end() && it->second->alive() ? it->second : nullptr;
+}
+
+LinkObject* link_by_id(std::uint32_t id) {
+  auto it = links().find(id);
+  return it != links().end() && !it->second->closed ? it->second : nullptr;
+}
+
+std::uint32_t next_link_id() { return ++last_link_id; }
+
+ProgramObject& as_program(py::handle h) { return h.cast<ProgramObject&>(); }
+
+void hold(ProgramObject& p) {
+  ++p.holders;
+  Py_INCREF(py::cast(&p, py::return_value_policy::reference).ptr());
+}
+
+void release(ProgramObject& p) {
+  --p.holders;
+  Py_DECREF(py::cast(&p, py::return_value_policy::reference).ptr());
+}
+
+}  // namespace mprog::python

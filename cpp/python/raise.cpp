@@ -1,0 +1,67 @@
+#include "raise.hpp"
+
+#include <cstdio>
+
+namespace mprog::python {
+namespace py = pybind11;
+namespace {
+
+std::string hex(std::uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string what(const Result& r, const Context& c) {
+  const std::string prog = "program " + std::to_string(c.prog_id);
+  switch (r.why) {
+    case Why::unknown_flags: return "unknown flag bits in " + hex(c.flags);
+    case Why::bad_handle:
+      return r.error == -EBADF ? "a closed handle was named" : "a handle of the wrong kind was named";
+    case Why::replace_missing: return "REPLACE needs the program to replace";
+    case Why::stale:
+      return "expected revision " + std::to_string(c.expected_revision) + " but the chain is at " +
+             std::to_string(c.revision);
+    case Why::exists: return prog + " is already in the chain";
+    case Why::relative_lookup:
+      if (r.error == -EBADF) return "the relative is a closed handle";
+      if (r.error == -ENOENT) return "the relative's id names nothing alive";
+      return "the relative is not of the kind the flags name";
+    case Why::chain_full: return "the chain already holds 63 programs";
+    case Why::replace_absent: return "the program to replace is not in the chain";
+    case Why::link_owned: return "the slot belongs to a link";
+    case Why::relative_absent: return "the relative is not in the chain";
+    case Why::position: return "the directives name no such position";
+    case Why::no_directive: return "a relative needs BEFORE or AFTER";
+    case Why::empty: return "the chain is empty";
+    case Why::prog_absent: return "no such program at that place in the chain";
+    case Why::link_detached: return "the link is detached";
+    case Why::wrong_old_prog: return "old_prog is not the link's program";
+    case Why::update_flags: return "flags not valid for this operation " + hex(c.flags);
+    case Why::pinned: return "a FIRST/LAST pin holder is in the way";
+    case Why::pin_position: return "a pin can only be held at its end of the chain";
+    case Why::query_short: return "count is smaller than the chain";
+    case Why::none: break;
+  }
+  return "failed";
+}
+
+}  // namespace
+
+py::handle imported(const char* module, const char* name) {
+  // Leaked on purpose: a static py::object would be destroyed after the interpreter.
+  return py::object(py::module_::import(module).attr(name)).release();
+}
+
+void raise_result(const Result& r, const Context& c) {
+  static py::handle error = imported("mprog.errors", "error");
+  py::object e = error(-r.error, c.op, what(r, c), py::arg("full") = r.why == Why::chain_full,
+                                 py::arg("revision") = c.revision);
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(e.ptr())), e.ptr());
+  throw py::error_already_set();
+}
+
+void raise_value_error(const std::string& what) { throw py::value_error(what); }
+void raise_type_error(const std::string& what) { throw py::type_error(what); }
+
+}  // namespace mprog::python

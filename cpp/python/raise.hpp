@@ -1,0 +1,28 @@
+// The one place core errors become Python exceptions (mprog.errors classes).
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "mprog/mprog.hpp"
+
+namespace mprog::python {
+
+// What an operation was doing, for the message ("attach: program 7 is already in the chain").
+struct Context {
+  const char* op;
+  std::uint32_t prog_id = 0;
+  std::uint64_t flags = 0;
+  std::uint64_t expected_revision = 0;
+  std::uint64_t revision = 0;
+};
+
+// A module attribute imported once and kept for the life of the process.
+pybind11::handle imported(const char* module, const char* name);
+
+[[noreturn]] void raise_result(const Result& r, const Context& c);
+[[noreturn]] void raise_value_error(const std::string& what);
+[[noreturn]] void raise_type_error(const std::string& what);
+
+}  // namespace mprog::python

@@ -1,0 +1,205 @@
+// Bundle mechanics: fill the peer entry, publish it, wait out the readers, count the revision.
+// Which change to make is decided by the rule sets (upstream.cpp, v2.cpp); this file only
+// carries out a plan that has already passed every check.
+#include "mprog/bundle.hpp"
+
+#include <algorithm>
+
+#include "plan.hpp"
+
+namespace mprog {
+
+int find_program(const Bundle& b, const Program* prog) {
+  const Entry& e = b.current();
+  for (std::uint32_t i = 0; i < e.count; ++i)
+    if (e.programs[i] == prog) return static_cast<int>(i);
+  return -1;
+}
+
+Bundle::Bundle(Dialect dialect) : dialect_(dialect), active_(&entries_[0]) {}
+
+Bundle::~Bundle() {
+  const Entry& e = active_entry();
+  for (std::uint32_t i = 0; i < e.count; ++i)
+    if (slots_[i].link) slots_[i].link->bundle = nullptr;
+}
+
+// ---- mechanics: each writes the peer entry and the slots, then publishes ----
+
+void Bundle::insert_at(std::uint32_t index, Program* prog, Slot slot) {
+  const Entry& cur = active_entry();
+  Entry& next = peer();
+  const auto* src = cur.programs.data();
+  auto* dst = next.programs.data();
+  std::copy(src, src + index, dst);
+  dst[index] = prog;
+  std::copy(src + index, src + cur.count, dst + index + 1);
+  dst[cur.count + 1] = nullptr;
+  next.count = cur.count + 1;
+  std::copy_backward(slots_ + index, slots_ + cur.count, slots_ + cur.count + 1);
+  slots_[index] = slot;
+  released_ = nullptr;
+  publish(next);
+}
+
+void Bundle::replace_at(std::uint32_t index, Program* prog, Slot slot) {
+  const Entry& cur = active_entry();
+  Entry& next = peer();
+  std::copy(cur.programs.data(), cur.programs.data() + cur.count + 1, next.programs.data());
+  Program* old = next.programs[index];
+  next.programs[index] = prog;
+  next.count = cur.count;
+  released_ = slots_[index].link ? nullptr : old;
+  slots_[index] = slot;
+  publish(next);
+}
+
+void Bundle::delete_at(std::uint32_t index) {
+  const Entry& cur = active_entry();
+  Entry& next = peer();
+  const auto* src = cur.programs.data();
+  auto* dst = next.programs.data();
+  std::copy(src, src + index, dst);
+  std::copy(src + index + 1, src + cur.count, dst + index);
+  dst[cur.count - 1] = nullptr;
+  next.count = cur.count - 1;
+  released_ = slots_[index].link ? nullptr : src[index];
+  if (slots_[index].link) slots_[index].link->bundle = nullptr;
+  std::copy(slots_ + index + 1, slots_ + cur.count, slots_ + index);
+  slots_[cur.count - 1] = Slot{};
+  publish(next);
+}
+
+void Bundle::publish(Entry& next) {
+  active_.store(&next, std::memory_order_seq_cst);
+  // Grace period: after this no reader is in the old entry, so the next change may refill
+  // it and a released program may be freed (kernel: bpf_mprog_commit's synchronize_rcu).
+  synchronize();
+  // tcx frees a chain whose last program left; a new one starts again at revision 1.
+  revision_ = next.count == 0 ? 1 : revision_ + 1;
+}
+
+void Bundle::reset() {
+  const Entry& cur = active_entry();
+  for (std::uint32_t i = 0; i < cur.count; ++i) {
+    if (slots_[i].link) slots_[i].link->bundle = nullptr;
+    slots_[i] = Slot{};
+  }
+  Entry& next = peer();
+  next.programs[0] = nullptr;
+  next.count = 0;
+  released_ = nullptr;
+  publish(next);
+}
+
+// ---- control path entry points ----
+
+namespace {
+Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
+  return b.dialect() == Dialect::v2 ? v2::plan_attach(b, r, link, plan)
+                                    : upstream::plan_attach(b, r, link, plan);
+}
+Result plan_detach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
+  return b.dialect() == Dialect::v2 ? v2::plan_detach(b, r, link, plan)
+                                    : upstream::plan_detach(b, r, link, plan);
+}
+}  // namespace
+
+Result Bundle::attach(const Request& request) {
+  Plan plan;
+  if (Result r = plan_attach(*this, request, nullptr, plan); !r) return r;
+  if (plan.kind == Plan::Kind::replace)
+    replace_at(plan.index, plan.prog, plan.slot);
+  else
+    insert_at(plan.index, plan.prog, plan.slot);
+  return {};
+}
+
+Result Bundle::attach(Link& link, const Request& request) {
+  Plan plan;
+  if (Result r = plan_attach(*this, request, &link, plan); !r) return r;
+  insert_at(plan.index, plan.prog, plan.slot);
+  link.bundle = this;
+  return {};
+}
+
+Result Bundle::detach(const Request& request) {
+  Plan plan;
+  if (Result r = plan_detach(*this, request, nullptr, plan); !r) return r;
+  delete_at(plan.index);
+  return {};
+}
+
+Result Bundle::detach_link(Link& link) {
+  Plan plan;
+  if (Result r = plan_detach(*this, Request{}, &link, plan); !r) return r;
+  delete_at(plan.index);
+  return {};
+}
+
+Result Bundle::update_link(Link& link, Program& new_prog) {
+  if (find_program(*this, &new_prog) >= 0) return {-EEXIST, Why::exists};
+  const Entry& e = active_entry();
+  for (std::uint32_t i = 0; i < e.count; ++i) {
+    if (slots_[i].link != &link) continue;
+    replace_at(i, &new_prog, slots_[i]);  // the slot keeps its link and its pins
+    link.prog = &new_prog;
+    return {};
+  }
+  return {-ENOENT, Why::prog_absent};  // unreachable while link.bundle == this
+}
+
+Result Bundle::query(QueryHead& head, QueryEntry* entries, std::uint32_t capacity) const {
+  const Entry& e = active_entry();
+  head.revision = revision_;
+  head.count = e.count;
+  const std::uint32_t n = std::min(capacity, e.count);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const Slot& s = slots_[i];
+    entries[i].prog_id = e.programs[i]->id;
+    entries[i].link_id = s.link ? s.link->id : 0;
+    entries[i].prog_flags = s.link ? 0 : s.pins;
+    entries[i].link_flags = s.link ? s.pins : 0;
+  }
+  if (capacity != 0 && capacity < e.count) return {-ENOSPC, Why::query_short};
+  return {};
+}
+
+// ---- fast path ----
+
+int Bundle::run(void* ctx) const {
+  ReadSection section;
+  for (Program* const* p = active().programs.data(); *p; ++p) {
+    const Program& prog = **p;
+    const int verdict = prog.run ? prog.run(prog, ctx) : kNext;
+    if (verdict != kNext) return verdict;
+  }
+  return kNext;
+}
+
+// ---- link entry points that do not need the chain ----
+
+Result update(Ref<Link> link, Ref<Program> new_prog, std::uint64_t flags, Ref<Program> old_prog) {
+  if (flags & ~flag::replace) return {-EINVAL, Why::update_flags};
+  if (link.error) return {link.error, Why::bad_handle};
+  if (new_prog.error) return {new_prog.error, Why::bad_handle};
+  if (flags & flag::replace) {
+    if (old_prog.error) return {old_prog.error, Why::bad_handle};
+    if (!old_prog.object) return {-EINVAL, Why::replace_missing};
+  } else if (old_prog.object || old_prog.error) {
+    return {-EINVAL, Why::update_flags};  // kernel: old_prog_fd without BPF_F_REPLACE
+  }
+  Link& l = *link.object;
+  if (!l.attached()) return {-ENOLINK, Why::link_detached};
+  if (old_prog.object && old_prog.object != l.prog) return {-EPERM, Why::wrong_old_prog};
+  if (new_prog.object == l.prog) return {};  // tcx: same program, nothing to do
+  return l.bundle->update_link(l, *new_prog.object);
+}
+
+Result detach(Ref<Link> link) {
+  if (link.error) return {link.error, Why::bad_handle};
+  if (!link.object->attached()) return {};
+  return link.object->bundle->detach_link(*link.object);
+}
+
+}  // namespace mprog

@@ -1,0 +1,112 @@
+"""Failures as ``OSError`` subclasses whose ``errno`` is the kernel's.
+
+Every backend raises these, so ``except mprog.AlreadyAttached`` and ``e.errno == EEXIST``
+work the same on the core, the model and the live kernel. The class is chosen by errno (and,
+for ``ERANGE`` on a full chain, by reason); the message names the operation and what was wrong.
+"""
+from __future__ import annotations
+
+import errno as _errno
+from typing import Any, Optional
+
+
+class MprogError(OSError):
+    """Base of every mprog failure. ``op`` is the operation ("attach", "detach", ...)."""
+
+    def __init__(self, err: int, message: str, *, op: Optional[str] = None,
+                 revision: Optional[int] = None, anchor: Any = None) -> None:
+        super().__init__(err, message)
+        self.op = op
+        self.revision = revision
+        self.anchor = anchor
+
+    def __reduce__(self) -> Any:  # keep pickling (multiprocessing) working with keywords
+        return (_rebuild, (type(self), self.errno, self.strerror, dict(self.__dict__)))
+
+
+def _rebuild(cls: type, err: int, message: str, state: dict) -> "MprogError":
+    e = cls.__new__(cls, err, message)
+    OSError.__init__(e, err, message)
+    e.__dict__.update(state)
+    return e
+
+
+class InvalidArgument(MprogError):
+    """EINVAL: unknown flag bits, a handle of the wrong kind, a relative without a directive."""
+
+
+class ClosedHandle(MprogError):
+    """EBADF: a program or link handle that was closed."""
+
+
+class NotFound(MprogError, FileNotFoundError):
+    """ENOENT: the named program, link, id or relative is not there."""
+
+
+NotAttached = NotFound
+
+
+class AlreadyAttached(MprogError, FileExistsError):
+    """EEXIST: the program is already in the chain."""
+
+
+class StaleRevision(MprogError):
+    """ESTALE: ``expected_revision`` is not the chain's current revision."""
+
+
+class BadAnchor(MprogError):
+    """ERANGE: the requested position does not exist or the directives disagree."""
+
+
+class ChainFull(MprogError):
+    """The chain already holds 63 programs (ERANGE upstream, ENOSPC in v2)."""
+
+
+class Busy(MprogError):
+    """EBUSY: the slot belongs to a link (or, in v2, to a pin holder)."""
+
+
+class WrongProgram(MprogError, PermissionError):
+    """EPERM: ``old_prog`` of a link update is not the link's program."""
+
+
+class LinkDetached(MprogError):
+    """ENOLINK: the link was already detached."""
+
+
+class PinViolation(MprogError, PermissionError):
+    """EACCES (v2): a REPLACE that would give a slot a pin away from its end."""
+
+
+class QueryTooSmall(MprogError):
+    """ENOSPC from query: ``count`` is the true total, ``partial`` holds the first entries."""
+
+    def __init__(self, err: int, message: str, *, count: int = 0, partial: Any = None,
+                 **kw: Any) -> None:
+        super().__init__(err, message, **kw)
+        self.count = count
+        self.partial = partial
+
+
+_BY_ERRNO = {
+    _errno.EINVAL: InvalidArgument,
+    _errno.EBADF: ClosedHandle,
+    _errno.ENOENT: NotFound,
+    _errno.EEXIST: AlreadyAttached,
+    _errno.ESTALE: StaleRevision,
+    _errno.ERANGE: BadAnchor,
+    _errno.EBUSY: Busy,
+    _errno.EPERM: WrongProgram,
+    _errno.ENOLINK: LinkDetached,
+    _errno.EACCES: PinViolation,
+    _errno.ENOSPC: ChainFull,
+}
+
+
+def error(err: int, op: str, what: str, *, full: bool = False, **kw: Any) -> MprogError:
+    """Build the exception for ``err`` raised by ``op``; ``what`` says what was wrong.
+
+    ``full`` marks an ``ERANGE`` that comes from a full chain, so it is a ``ChainFull``.
+    """
+    cls = ChainFull if full else _BY_ERRNO.get(err, MprogError)
+    return cls(err, f"{op}: {what}", op=op, **kw)
