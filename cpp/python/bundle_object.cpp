@@ -55,9 +55,11 @@ Relative resolve_relative(py::handle rel, std::uint64_t flags, Dialect d) {
   const bool by_link = flags & bits(d).link;
   const bool by_id = flags & bits(d).id;
   if (by_id) {
+    // With ID a handle stands for its id; a handle of the other kind names no id of the kind
+    // looked up (as the kernel backend passes it), so the lookup finds nothing: ENOENT.
     std::uint32_t id = 0;
-    if (is_program(rel)) id = rel.cast<ProgramObject&>().core.id;
-    else if (is_link(rel)) id = rel.cast<LinkObject&>().core.id;
+    if (is_program(rel)) id = by_link ? 0 : rel.cast<ProgramObject&>().core.id;
+    else if (is_link(rel)) id = by_link ? rel.cast<LinkObject&>().core.id : 0;
     else if (!rel.is_none()) id = to_id(rel);
     if (by_link) {
       LinkObject* l = id ? link_by_id(id) : nullptr;
@@ -89,17 +91,16 @@ Ref<Program> resolve_program(py::handle h, bool required) {
     return p.closed ? Ref<Program>::failed(-EBADF) : Ref<Program>(&p.core);
   }
   if (h.is_none() && !required) return {};
+  // A closed fd is EBADF before its kind is looked at; an open one of the wrong kind EINVAL.
+  if (is_link(h) && h.cast<LinkObject&>().closed) return Ref<Program>::failed(-EBADF);
   return Ref<Program>::failed(-EINVAL);
-}
-
-Ref<Program> program_argument(py::handle h) {
-  if (!is_program(h)) raise_type_error("prog must be a Program");
-  return resolve_program(h, true);
 }
 
 }  // namespace
 
-BundleObject::BundleObject(const std::string& dialect) : core_(parse_dialect(dialect)) {}
+BundleObject::BundleObject(const std::string& dialect) : core_(parse_dialect(dialect)) {
+  core_.user = this;
+}
 
 BundleObject::~BundleObject() { close(); }
 
@@ -107,15 +108,56 @@ void BundleObject::check_open() const {
   if (closed_) raise_value_error("the bundle is closed");
 }
 
-Request BundleObject::request(py::handle flags, py::handle relative,
-                              py::handle expected_revision) const {
+BundleObject::Args BundleObject::arguments(py::handle flags, py::handle relative,
+                                           py::handle replace, py::handle expected_revision,
+                                           bool replace_is_relative) const {
   check_open();
-  Request r;
+  Args a;
+  a.relative = py::reinterpret_borrow<py::object>(relative);
+  a.replace = py::reinterpret_borrow<py::object>(replace);
+  if (!PyLong_Check(flags.ptr())) {
+    // An anchor (Head(), Before(q), ...) says the flags and the relative itself.
+    static py::handle to_request = imported("mprog.anchors", "to_request");
+    py::tuple t = to_request(flags, relative, replace, dialect());
+    a.anchor = py::reinterpret_borrow<py::object>(flags);
+    flags = t[0];
+    a.relative = t[1];
+    a.replace = t[2];
+  }
+  Request& r = a.request;
   r.flags = to_flags(flags);
   r.expected_revision = to_u64(expected_revision, "expected_revision");
-  r.relative = resolve_relative(relative, r.flags, core_.dialect());
-  return r;
+  r.relative = resolve_relative(a.relative, r.flags, core_.dialect());
+  if (r.flags & flag::replace) {  // bit 2 in both dialects
+    if (core_.dialect() == Dialect::v2 && replace_is_relative)
+      r.relative = resolve_relative(a.replace, r.flags, Dialect::v2);  // v2: one shared field
+    else if (core_.dialect() == Dialect::upstream)
+      r.replace = resolve_program(a.replace, true);
+  }
+  return a;
 }
+
+Ref<Program> BundleObject::program_argument(py::handle prog, bool optional) {
+  if (optional && prog.is_none()) return {};
+  if (!is_program(prog)) raise_type_error(optional ? "prog must be a Program or None" : "prog must be a Program");
+  return resolve_program(prog, true);
+}
+
+void BundleObject::changed() {
+  if (watchers_.empty()) return;
+  py::object now = query(py::none());
+  py::object before = last_state_;
+  last_state_ = now;
+  for (py::handle w : py::list(watchers_)) w(before, now);
+}
+
+py::object BundleObject::watch(py::object callback) {
+  if (watchers_.empty()) last_state_ = query(py::none());
+  watchers_.append(callback);
+  return callback;
+}
+
+void BundleObject::unwatch(py::handle callback) { watchers_.attr("remove")(callback); }
 
 // After a successful change: a program that left the chain is no longer held by it.
 void BundleObject::take_released() {
@@ -124,24 +166,22 @@ void BundleObject::take_released() {
 
 void BundleObject::attach(py::handle prog, py::handle flags, py::handle relative,
                           py::handle replace, py::handle expected_revision) {
-  Request r = request(flags, relative, expected_revision);
-  r.prog = program_argument(prog);
-  const bool replacing = r.flags & flag::replace;  // bit 2 in both dialects
-  if (replacing && core_.dialect() == Dialect::v2)
-    r.relative = resolve_relative(replace, r.flags, Dialect::v2);  // v2: one shared field
-  else if (replacing)
-    r.replace = resolve_program(replace, true);
+  Args a = arguments(flags, relative, replace, expected_revision, true);
+  Request& r = a.request;
+  r.prog = program_argument(prog, false);
   const Result res = core_.attach(r);
   if (!res) raise_result(res, {"attach", r.prog.object ? r.prog.object->id : 0, r.flags,
-                               r.expected_revision, core_.revision()});
+                               r.expected_revision, core_.revision(), a.anchor.ptr()});
   hold(ProgramObject::of(r.prog.object));
   take_released();
+  changed();
 }
 
 py::object BundleObject::link(py::handle prog, py::handle flags, py::handle relative,
                               py::handle expected_revision) {
-  Request r = request(flags, relative, expected_revision);
-  r.prog = program_argument(prog);  // for a link create: the link's program fd
+  Args a = arguments(flags, relative, py::none(), expected_revision, false);
+  Request& r = a.request;
+  r.prog = program_argument(prog, false);  // for a link create: the link's program fd
   Ref<Program> p = r.prog;
   auto obj = py::cast(new LinkObject(py::reinterpret_borrow<py::object>(prog)),
                       py::return_value_policy::take_ownership);
@@ -149,21 +189,24 @@ py::object BundleObject::link(py::handle prog, py::handle flags, py::handle rela
   const Result res = core_.attach(l.core, r);
   if (!res) {
     l.closed = true;  // never handed out; nothing to release
-    raise_result(res, {"link", p.object->id, r.flags, r.expected_revision, core_.revision()});
+    raise_result(res, {"link", p.object ? p.object->id : 0, r.flags, r.expected_revision,
+                       core_.revision(), a.anchor.ptr()});
   }
   hold(ProgramObject::of(p.object));
+  changed();
   return obj;
 }
 
 void BundleObject::detach(py::handle prog, py::handle flags, py::handle relative,
                           py::handle expected_revision) {
-  Request r = request(flags, relative, expected_revision);
-  if (!prog.is_none() && !is_program(prog)) raise_type_error("prog must be a Program or None");
-  r.prog = resolve_program(prog, false);
+  Args a = arguments(flags, relative, py::none(), expected_revision, false);
+  Request& r = a.request;
+  r.prog = program_argument(prog, true);
   const Result res = core_.detach(r);
   if (!res) raise_result(res, {"detach", r.prog.object ? r.prog.object->id : 0, r.flags,
-                               r.expected_revision, core_.revision()});
+                               r.expected_revision, core_.revision(), a.anchor.ptr()});
   take_released();
+  changed();
 }
 
 py::object BundleObject::query(py::handle count) const {
@@ -195,6 +238,7 @@ py::object BundleObject::query(py::handle count) const {
 }
 
 py::list BundleObject::programs() const {
+  check_open();
   std::vector<Program*> snapshot;
   {
     ReadSection section;
@@ -220,6 +264,7 @@ int BundleObject::run(py::handle ctx) const {
 
 void BundleObject::close() {
   if (closed_) return;
+  const bool had_programs = core_.size() != 0;
   std::vector<Program*> held;
   const Entry& e = core_.current();
   for (std::uint32_t i = 0; i < e.count; ++i)
@@ -227,6 +272,31 @@ void BundleObject::close() {
   core_.reset();
   closed_ = true;
   for (Program* p : held) release(ProgramObject::of(p));
+  if (had_programs && !watchers_.empty()) {
+    closed_ = false;  // let the watchers read the final, empty state
+    changed();
+    closed_ = true;
+  }
+  watchers_ = py::list();
+}
+
+py::object BundleObject::explain(const std::string& op, py::handle prog, py::handle flags,
+                                 py::handle relative, py::handle replace,
+                                 py::handle expected_revision) const {
+  static py::handle explanation = imported("mprog.explain", "Explanation");
+  if (op != "attach" && op != "detach") raise_value_error("explain: op must be 'attach' or 'detach'");
+  const bool attaching = op == "attach";
+  Args a = arguments(flags, relative, attaching ? replace : py::none(), expected_revision, attaching);
+  Request& r = a.request;
+  r.prog = program_argument(prog, !attaching);
+  Placement where;
+  const Result res = attaching ? core_.check_attach(r, &where) : core_.check_detach(r, &where);
+  if (!res)
+    return explanation(op, py::arg("error") = make_error(res, {attaching ? "attach" : "detach",
+                            r.prog.object ? r.prog.object->id : 0, r.flags, r.expected_revision,
+                            core_.revision(), a.anchor.ptr()}));
+  static const char* const actions[] = {"insert", "replace", "remove"};
+  return explanation(op, actions[static_cast<int>(where.kind)], where.index);
 }
 
 void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::handle old_prog) {
@@ -237,8 +307,10 @@ void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::ha
   Ref<Program> n = resolve_program(new_prog, true);
   Ref<Program> o = resolve_program(old_prog, false);
   Program* before = link.core.prog;
+  Bundle* chain = link.core.bundle;
   const Result res = update(l, n, f, o);
   if (!res) raise_result(res, {"update", n.object ? n.object->id : 0, f});
+  if (link.core.prog != before) notify_changed(chain);
   if (link.core.prog != before) {
     hold(ProgramObject::of(link.core.prog));
     release(ProgramObject::of(before));
@@ -246,9 +318,81 @@ void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::ha
   }
 }
 
+void notify_changed(Bundle* chain) {
+  if (chain && chain->user) static_cast<BundleObject*>(chain->user)->changed();
+}
+
 void detach_link(LinkObject& link) {
+  Bundle* chain = link.core.bundle;
   const Result res = detach(link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core));
   if (!res) raise_result(res, {"link detach"});
+  notify_changed(chain);
+}
+
+// ---- transactions ----
+
+TransactionObject::TransactionObject(py::object bundle, py::handle expected_revision)
+    : bundle_(std::move(bundle)), tx_(bundle_.cast<BundleObject&>().core()),
+      expected_revision_(to_u64(expected_revision, "expected_revision")) {}
+
+void TransactionObject::check_open() const {
+  if (done_) raise_value_error("the transaction is already committed or discarded");
+}
+
+void TransactionObject::attach(py::handle prog, py::handle flags, py::handle relative,
+                               py::handle replace, py::handle expected_revision) {
+  check_open();
+  BundleObject::Args a = bundle().arguments(flags, relative, replace, expected_revision, true);
+  Request& r = a.request;
+  r.prog = BundleObject::program_argument(prog, false);
+  const Result res = tx_.attach(r);
+  if (!res) raise_result(res, {"attach", r.prog.object ? r.prog.object->id : 0, r.flags,
+                               r.expected_revision, bundle().revision(), a.anchor.ptr()});
+}
+
+void TransactionObject::detach(py::handle prog, py::handle flags, py::handle relative,
+                               py::handle expected_revision) {
+  check_open();
+  BundleObject::Args a = bundle().arguments(flags, relative, py::none(), expected_revision, false);
+  Request& r = a.request;
+  r.prog = BundleObject::program_argument(prog, true);
+  const Result res = tx_.detach(r);
+  if (!res) raise_result(res, {"detach", r.prog.object ? r.prog.object->id : 0, r.flags,
+                               r.expected_revision, bundle().revision(), a.anchor.ptr()});
+}
+
+void TransactionObject::commit() {
+  check_open();
+  BundleObject& b = bundle();
+  // Hold what the new chain holds before letting go of what the old one held, so a program
+  // in both never drops to zero references in between.
+  std::vector<Program*> joining;
+  for (std::uint32_t i = 0; i < tx_.size(); ++i)
+    if (!tx_.slot(i).link) joining.push_back(tx_.entry().programs[i]);
+  for (Program* p : joining) hold(ProgramObject::of(p));
+  std::vector<Program*> leaving;
+  const Entry& e = b.core().current();
+  for (std::uint32_t i = 0; i < e.count; ++i)
+    if (!b.core().slot(i).link) leaving.push_back(e.programs[i]);
+  const Result res = tx_.commit(b.core(), expected_revision_);
+  if (!res) {
+    for (Program* p : joining) release(ProgramObject::of(p));
+    raise_result(res, {"transaction", 0, 0, expected_revision_, b.revision()});
+  }
+  done_ = true;
+  if (tx_.operations() == 0) {  // nothing was installed: undo the holds taken above
+    for (Program* p : joining) release(ProgramObject::of(p));
+    return;
+  }
+  for (Program* p : leaving) release(ProgramObject::of(p));
+  b.changed();
+}
+
+py::list TransactionObject::programs() const {
+  py::list out;
+  for (std::uint32_t i = 0; i < tx_.size(); ++i)
+    out.append(py::cast(&ProgramObject::of(tx_.entry().programs[i]), py::return_value_policy::reference));
+  return out;
 }
 
 }  // namespace mprog::python

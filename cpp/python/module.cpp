@@ -3,11 +3,13 @@
 
 #include "bundle_object.hpp"
 #include "objects.hpp"
+#include "replay_binding.hpp"
 
 namespace py = pybind11;
 using mprog::python::BundleObject;
 using mprog::python::LinkObject;
 using mprog::python::ProgramObject;
+using mprog::python::TransactionObject;
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "mprog's C++ core (private: use the mprog package)";
@@ -34,10 +36,32 @@ PYBIND11_MODULE(_core, m) {
       .def("detach", &mprog::python::detach_link)
       .def("close", &LinkObject::close, "Release the link; detaches it if attached.")
       .def("__enter__", [](py::object self) { return self; })
-      .def("__exit__", [](LinkObject& l, py::args) { l.close(); })
+      .def("keep", [](py::object self) {
+             self.cast<LinkObject&>().kept = true;
+             return self;
+           }, "Outlive the with block: the link stays until close() or until it is dropped.")
+      .def("__exit__", [](LinkObject& l, py::args) {
+        if (!l.kept) l.close();
+      })
       .def("__repr__", [](const LinkObject& l) {
         return "Link(id=" + std::to_string(l.core.id) + ", prog=" + std::to_string(l.core.prog->id) +
                (l.closed ? ", closed" : l.core.attached() ? "" : ", detached") + ")";
+      });
+
+  py::class_<TransactionObject>(m, "Transaction")
+      .def("attach", &TransactionObject::attach, py::arg("prog"), py::arg("flags") = 0,
+           py::arg("relative") = py::none(), py::arg("replace") = py::none(),
+           py::arg("expected_revision") = 0)
+      .def("detach", &TransactionObject::detach, py::arg("prog") = py::none(), py::arg("flags") = 0,
+           py::arg("relative") = py::none(), py::arg("expected_revision") = 0)
+      .def("commit", &TransactionObject::commit)
+      .def("discard", &TransactionObject::discard)
+      .def("programs", &TransactionObject::programs)
+      .def("__len__", &TransactionObject::size)
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](TransactionObject& t, py::handle type, py::handle, py::handle) {
+        if (type.is_none()) t.commit();
+        else t.discard();
       });
 
   py::class_<BundleObject>(m, "Bundle")
@@ -52,6 +76,17 @@ PYBIND11_MODULE(_core, m) {
       .def("query", &BundleObject::query, py::arg("count") = py::none())
       .def("run", &BundleObject::run, py::arg("ctx") = py::none())
       .def("programs", &BundleObject::programs)
+      .def("explain", &BundleObject::explain, py::arg("op"), py::arg("prog") = py::none(),
+           py::arg("flags") = 0, py::arg("relative") = py::none(), py::arg("replace") = py::none(),
+           py::arg("expected_revision") = 0,
+           "Dry run: what attach/detach would do now (an Explanation), changing nothing.")
+      .def("watch", &BundleObject::watch, py::arg("callback"),
+           "Call callback(old, new) (QueryResults) after every committed change.")
+      .def("unwatch", &BundleObject::unwatch, py::arg("callback"))
+      .def("transaction", [](py::object self, py::handle expected_revision) {
+             return TransactionObject(self, expected_revision);
+           }, py::arg("expected_revision") = 0,
+           "Operations applied as one change on commit (or at the end of a with block).")
       .def_property_readonly("revision", &BundleObject::revision)
       .def_property_readonly("dialect", &BundleObject::dialect)
       .def_property_readonly("closed", &BundleObject::closed)
@@ -60,4 +95,6 @@ PYBIND11_MODULE(_core, m) {
       .def("__iter__", [](const BundleObject& b) { return py::iter(b.programs()); })
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](BundleObject& b, py::args) { b.close(); });
+
+  mprog::python::bind_replay(m);
 }

@@ -39,7 +39,9 @@ LinkObject::~LinkObject() {
 
 void LinkObject::close() {
   if (closed) return;
+  Bundle* chain = core.bundle;
   mprog::detach(Ref<Link>(&core));
+  if (chain) notify_changed(chain);
   closed = true;
   release(as_program(prog));
 }

@@ -34,6 +34,7 @@ struct LinkObject {
   Link core;
   py::object prog;  // the ProgramObject's Python object the link holds
   bool closed = false;
+  bool kept = false;  // keep(): leaving a with block does not release it
 
   explicit LinkObject(py::object prog);
   ~LinkObject();
@@ -49,5 +50,6 @@ std::uint32_t next_link_id();
 ProgramObject& as_program(py::handle h);  // TypeError if not a Program
 void hold(ProgramObject& p);              // a chain or link starts holding it
 void release(ProgramObject& p);           // ... and stops
+void notify_changed(Bundle* chain);       // tell the chain's watchers (bundle_object.cpp)
 
 }  // namespace mprog::python

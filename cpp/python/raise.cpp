@@ -53,10 +53,15 @@ py::handle imported(const char* module, const char* name) {
   return py::object(py::module_::import(module).attr(name)).release();
 }
 
-void raise_result(const Result& r, const Context& c) {
+py::object make_error(const Result& r, const Context& c) {
   static py::handle error = imported("mprog.errors", "error");
-  py::object e = error(-r.error, c.op, what(r, c), py::arg("full") = r.why == Why::chain_full,
-                                 py::arg("revision") = c.revision);
+  return error(-r.error, c.op, what(r, c), py::arg("full") = r.why == Why::chain_full,
+               py::arg("revision") = c.revision,
+               py::arg("anchor") = py::handle(c.anchor ? c.anchor : Py_None));
+}
+
+void raise_result(const Result& r, const Context& c) {
+  py::object e = make_error(r, c);
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(e.ptr())), e.ptr());
   throw py::error_already_set();
 }

@@ -16,11 +16,14 @@ struct Context {
   std::uint64_t flags = 0;
   std::uint64_t expected_revision = 0;
   std::uint64_t revision = 0;
+  PyObject* anchor = nullptr;  // the anchor the caller placed with, if any
 };
 
 // A module attribute imported once and kept for the life of the process.
 pybind11::handle imported(const char* module, const char* name);
 
+// The exception for a failed result, not raised (for dry runs).
+pybind11::object make_error(const Result& r, const Context& c);
 [[noreturn]] void raise_result(const Result& r, const Context& c);
 [[noreturn]] void raise_value_error(const std::string& what);
 [[noreturn]] void raise_type_error(const std::string& what);

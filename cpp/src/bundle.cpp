@@ -9,7 +9,7 @@
 
 namespace mprog {
 
-int find_program(const Bundle& b, const Program* prog) {
+int find_program(const ChainView& b, const Program* prog) {
   const Entry& e = b.current();
   for (std::uint32_t i = 0; i < e.count; ++i)
     if (e.programs[i] == prog) return static_cast<int>(i);
@@ -71,9 +71,13 @@ void Bundle::delete_at(std::uint32_t index) {
 }
 
 void Bundle::publish(Entry& next) {
+  // W2 of mprog/rcu.hpp: one seq_cst store makes the filled peer the active entry. seq_cst,
+  // not just release: with the scan in synchronize() it forms the store-buffering pattern
+  // that guarantees a reader still on the old entry is seen (rcu.hpp, argument (b)).
   active_.store(&next, std::memory_order_seq_cst);
-  // Grace period: after this no reader is in the old entry, so the next change may refill
-  // it and a released program may be freed (kernel: bpf_mprog_commit's synchronize_rcu).
+  // W3, the grace period: after this no reader is in the old entry, so the next change may
+  // refill it and a released program may be freed (kernel: bpf_mprog_commit's
+  // synchronize_rcu). Costs one load per registered reader thread when none is inside.
   synchronize();
   // tcx frees a chain whose last program left; a new one starts again at revision 1.
   revision_ = next.count == 0 ? 1 : revision_ + 1;
@@ -94,20 +98,20 @@ void Bundle::reset() {
 
 // ---- control path entry points ----
 
-namespace {
-Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
+Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
   return b.dialect() == Dialect::v2 ? v2::plan_attach(b, r, link, plan)
                                     : upstream::plan_attach(b, r, link, plan);
 }
-Result plan_detach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
+Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
   return b.dialect() == Dialect::v2 ? v2::plan_detach(b, r, link, plan)
                                     : upstream::plan_detach(b, r, link, plan);
 }
-}  // namespace
+
+ChainView Bundle::view() const { return {&active_entry(), slots_, revision_, dialect_}; }
 
 Result Bundle::attach(const Request& request) {
   Plan plan;
-  if (Result r = plan_attach(*this, request, nullptr, plan); !r) return r;
+  if (Result r = plan_attach(view(), request, nullptr, plan); !r) return r;
   if (plan.kind == Plan::Kind::replace)
     replace_at(plan.index, plan.prog, plan.slot);
   else
@@ -117,28 +121,59 @@ Result Bundle::attach(const Request& request) {
 
 Result Bundle::attach(Link& link, const Request& request) {
   Plan plan;
-  if (Result r = plan_attach(*this, request, &link, plan); !r) return r;
+  if (Result r = plan_attach(view(), request, &link, plan); !r) return r;
   insert_at(plan.index, plan.prog, plan.slot);
   link.bundle = this;
   return {};
 }
 
+namespace {
+Result placed(Result r, const Plan& plan, Placement* where) {
+  if (r && where) *where = Placement{static_cast<Placement::Kind>(plan.kind), plan.index};
+  return r;
+}
+}  // namespace
+
+Result Bundle::check_attach(const Request& request, Placement* where) const {
+  Plan plan;
+  return placed(plan_attach(view(), request, nullptr, plan), plan, where);
+}
+
+Result Bundle::check_detach(const Request& request, Placement* where) const {
+  Plan plan;
+  return placed(plan_detach(view(), request, nullptr, plan), plan, where);
+}
+
+void Bundle::install(const Entry& entry, const Slot* slots) {
+  const Entry& cur = active_entry();
+  for (std::uint32_t i = 0; i < cur.count; ++i)
+    if (slots_[i].link) slots_[i].link->bundle = nullptr;
+  Entry& next = peer();
+  std::copy(entry.programs.data(), entry.programs.data() + entry.count + 1, next.programs.data());
+  next.count = entry.count;
+  std::copy(slots, slots + kSlots, slots_);
+  for (std::uint32_t i = 0; i < entry.count; ++i)
+    if (slots_[i].link) slots_[i].link->bundle = this;
+  released_ = nullptr;
+  publish(next);
+}
+
 Result Bundle::detach(const Request& request) {
   Plan plan;
-  if (Result r = plan_detach(*this, request, nullptr, plan); !r) return r;
+  if (Result r = plan_detach(view(), request, nullptr, plan); !r) return r;
   delete_at(plan.index);
   return {};
 }
 
 Result Bundle::detach_link(Link& link) {
   Plan plan;
-  if (Result r = plan_detach(*this, Request{}, &link, plan); !r) return r;
+  if (Result r = plan_detach(view(), Request{}, &link, plan); !r) return r;
   delete_at(plan.index);
   return {};
 }
 
 Result Bundle::update_link(Link& link, Program& new_prog) {
-  if (find_program(*this, &new_prog) >= 0) return {-EEXIST, Why::exists};
+  if (find_program(view(), &new_prog) >= 0) return {-EEXIST, Why::exists};
   const Entry& e = active_entry();
   for (std::uint32_t i = 0; i < e.count; ++i) {
     if (slots_[i].link != &link) continue;
@@ -167,6 +202,8 @@ Result Bundle::query(QueryHead& head, QueryEntry* entries, std::uint32_t capacit
 
 // ---- fast path ----
 
+// R1..R4 of mprog/rcu.hpp: lock-free, no allocation. The programs are called inside the
+// section, so a program must not block or update a chain (the writer would wait for it).
 int Bundle::run(void* ctx) const {
   ReadSection section;
   for (Program* const* p = active().programs.data(); *p; ++p) {

@@ -6,6 +6,19 @@
 
 namespace mprog {
 
+// The chain as the rules read it: the bundle's active entry and slots, or a transaction's
+// scratch copy of them.
+struct ChainView {
+  const Entry* entry;
+  const Slot* slots;
+  std::uint64_t rev;
+  Dialect lang;
+  const Entry& current() const { return *entry; }
+  const Slot& slot(std::uint32_t i) const { return slots[i]; }
+  std::uint64_t revision() const { return rev; }
+  Dialect dialect() const { return lang; }
+};
+
 struct Plan {
   enum class Kind : std::uint8_t { insert, replace, remove } kind = Kind::insert;
   std::uint32_t index = 0;
@@ -16,16 +29,19 @@ struct Plan {
 // `prog` and `link` are the attaching (or, for detach, the detaching) pair: for a link
 // operation both are set and request.prog is not looked at.
 namespace upstream {
-Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan);
-Result plan_detach(const Bundle& b, const Request& r, Link* link, Plan& plan);
+Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
+Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 }  // namespace upstream
 
 namespace v2 {
-Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan);
-Result plan_detach(const Bundle& b, const Request& r, Link* link, Plan& plan);
+Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
+Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 }  // namespace v2
 
+Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
+Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
+
 // Position of `prog` in the chain, or -1.
-int find_program(const Bundle& b, const Program* prog);
+int find_program(const ChainView& b, const Program* prog);
 
 }  // namespace mprog

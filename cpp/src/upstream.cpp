@@ -11,7 +11,7 @@ namespace {
 constexpr int kUnset = -ERANGE;  // kernel: idx starts as -ERANGE, "no position chosen yet"
 
 // The slot `prog` (and, for a link, that link) sits in, like bpf_mprog_pos_exact.
-Result pos_exact(const Bundle& b, const Program* prog, const Link* link, int& index) {
+Result pos_exact(const ChainView& b, const Program* prog, const Link* link, int& index) {
   const Entry& e = b.current();
   for (std::uint32_t i = 0; i < e.count; ++i) {
     if (e.programs[i] != prog) continue;
@@ -23,7 +23,7 @@ Result pos_exact(const Bundle& b, const Program* prog, const Link* link, int& in
 }
 
 // Index of the relative, or -1 if there is none; -ENOENT if it names something not here.
-int relative_index(const Bundle& b, const Relative& rel) {
+int relative_index(const ChainView& b, const Relative& rel) {
   if (!rel.prog) return -1;
   const Entry& e = b.current();
   for (std::uint32_t i = 0; i < e.count; ++i) {
@@ -35,7 +35,7 @@ int relative_index(const Bundle& b, const Relative& rel) {
 
 // Applies BEFORE/AFTER on top of `index` (kUnset or a slot already chosen). Kernel:
 // each directive is evaluated on its own; a missing relative wins over a disagreement.
-Result directives(const Bundle& b, const Request& r, int& index) {
+Result directives(const ChainView& b, const Request& r, int& index) {
   const int total = static_cast<int>(b.current().count);
   const int rel = relative_index(b, r.relative);
   if (r.flags & flag::before) {
@@ -55,8 +55,11 @@ Result directives(const Bundle& b, const Request& r, int& index) {
 
 }  // namespace
 
-Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
-  if (r.flags & ~flag::upstream_known) return {-EINVAL, Why::unknown_flags};
+Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
+  // BPF_PROG_ATTACH masks unknown bits up front; BPF_LINK_CREATE does not (Linux 6.6-6.18):
+  // there they only count at the last check below. Bits above 31 cannot reach the kernel.
+  if ((r.flags & ~flag::upstream_known) && (!link || (r.flags >> 32)))
+    return {-EINVAL, Why::unknown_flags};
   Program* prog = link ? link->prog : r.prog.object;
   if (r.prog.error) return {r.prog.error, Why::bad_handle};
   const Program* old = nullptr;
@@ -86,6 +89,7 @@ Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
     index = total;
     flags = flag::after;
   }
+  if (index >= static_cast<int>(kMaxPrograms)) return {-ERANGE, Why::position};
   plan.prog = prog;
   plan.slot = Slot{link, 0};
   if (flags & flag::replace) {
@@ -99,7 +103,7 @@ Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
   return {};
 }
 
-Result plan_detach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
+Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
   if (r.flags & ~flag::upstream_known) return {-EINVAL, Why::unknown_flags};
   const Program* prog = link ? link->prog : r.prog.object;
   if (r.prog.error) return {r.prog.error, Why::bad_handle};
@@ -118,6 +122,9 @@ Result plan_detach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
     if (r.relative.prog || r.flags) return {-EINVAL, Why::no_directive};
     index = total;
   }
+  // Kernel: "after the last" of a full chain is slot 63, past bpf_mprog_max(), before any
+  // clamping: so detaching the last entry of a full chain that way is ERANGE.
+  if (index >= static_cast<int>(kMaxPrograms)) return {-ERANGE, Why::position};
   // bpf_mprog_fetch: "before the first" and "after the last" clamp to the ends.
   if (index == -1) index = 0;
   if (index == total) index = total - 1;

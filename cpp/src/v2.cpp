@@ -10,10 +10,10 @@ namespace {
 
 using namespace v2flag;
 
-bool holds(const Bundle& b, std::uint32_t i, std::uint64_t pin) { return b.slot(i).pins & pin; }
+bool holds(const ChainView& b, std::uint32_t i, std::uint64_t pin) { return b.slot(i).pins & pin; }
 
 // Index of the relative's slot (program, and link if one was named), or -1.
-int relative_index(const Bundle& b, const Relative& rel) {
+int relative_index(const ChainView& b, const Relative& rel) {
   const Entry& e = b.current();
   for (std::uint32_t i = 0; i < e.count; ++i)
     if (e.programs[i] == rel.prog && (!rel.link || rel.link == b.slot(i).link))
@@ -22,7 +22,7 @@ int relative_index(const Bundle& b, const Relative& rel) {
 }
 
 // Steps 1 and 2 shared by attach and detach: the stale check and the relative's lookup.
-Result common_checks(const Bundle& b, const Request& r) {
+Result common_checks(const ChainView& b, const Request& r) {
   if (r.expected_revision && r.expected_revision != b.revision()) return {-ESTALE, Why::stale};
   if (!(r.flags & (replace | before | after))) {
     if (r.relative.prog || r.relative.error || (r.flags & (id | link)))
@@ -34,7 +34,7 @@ Result common_checks(const Bundle& b, const Request& r) {
 }
 
 // Where an append lands: just before a LAST holder (EBUSY if it is also the FIRST holder).
-Result append_index(const Bundle& b, int& index) {
+Result append_index(const ChainView& b, int& index) {
   const std::uint32_t n = b.current().count;
   if (n && holds(b, n - 1, last)) {
     if (holds(b, n - 1, first)) return {-EBUSY, Why::pinned};
@@ -45,7 +45,7 @@ Result append_index(const Bundle& b, int& index) {
   return {};
 }
 
-Result plan_replace(const Bundle& b, const Request& r, Program* prog, Link* link, Plan& plan) {
+Result plan_replace(const ChainView& b, const Request& r, Program* prog, Link* link, Plan& plan) {
   if (r.flags & (before | after | v2flag::link)) return {-EINVAL, Why::position};
   const int at = find_program(b, r.relative.prog);
   const int mine = find_program(b, prog);
@@ -60,10 +60,16 @@ Result plan_replace(const Bundle& b, const Request& r, Program* prog, Link* link
   return {};
 }
 
-Result plan_pin(const Bundle& b, const Request& r, Program* prog, Link* link, Plan& plan) {
+// The pin path's "X must be the entry at i": on an empty chain only "no relative" matches,
+// on a non-empty one only a relative naming that entry does (the v2 code compared tuples).
+bool is_at(const ChainView& b, int i, const Relative& rel) {
+  if (b.current().count == 0) return !rel.prog;
+  return rel.prog && relative_index(b, rel) == i;
+}
+
+Result plan_pin(const ChainView& b, const Request& r, Program* prog, Link* link, Plan& plan) {
   const std::uint32_t n = b.current().count;
   if (find_program(b, prog) >= 0) return {-EEXIST, Why::exists};
-  const bool full = n == kMaxPrograms;
   if (r.flags & first) {
     if (r.flags & after) return {-EINVAL, Why::position};
     if (n && holds(b, 0, first)) return {-EBUSY, Why::pinned};
@@ -73,19 +79,17 @@ Result plan_pin(const Bundle& b, const Request& r, Program* prog, Link* link, Pl
       plan = Plan{Plan::Kind::insert, 0, prog, Slot{link, first | last}};
       return {};
     }
-    if ((r.flags & before) && r.relative.prog && relative_index(b, r.relative) != 0)
-      return {-EBUSY, Why::pinned};
-    if (full) return {-ENOSPC, Why::chain_full};
+    if ((r.flags & before) && !is_at(b, 0, r.relative)) return {-EBUSY, Why::pinned};
+    if (n == kMaxPrograms) return {-ENOSPC, Why::chain_full};
     plan = Plan{Plan::Kind::insert, 0, prog, Slot{link, first}};
     return {};
   }
   if (r.flags & before) return {-EINVAL, Why::position};
   if (n) {
     if (holds(b, n - 1, last)) return {-EBUSY, Why::pinned};
-    if ((r.flags & after) && r.relative.prog &&
-        relative_index(b, r.relative) != static_cast<int>(n - 1))
+    if ((r.flags & after) && !is_at(b, static_cast<int>(n - 1), r.relative))
       return {-EBUSY, Why::pinned};
-    if (full) return {-ENOSPC, Why::chain_full};
+    if (n == kMaxPrograms) return {-ENOSPC, Why::chain_full};
   } else if (r.flags & after) {
     return {-EBUSY, Why::pinned};
   }
@@ -93,74 +97,90 @@ Result plan_pin(const Bundle& b, const Request& r, Program* prog, Link* link, Pl
   return {};
 }
 
-Result plan_insert(const Bundle& b, const Request& r, Program* prog, Link* link, Plan& plan) {
+// The first entry that does not hold FIRST, and the last entry before any LAST holder: where
+// BEFORE and AFTER without a relative act, inside the pins. -1 if there is none.
+int first_regular(const ChainView& b) {
+  const std::uint32_t n = b.current().count;
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (!holds(b, i, first)) return static_cast<int>(i);
+  return -1;
+}
+
+int last_regular(const ChainView& b) {
+  const std::uint32_t n = b.current().count;
+  int found = -1;
+  for (std::uint32_t i = 0; i < n && !holds(b, i, last); ++i) found = static_cast<int>(i);
+  return found;
+}
+
+Result plan_insert(const ChainView& b, const Request& r, Program* prog, Link* link, Plan& plan) {
   const std::uint32_t n = b.current().count;
   if (n == kMaxPrograms) return {-ENOSPC, Why::chain_full};
   if ((r.flags & before) && (r.flags & after)) return {-EINVAL, Why::position};
   if (find_program(b, prog) >= 0) return {-EEXIST, Why::exists};
+  std::uint64_t direction = r.flags & (before | after);
+  int at = -1;
+  if (direction && !r.relative.prog) {
+    at = (direction & before) ? first_regular(b) : last_regular(b);
+    if (at < 0) direction = 0;  // nothing inside the pins: a plain append
+  } else if (direction) {
+    at = relative_index(b, r.relative);
+  }
   int index = -1;
-  if ((r.flags & (before | after)) && !r.relative.prog) {
-    // Inside the pins: before the first entry without FIRST, after the last before LAST.
-    const int bound = (n && holds(b, n - 1, last)) ? static_cast<int>(n - 1) : static_cast<int>(n);
-    if (r.flags & before) {
-      for (std::uint32_t i = 0; i < n && index < 0; ++i)
-        if (!holds(b, i, first)) index = static_cast<int>(i);
-    } else if (bound > 0) {
-      index = bound;
-    }
-    if (index < 0 || index > bound) {
-      if (Result a = append_index(b, index); !a) return a;
-    }
-  } else if (r.flags & (before | after)) {
-    const int at = relative_index(b, r.relative);
-    if (at >= 0 && (r.flags & before) && holds(b, at, first)) return {-EBUSY, Why::pinned};
-    if (at >= 0 && (r.flags & after) && holds(b, at, last)) return {-EBUSY, Why::pinned};
-    if (at < 0) return {-ENOENT, Why::relative_absent};
-    index = (r.flags & before) ? at : at + 1;
+  if (direction && at >= 0) {
+    if ((direction & before) && holds(b, at, first)) return {-EBUSY, Why::pinned};
+    if ((direction & after) && holds(b, at, last)) return {-EBUSY, Why::pinned};
+    index = (direction & before) ? at : at + 1;
   } else {
+    // The v2 code reaches its append step also when the relative was not found, and that
+    // step can refuse (EBUSY) before the missing relative is noticed (ENOENT).
     if (Result a = append_index(b, index); !a) return a;
+    if (direction) return {-ENOENT, Why::relative_absent};
   }
   plan = Plan{Plan::Kind::insert, static_cast<std::uint32_t>(index), prog, Slot{link, 0}};
   return {};
 }
 
-// The detach target chosen by FIRST/LAST/BEFORE/AFTER; -1 means no directive chose one.
-// Directives that pick different entries find no target (ENOENT).
-Result detach_target(const Bundle& b, const Request& r, const Program* named, int& target) {
+// The detach target: the named program, narrowed by FIRST/LAST (the end entries) and by
+// BEFORE/AFTER (inside the pins, or the relative's neighbour). -1: no target.
+Result detach_target(const ChainView& b, const Request& r, const Program* named, int& target) {
   const int n = static_cast<int>(b.current().count);
-  auto pick = [&target](int i) -> Result {
-    if (i < 0 || (target >= 0 && target != i)) return {-ENOENT, Why::prog_absent};
-    target = i;
-    return {};
-  };
-  if (r.flags & first)
-    if (Result p = pick(n ? 0 : -1); !p) return p;
-  if (r.flags & last)
-    if (Result p = pick(n - 1); !p) return p;
-  if (r.flags & (before | after)) {
-    if (!r.relative.prog) {
-      if (named) return {-EINVAL, Why::position};
-      int i = -1;
-      if (r.flags & before) {
-        for (int k = 0; k < n && i < 0; ++k)
-          if (!holds(b, k, first)) i = k;
-      } else {
-        i = (n && holds(b, n - 1, last)) ? n - 2 : n - 1;
-      }
-      if (Result p = pick(i); !p) return p;
-    } else {
-      const int at = relative_index(b, r.relative);
-      if (at < 0) return {-ENOENT, Why::relative_absent};
-      const int i = (r.flags & before) ? at - 1 : (at + 1 < n ? at + 1 : -1);
-      if (Result p = pick(i); !p) return p;
-    }
+  target = named ? find_program(b, named) : -1;
+  const bool have = named != nullptr;  // a target chosen, even one not in the chain
+  bool chosen = have;
+  for (auto [pin, end] : {std::pair{first, 0}, std::pair{last, n - 1}}) {
+    if (!(r.flags & pin)) continue;
+    if (chosen && target != end) return {-ENOENT, Why::prog_absent};
+    target = end;
+    chosen = true;
   }
+  const std::uint64_t direction = r.flags & (before | after);
+  if (direction && !r.relative.prog) {
+    if (chosen) return {-EINVAL, Why::position};
+    // With both, AFTER's choice wins: the v2 code set one after the other.
+    target = (direction & after) ? last_regular(b) : first_regular(b);
+    chosen = target >= 0;
+  } else if (direction) {
+    const int at = relative_index(b, r.relative);
+    if (at < 0) return {-ENOENT, Why::relative_absent};
+    int neighbour = -1;
+    if (direction & before) {
+      if (at == 0) return {-ENOENT, Why::prog_absent};
+      neighbour = at - 1;
+    } else if (at + 1 < n) {
+      neighbour = at + 1;
+    }
+    if (chosen && target != neighbour) return {-ENOENT, Why::prog_absent};
+    target = neighbour;
+    chosen = target >= 0;
+  }
+  if (!chosen || target < 0) return {-ENOENT, Why::prog_absent};
   return {};
 }
 
 }  // namespace
 
-Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
+Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
   if (r.flags & ~known) return {-EINVAL, Why::unknown_flags};
   Program* prog = link ? link->prog : r.prog.object;
   if (r.prog.error) return {r.prog.error, Why::bad_handle};
@@ -170,20 +190,17 @@ Result plan_attach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
   return plan_insert(b, r, prog, link, plan);
 }
 
-Result plan_detach(const Bundle& b, const Request& r, Link* link, Plan& plan) {
+Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
   if (r.flags & ~known) return {-EINVAL, Why::unknown_flags};
   const Program* named = link ? link->prog : r.prog.object;
   if (r.prog.error) return {r.prog.error, Why::bad_handle};
+  if (b.current().count == 0) return {-ENOENT, Why::empty};  // tcx: no entry at all
   if (Result c = common_checks(b, r); !c) return c;
   if (r.flags & replace) return {-EINVAL, Why::update_flags};
   int target = -1;
   if (Result t = detach_target(b, r, named, target); !t) return t;
-  if (named) {
-    const int at = find_program(b, named);
-    if (at < 0 || (target >= 0 && target != at)) return {-ENOENT, Why::prog_absent};
-    target = at;
-  }
-  if (target < 0) return {-ENOENT, Why::prog_absent};
+  // Detaching a pinned program by program is allowed (the owner may leave); a link's slot
+  // is left only through the link.
   if (b.slot(static_cast<std::uint32_t>(target)).link != link) return {-EBUSY, Why::link_owned};
   plan.kind = Plan::Kind::remove;
   plan.index = static_cast<std::uint32_t>(target);

@@ -1,17 +1,29 @@
-"""mprog: the kernel's bpf_mprog multi-program semantics, as a C++ core with a Python face."""
+"""mprog: the kernel's bpf_mprog multi-program semantics, as a C++ core with a Python face.
+
+``mprog.Bundle``/``Program``/``Link`` are the C++ core; ``mprog.model`` is the reference model
+and ``mprog.kernel`` the live kernel's tcx, with the same names (docs/protocol.md).
+"""
 from __future__ import annotations
 
 from . import errors
+from ._core import Bundle, Link, Program, Transaction
+from .anchors import After, Anchor, Before, Head, Replace, Tail
 from .errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
                      InvalidArgument, LinkDetached, MprogError, NotAttached, NotFound,
                      PinViolation, QueryTooSmall, StaleRevision, WrongProgram)
+from .explain import Explanation
 from .flags import MAX_PROGRAMS, NEXT, Flag, V2Flag
-from .query import QueryResult
+from .query import QueryEntry, QueryResult
+from .retry import retry
 
 __version__ = "0.1.0"
 DIALECTS = ("upstream", "v2")
 
-
-from ._core import Bundle, Link, Program
-
-
+__all__ = [
+    "After", "AlreadyAttached", "Anchor", "BadAnchor", "Before", "Bundle", "Busy", "ChainFull",
+    "ClosedHandle", "DIALECTS", "Explanation", "Flag", "Head", "InvalidArgument", "Link",
+    "LinkDetached", "MAX_PROGRAMS", "MprogError", "NEXT", "NotAttached", "NotFound",
+    "PinViolation", "Program", "QueryEntry", "QueryResult", "QueryTooSmall", "Replace",
+    "StaleRevision", "Tail", "Transaction", "V2Flag", "WrongProgram", "errors", "retry",
+    "__version__",
+]

@@ -7,7 +7,7 @@ for ``ERANGE`` on a full chain, by reason); the message names the operation and 
 from __future__ import annotations
 
 import errno as _errno
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Type
 
 
 class MprogError(OSError):
@@ -24,7 +24,8 @@ class MprogError(OSError):
         return (_rebuild, (type(self), self.errno, self.strerror, dict(self.__dict__)))
 
 
-def _rebuild(cls: type, err: int, message: str, state: dict) -> "MprogError":
+def _rebuild(cls: Type["MprogError"], err: int, message: str,
+             state: Dict[str, Any]) -> "MprogError":
     e = cls.__new__(cls, err, message)
     OSError.__init__(e, err, message)
     e.__dict__.update(state)

@@ -17,11 +17,19 @@
 
 namespace mprog {
 
+struct ChainView;  // src/plan.hpp: the read-only chain the rule sets plan against
+
 // The outcome of an operation: 0 or a negative errno, and why (for messages).
 struct Result {
   int error = 0;
   Why why = Why::none;
   explicit operator bool() const { return error == 0; }
+};
+
+// Where a dry run says an operation would act.
+struct Placement {
+  enum class Kind : std::uint8_t { insert, replace, remove } kind = Kind::insert;
+  std::uint32_t index = 0;
 };
 
 struct QueryEntry {
@@ -45,6 +53,8 @@ class Bundle {
 
   Dialect dialect() const { return dialect_; }
 
+  void* user = nullptr;  // the embedder's own pointer (the Python binding keeps its object here)
+
   // ---- control path ----
   Result attach(const Request& request);              // BPF_PROG_ATTACH
   Result attach(Link& link, const Request& request);  // BPF_LINK_CREATE (request.prog unused)
@@ -57,6 +67,13 @@ class Bundle {
   // the revision starts again at 1. Programs attached by program are the caller's to release.
   void reset();
 
+  // Dry run: would this operation succeed, and where would it land? Changes nothing.
+  Result check_attach(const Request& request, Placement* where) const;
+  Result check_detach(const Request& request, Placement* where) const;
+
+  // Makes `entry` and `slots` the chain in one change (Transaction::commit).
+  void install(const Entry& entry, const Slot* slots);
+
   std::uint64_t revision() const { return revision_; }
   std::uint32_t size() const { return active_entry().count; }
   // The program the last successful change let go of (a detached or replaced program that
@@ -66,14 +83,17 @@ class Bundle {
   // ---- fast path ----
   // Calls the programs in order until one returns something other than kNext.
   int run(void* ctx) const;
-  // The active entry; valid only inside a ReadSection.
+  // The active entry (R2 of mprog/rcu.hpp); valid only inside a ReadSection. Walk
+  // programs[] up to the nullptr terminator. seq_cst: it must not be reordered before the
+  // section's opening store (rcu.hpp, argument (b)).
   const Entry& active() const { return *active_.load(std::memory_order_seq_cst); }
 
   // ---- links (the control path of a link; see link.hpp for the entry points) ----
   Result update_link(Link& link, Program& new_prog);
   Result detach_link(Link& link);
 
-  // For the rule sets (upstream.cpp, v2.cpp): the chain as the writer sees it.
+  // The chain as the writer sees it, for the rule sets (upstream.cpp, v2.cpp).
+  ChainView view() const;
   const Entry& current() const { return active_entry(); }
   const Slot& slot(std::uint32_t i) const { return slots_[i]; }
 

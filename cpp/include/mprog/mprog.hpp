@@ -4,4 +4,5 @@
 #include "mprog/bundle.hpp"
 #include "mprog/entry.hpp"
 #include "mprog/rcu.hpp"
+#include "mprog/transaction.hpp"
 #include "mprog/types.hpp"

@@ -2,7 +2,7 @@
 // Programs and links are owned by the caller; the core only points at them.
 #pragma once
 
-#include <cerrno>
+#include "mprog/errno.hpp"
 #include <cstddef>
 #include <cstdint>
 

@@ -1,0 +1,356 @@
+"""mprog benchmarks: one command, one table, optionally JSON.
+
+    python benchmarks/run.py [--quick] [--json FILE] [--no-build]
+
+Every figure is a median over repeated runs; every ratio compares figures measured in this
+same run (machines here are small and shared, so absolute numbers wander; ratios less so).
+C++ figures come from the binaries in benchmarks/ (built into build-bench/ with CMake):
+mprog_bench_native (attach/detach and the floor) and, if present, mprog_bench_read (the read
+side). A figure that cannot be measured here (a backend missing, no live kernel) is null.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build-bench")
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+# Targets of issue #5: (figure, comparison, limit, what it means).
+TARGETS = [
+    ("native_attach_ratio_to_floor", "<=", 2.0, "native attach at 32 within 2x of the floor"),
+    ("native_detach_ratio_to_floor", "<=", 2.0, "native detach at 32 within 2x of the floor"),
+    ("python_pair_ns", "<", 500.0, "attach+detach pair from Python under 500 ns"),
+    ("reader_ratio_to_floor", "<=", 1.5, "read side within 1.5x of its floor"),
+    ("replay_ops_per_s", ">", 20e6, "trace replay above 20 M ops/s"),
+    ("core_vs_kernel_change_ratio", ">=", 1e4, "core >= 10,000x faster per change than kernel"),
+]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- C++ binaries ----
+
+def build(targets: List[str]) -> List[str]:
+    """Configure build-bench/ and build what can be built; returns the targets built."""
+    if not shutil.which("cmake"):
+        log("cmake not found: no C++ figures")
+        return []
+    cfg = subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Release"],
+                         capture_output=True, text=True)
+    if cfg.returncode:
+        log("cmake configure failed:\n" + cfg.stderr[-2000:])
+        return []
+    built = []
+    for target in targets:  # one at a time, so one broken target does not hide the others
+        r = subprocess.run(["cmake", "--build", BUILD, "-j2", "--target", target],
+                           capture_output=True, text=True)
+        if r.returncode:
+            log(f"building {target} failed:\n" + (r.stdout + r.stderr)[-2000:])
+        else:
+            built.append(target)
+    return built
+
+
+def binary(target: str) -> Optional[str]:
+    for sub in ("benchmarks", ""):
+        path = os.path.join(BUILD, sub, target)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def run_json(target: str, args: List[str]) -> Dict[str, float]:
+    path = binary(target)
+    if path is None:
+        return {}
+    r = subprocess.run([path] + args, capture_output=True, text=True, timeout=600)
+    if r.returncode:
+        log(f"{target} exited with {r.returncode}: {r.stderr[-1000:]}")
+    for line in reversed(r.stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    log(f"{target} printed no JSON")
+    return {}
+
+
+def read_side_targets() -> List[str]:
+    try:
+        with open(os.path.join(ROOT, "benchmarks", "CMakeLists.txt")) as f:
+            return ["mprog_bench_read"] if "mprog_bench_read" in f.read() else []
+    except OSError:
+        return []
+
+
+# ---- Python figures ----
+
+def median_ns_per(fn: Callable[[int], None], n: int, repeats: int) -> float:
+    """Median over `repeats` runs of fn(n), in ns per unit of n."""
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        fn(n)
+        samples.append((time.perf_counter_ns() - t0) / n)
+    return statistics.median(samples)
+
+
+def pair_ns(backend: Any, pairs: int, repeats: int, size: int = 32) -> float:
+    """attach + detach of one program on a chain of size - 1, through the protocol."""
+    programs = [backend.Program(name=f"p{i}") for i in range(size)]
+    bundle = backend.Bundle(dialect="upstream")
+    try:
+        for p in programs[:-1]:
+            bundle.attach(p)
+        p = programs[-1]
+        attach, detach = bundle.attach, bundle.detach
+
+        def loop(n: int) -> None:
+            for _ in range(n):
+                attach(p)
+                detach(p)
+
+        loop(max(1, pairs // 10))  # warm up
+        return median_ns_per(loop, pairs, repeats)
+    finally:
+        bundle.close()
+        for q in programs:
+            q.close()
+
+
+def model_pair(quick: bool) -> Optional[float]:
+    try:
+        import mprog.model as model
+    except ImportError as e:
+        log(f"model: {e}")
+        return None
+    if not hasattr(model, "Bundle"):
+        return None
+    return pair_ns(model, 2000 if quick else 10000, 5 if quick else 7)
+
+
+def kernel_pair(quick: bool) -> Optional[float]:
+    try:
+        import mprog.kernel as kernel
+    except ImportError as e:
+        log(f"kernel: {e}")
+        return None
+    ok, why = kernel.available()
+    if not ok:
+        log(f"kernel: unavailable: {why}")
+        return None
+    try:
+        # A change on the live hook costs tens of milliseconds (tcx waits for an RCU grace
+        # period), so a few dozen pairs already give a stable median.
+        return pair_ns(kernel, 10 if quick else 30, 3 if quick else 5)
+    except OSError as e:
+        log(f"kernel: {e}")
+        return None
+
+
+def replay_figures(quick: bool) -> Dict[str, float]:
+    from mprog import batch
+
+    out = {}
+    # Churn: 31 programs stay, a 32nd is attached and detached; every op succeeds.
+    setup = batch.Trace()
+    for i in range(31):
+        setup.attach(i)
+    churn = batch.Trace()
+    churn.attach(31)
+    churn.detach(31)
+    data = bytes(setup) + bytes(churn) * 500_000  # 1,000,031 ops
+    ops = len(data) // batch.RECORD.size
+    samples = []
+    for _ in range(3 if quick else 7):
+        t0 = time.perf_counter_ns()
+        result = batch.replay(data, 32)
+        samples.append(ops / ((time.perf_counter_ns() - t0) / 1e9))
+        assert result.counts == {0: ops}
+    out["replay_ops_per_s"] = statistics.median(samples)
+    # Mixed: the random traces of tests/test_batch.py (many ops fail, as in fuzzing).
+    rng = random.Random(5)
+    mixed = batch.random_trace(rng, 100_000 if quick else 300_000, 8)
+    samples = []
+    for _ in range(3 if quick else 7):
+        t0 = time.perf_counter_ns()
+        batch.replay(mixed, 8)
+        samples.append(len(mixed) / ((time.perf_counter_ns() - t0) / 1e9))
+    out["replay_mixed_ops_per_s"] = statistics.median(samples)
+    # The same mixed trace call by call through mprog.Bundle, for the ratio.
+    import mprog
+
+    part = batch.Trace(bytes(mixed)[: 20_000 * batch.RECORD.size])
+    part._links = mixed.links  # a prefix creates at most as many links
+    samples = []
+    for _ in range(3):
+        t0 = time.perf_counter_ns()
+        batch.apply(mprog, part, 8)
+        samples.append(len(part) / ((time.perf_counter_ns() - t0) / 1e9))
+    out["per_call_mixed_ops_per_s"] = statistics.median(samples)
+    return out
+
+
+def fuzz_figures(quick: bool) -> Dict[str, Any]:
+    try:
+        from mprog.differential.backends import BackendUnavailable, resolve
+        from mprog.differential.campaign import run_campaign
+    except ImportError as e:
+        log(f"fuzz: {e}")
+        return {}
+    try:
+        names = ["core", "model"]
+        backends = resolve(names)
+    except BackendUnavailable as e:
+        log(f"fuzz: {e}")
+        return {}
+    samples = []
+    for i in range(3):
+        r = run_campaign(backends, "upstream", seconds=1.5 if quick else 4.0, seed=1000 * i,
+                         out=None, minimize=False)
+        samples.append(r.ops_per_second)
+    return {"fuzz_ops_per_s": statistics.median(samples), "fuzz_backends": ",".join(names)}
+
+
+# ---- the table ----
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a is not None and b else None
+
+
+def fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:,.1f} M"
+    if abs(v) >= 1e4:
+        return f"{v:,.0f}"
+    return f"{v:,.2f}"
+
+
+ROWS = [
+    ("C++ control path (ns per op, 32 programs unless noted)", None),
+    ("floor_ns", "floor: copy 64-slot array + 1 insert + atomic swap"),
+    ("native_attach_ns_1", "attach, chain of 1"),
+    ("native_detach_ns_1", "detach, chain of 1"),
+    ("native_attach_ns_16", "attach, chain of 16"),
+    ("native_detach_ns_16", "detach, chain of 16"),
+    ("native_attach_ns_32", "attach"),
+    ("native_detach_ns_32", "detach"),
+    ("native_attach_ns_62", "attach, chain of 62"),
+    ("native_detach_ns_62", "detach, chain of 62"),
+    ("native_attach_ratio_to_floor", "attach / floor"),
+    ("native_detach_ratio_to_floor", "detach / floor"),
+    ("C++ read side (ns per walk)", None),
+    ("reader_floor_ns_32", "floor: walk 32 pointers, no section"),
+    ("reader_ns_32", "read section + walk 32"),
+    ("reader_ns_32_with_writer", "... while a writer updates"),
+    ("reader_ratio_to_floor", "reader / floor"),
+    ("Python and other backends (ns per attach+detach pair)", None),
+    ("python_pair_ns", "core via mprog.Bundle"),
+    ("model_pair_ns", "mprog.model"),
+    ("kernel_pair_ns", "mprog.kernel (live tcx)"),
+    ("core_vs_model_pair_ratio", "model / core (Python pair)"),
+    ("core_vs_kernel_pair_ratio", "kernel / core (Python pair)"),
+    ("core_vs_kernel_change_ratio", "kernel / native C++ (per change)"),
+    ("Throughput (ops/s)", None),
+    ("replay_ops_per_s", "replay: 1 M attach/detach ops, one call"),
+    ("replay_mixed_ops_per_s", "replay: random trace (many fail)"),
+    ("per_call_mixed_ops_per_s", "same trace call by call (mprog.batch.apply)"),
+    ("replay_vs_per_call_ratio", "replay / call by call"),
+    ("fuzz_ops_per_s", "differential fuzz campaign (core,model)"),
+]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats: under a minute")
+    ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--no-build", action="store_true", help="use build-bench/ as it is")
+    args = ap.parse_args(argv)
+    started = time.monotonic()
+
+    figures: Dict[str, Any] = {}
+    targets = ["mprog_bench_native"] + read_side_targets()
+    if not args.no_build:
+        log("building " + ", ".join(targets) + " in build-bench/ ...")
+        build(targets)
+    log("native attach/detach ...")
+    figures.update(run_json("mprog_bench_native", ["--quick"] if args.quick else []))
+    if "mprog_bench_read" in targets:
+        log("read side ...")
+        figures.update(run_json("mprog_bench_read", []))
+
+    import mprog
+
+    log("Python pairs ...")
+    figures["python_pair_ns"] = pair_ns(mprog, 50_000 if args.quick else 200_000,
+                                        5 if args.quick else 9)
+    figures["model_pair_ns"] = model_pair(args.quick)
+    log("kernel pairs ...")
+    figures["kernel_pair_ns"] = kernel_pair(args.quick)
+    log("replay ...")
+    figures.update(replay_figures(args.quick))
+    log("fuzz ...")
+    figures.update(fuzz_figures(args.quick))
+
+    f = figures.get
+    figures["native_attach_ratio_to_floor"] = ratio(f("native_attach_ns_32"), f("floor_ns"))
+    figures["native_detach_ratio_to_floor"] = ratio(f("native_detach_ns_32"), f("floor_ns"))
+    if f("reader_ratio_to_floor") is None:
+        figures["reader_ratio_to_floor"] = ratio(f("reader_ns_32"), f("reader_floor_ns_32"))
+    figures["core_vs_model_pair_ratio"] = ratio(f("model_pair_ns"), f("python_pair_ns"))
+    figures["core_vs_kernel_pair_ratio"] = ratio(f("kernel_pair_ns"), f("python_pair_ns"))
+    native_pair = (f("native_attach_ns_32") + f("native_detach_ns_32")
+                   if f("native_attach_ns_32") is not None and f("native_detach_ns_32") is not None
+                   else None)
+    figures["core_vs_kernel_change_ratio"] = ratio(f("kernel_pair_ns"), native_pair)
+    figures["replay_vs_per_call_ratio"] = ratio(f("replay_mixed_ops_per_s"),
+                                                f("per_call_mixed_ops_per_s"))
+    for key in ("reader_ns_32", "reader_ns_32_with_writer", "reader_floor_ns_32", "fuzz_ops_per_s",
+                "floor_ns", "native_attach_ns_32", "native_detach_ns_32"):
+        figures.setdefault(key, None)
+
+    met = {}
+    for key, op, limit, _ in TARGETS:
+        v = f(key)
+        met[key] = None if v is None else (v <= limit if op == "<=" else v < limit if op == "<"
+                                           else v > limit if op == ">" else v >= limit)
+    figures["targets"] = {key: {"limit": f"{op} {limit:g}", "value": f(key), "met": met[key]}
+                          for key, op, limit, _ in TARGETS}
+    figures["seconds"] = time.monotonic() - started
+    figures["quick"] = args.quick
+
+    print(f"mprog benchmarks ({'quick' if args.quick else 'full'}, {os.cpu_count()} CPUs, "
+          f"{figures['seconds']:.0f} s; medians; ratios from this run)")
+    for key, label in ROWS:
+        if label is None:
+            print(f"\n{key}")
+            continue
+        print(f"  {label:<52} {fmt(f(key)):>14}   {key}")
+    print("\nTargets")
+    for key, op, limit, text in TARGETS:
+        state = {True: "met", False: "NOT met", None: "not measured"}[met[key]]
+        print(f"  {text:<52} {fmt(f(key)):>14}   {state}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=2, sort_keys=True)
+            out.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

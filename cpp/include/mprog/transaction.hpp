@@ -1,0 +1,39 @@
+// Several attach/detach operations applied as one change: one swap, one revision step.
+// Off the kernel's ABI (the kernel changes one thing per syscall); the upstream and v2
+// rules still decide every operation, each one seeing the chain as the ones before it left
+// it. Operations are checked as they are made; nothing reaches readers until commit().
+#pragma once
+
+#include <cstdint>
+
+#include "mprog/bundle.hpp"
+
+namespace mprog {
+
+class Transaction {
+ public:
+  explicit Transaction(const Bundle& bundle);  // starts from the chain as it is now
+
+  // By program only: links are created, updated and detached one at a time.
+  Result attach(const Request& request);
+  Result detach(const Request& request);
+
+  // Installs the result in the bundle as one change. -ESTALE if the bundle changed since the
+  // transaction began, or if expected_revision is not 0 and not the revision it began at.
+  // A transaction that made no operation commits nothing and keeps the revision.
+  Result commit(Bundle& bundle, std::uint64_t expected_revision = 0);
+
+  std::uint32_t size() const { return entry_.count; }
+  const Entry& entry() const { return entry_; }
+  const Slot& slot(std::uint32_t i) const { return slots_[i]; }
+  std::uint32_t operations() const { return operations_; }
+
+ private:
+  Entry entry_;
+  Slot slots_[kSlots];
+  std::uint64_t base_revision_;
+  Dialect dialect_;
+  std::uint32_t operations_ = 0;
+};
+
+}  // namespace mprog

@@ -1,0 +1,220 @@
+// Trace replay. The handle rules here are those of the Python binding
+// (cpp/python/bundle_object.cpp, objects.cpp): how a relative is named, when a handle is
+// closed, and when a program is alive to be named by id. The core decides everything else.
+#include "mprog/replay.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace mprog::replay {
+namespace {
+
+[[noreturn]] void malformed(const char* what) {
+  throw std::invalid_argument(std::string("malformed trace op: ") + what);
+}
+
+}  // namespace
+
+Session::Session(Dialect dialect, std::uint32_t programs, std::uint32_t links)
+    : programs_(programs), links_(links), bundle_(std::make_unique<Bundle>(dialect)) {
+  if (programs >= kNone || links >= kNone) malformed("more than 65534 programs or links");
+  for (std::uint32_t i = 0; i < programs; ++i) programs_[i].core.id = i + 1;
+  for (std::uint32_t j = 0; j < links; ++j) links_[j].core.id = j + 1;
+  const bool v2 = dialect == Dialect::v2;
+  id_bit_ = v2 ? v2flag::id : flag::id;
+  link_bit_ = v2 ? v2flag::link : flag::link;
+}
+
+Session::~Session() = default;
+
+Session::ProgramHandle& Session::program_at(std::uint16_t index) {
+  if (index >= programs_.size()) malformed("no such program");
+  return programs_[index];
+}
+
+Session::LinkHandle& Session::link_at(std::uint16_t index) {
+  if (index >= links_.size() || links_[index].state == LinkState::unused)
+    malformed("no such link (not created yet)");
+  return links_[index];
+}
+
+// A program named by handle: closed is EBADF.
+Ref<Program> Session::program_ref(std::uint16_t index) const {
+  const ProgramHandle& p = programs_[index];
+  return p.closed ? Ref<Program>::failed(-EBADF) : Ref<Program>(const_cast<Program*>(&p.core));
+}
+
+// SPEC "Naming the relative", as BundleObject's resolve_relative does it.
+Relative Session::resolve_relative(Arg kind, std::uint16_t index, std::uint32_t flags) const {
+  const bool by_link = flags & link_bit_;
+  if (kind == Arg::program && index >= programs_.size()) malformed("no such program");
+  if (kind == Arg::link && (index >= links_.size() || links_[index].state == LinkState::unused))
+    malformed("no such link (not created yet)");
+  if (flags & id_bit_) {
+    // A handle of the other kind names no id of the kind looked up (ENOENT below).
+    std::uint32_t id = 0;
+    if (kind == Arg::program && !by_link) id = programs_[index].core.id;
+    else if (kind == Arg::link && by_link) id = links_[index].core.id;
+    else if (kind == Arg::value) id = index;
+    if (by_link) {
+      const bool open = id && id <= links_.size() && links_[id - 1].state == LinkState::open;
+      return open ? Relative::of(&links_[id - 1].core) : Relative::failed(-ENOENT);
+    }
+    const bool alive = id && id <= programs_.size() && programs_[id - 1].alive();
+    return alive ? Relative::of(&programs_[id - 1].core) : Relative::failed(-ENOENT);
+  }
+  switch (kind) {
+    case Arg::none:
+      return by_link ? Relative::failed(-EINVAL) : Relative::none();
+    case Arg::program:
+      if (programs_[index].closed) return Relative::failed(-EBADF);
+      return by_link ? Relative::failed(-EINVAL) : Relative::of(&programs_[index].core);
+    case Arg::link:
+      if (links_[index].state != LinkState::open) return Relative::failed(-EBADF);
+      return by_link ? Relative::of(&links_[index].core) : Relative::failed(-EINVAL);
+    case Arg::value:
+      // An int without ID is an fd that is no bpf object; 0 is "none".
+      if (index == 0) return by_link ? Relative::failed(-EINVAL) : Relative::none();
+      return Relative::failed(-EINVAL);
+  }
+  malformed("unknown relative kind");
+}
+
+std::uint64_t Session::expected(Expect e) const {
+  switch (e) {
+    case Expect::any: return 0;
+    case Expect::current: return bundle_->revision();
+    case Expect::stale: return bundle_->revision() + 1;
+  }
+  malformed("unknown expected-revision mode");
+}
+
+void Session::take_released() {
+  if (Program* p = bundle_->released()) --owner(p).holders;
+}
+
+// The request of an attach, link or detach, as BundleObject::arguments builds it. `other` is
+// attach's replace= (None for link and detach).
+Request Session::request(const Op& op, bool replace_is_relative) const {
+  Request r;
+  r.flags = op.flags;
+  r.expected_revision = expected(op.expect);
+  r.relative = resolve_relative(op.relative_kind, op.relative, op.flags);
+  if (op.prog != kNone) r.prog = program_ref(op.prog);
+  if (op.flags & flag::replace) {  // bit 2 in both dialects
+    // v2: attach's replace= is the relative (one shared field); link and detach keep theirs.
+    if (bundle_->dialect() == Dialect::v2 && replace_is_relative)
+      r.relative = op.other == kNone ? resolve_relative(Arg::none, 0, op.flags)
+                                     : resolve_relative(Arg::program, op.other, op.flags);
+    else if (bundle_->dialect() == Dialect::upstream)
+      r.replace = op.other == kNone ? Ref<Program>::failed(-EINVAL) : program_ref(op.other);
+  }
+  return r;
+}
+
+int Session::attach(const Op& op) {
+  program_at(op.prog);
+  if (op.other != kNone) program_at(op.other);
+  const Request r = request(op, true);
+  const Result res = bundle_->attach(r);
+  if (!res) return res.error;
+  ++programs_[op.prog].holders;
+  take_released();
+  return 0;
+}
+
+int Session::link(const Op& op) {
+  program_at(op.prog);
+  if (op.link >= links_.size() || links_[op.link].state != LinkState::unused)
+    malformed("a link op must create a new link");
+  if (op.other != kNone) malformed("a link op has no replace");
+  const Request r = request(op, false);
+  LinkHandle& l = links_[op.link];
+  l.core.prog = &programs_[op.prog].core;
+  const Result res = bundle_->attach(l.core, r);
+  if (!res) {
+    l.state = LinkState::closed;  // never handed out
+    return res.error;
+  }
+  l.state = LinkState::open;
+  ++programs_[op.prog].holders;
+  return 0;
+}
+
+int Session::detach(const Op& op) {
+  if (op.prog != kNone) program_at(op.prog);
+  if (op.other != kNone) malformed("a detach op has no replace");
+  const Request r = request(op, false);
+  const Result res = bundle_->detach(r);
+  if (!res) return res.error;
+  take_released();
+  return 0;
+}
+
+int Session::update(const Op& op) {
+  LinkHandle& l = link_at(op.link);
+  program_at(op.prog);
+  if (op.other != kNone) program_at(op.other);
+  const Ref<Link> link = l.state == LinkState::open ? Ref<Link>(&l.core) : Ref<Link>::failed(-EBADF);
+  const Ref<Program> old = op.other == kNone ? Ref<Program>() : program_ref(op.other);
+  Program* before = l.core.prog;
+  const Result res = mprog::update(link, program_ref(op.prog), op.flags, old);
+  if (!res) return res.error;
+  if (l.core.prog != before) {
+    ++owner(l.core.prog).holders;
+    --owner(before).holders;
+  }
+  return 0;
+}
+
+int Session::link_detach(const Op& op) {
+  LinkHandle& l = link_at(op.link);
+  return mprog::detach(l.state == LinkState::open ? Ref<Link>(&l.core) : Ref<Link>::failed(-EBADF))
+      .error;
+}
+
+int Session::close_link(const Op& op) {
+  LinkHandle& l = link_at(op.link);
+  if (l.state != LinkState::open) return 0;
+  mprog::detach(Ref<Link>(&l.core));
+  l.state = LinkState::closed;
+  --owner(l.core.prog).holders;
+  return 0;
+}
+
+int Session::apply(const Op& op) {
+  switch (op.code) {
+    case Opcode::attach: return attach(op);
+    case Opcode::detach: return detach(op);
+    case Opcode::link: return link(op);
+    case Opcode::update: return update(op);
+    case Opcode::link_detach: return link_detach(op);
+    case Opcode::close_program: program_at(op.prog).closed = true; return 0;
+    case Opcode::close_link: return close_link(op);
+  }
+  malformed("unknown opcode");
+}
+
+Counts Session::apply(const Op* ops, std::size_t n, std::int32_t* errnos) {
+  Counts counts;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int e = -apply(ops[i]);
+    ++counts.by_errno[static_cast<std::uint32_t>(e) & 0xff];
+    if (errnos) errnos[i] = e;
+    ++counts.ops;
+  }
+  return counts;
+}
+
+std::vector<ChainSlot> Session::chain() const {
+  std::vector<ChainSlot> out;
+  const Entry& e = bundle_->current();
+  for (std::uint32_t i = 0; i < e.count; ++i) {
+    const Link* l = bundle_->slot(i).link;
+    out.push_back({static_cast<std::uint16_t>(e.programs[i]->id - 1),
+                   static_cast<std::uint16_t>(l ? l->id - 1 : kNone)});
+  }
+  return out;
+}
+
+}  // namespace mprog::replay

@@ -1,0 +1,69 @@
+#include "mprog/transaction.hpp"
+
+#include <algorithm>
+
+#include "plan.hpp"
+
+namespace mprog {
+namespace {
+
+// In-place edits of the scratch copy (no readers can see it, so no peer is needed).
+void apply(Entry& e, Slot* slots, const Plan& plan) {
+  const std::uint32_t n = e.count;
+  auto* progs = e.programs.data();
+  switch (plan.kind) {
+    case Plan::Kind::insert:
+      std::copy_backward(progs + plan.index, progs + n, progs + n + 1);
+      std::copy_backward(slots + plan.index, slots + n, slots + n + 1);
+      progs[plan.index] = plan.prog;
+      slots[plan.index] = plan.slot;
+      e.count = n + 1;
+      break;
+    case Plan::Kind::replace:
+      progs[plan.index] = plan.prog;
+      slots[plan.index] = plan.slot;
+      break;
+    case Plan::Kind::remove:
+      std::copy(progs + plan.index + 1, progs + n, progs + plan.index);
+      std::copy(slots + plan.index + 1, slots + n, slots + plan.index);
+      slots[n - 1] = Slot{};
+      e.count = n - 1;
+      break;
+  }
+  progs[e.count] = nullptr;
+}
+
+}  // namespace
+
+Transaction::Transaction(const Bundle& bundle)
+    : entry_(bundle.current()), base_revision_(bundle.revision()), dialect_(bundle.dialect()) {
+  std::copy(&bundle.slot(0), &bundle.slot(0) + kSlots, slots_);
+}
+
+Result Transaction::attach(const Request& request) {
+  Plan plan;
+  const ChainView view{&entry_, slots_, base_revision_, dialect_};
+  if (Result r = plan_attach(view, request, nullptr, plan); !r) return r;
+  apply(entry_, slots_, plan);
+  ++operations_;
+  return {};
+}
+
+Result Transaction::detach(const Request& request) {
+  Plan plan;
+  const ChainView view{&entry_, slots_, base_revision_, dialect_};
+  if (Result r = plan_detach(view, request, nullptr, plan); !r) return r;
+  apply(entry_, slots_, plan);
+  ++operations_;
+  return {};
+}
+
+Result Transaction::commit(Bundle& bundle, std::uint64_t expected_revision) {
+  if (expected_revision && expected_revision != base_revision_) return {-ESTALE, Why::stale};
+  if (bundle.revision() != base_revision_) return {-ESTALE, Why::stale};
+  if (operations_ == 0) return {};
+  bundle.install(entry_, slots_);
+  return {};
+}
+
+}  // namespace mprog

@@ -1,0 +1,141 @@
+"""``python -m mprog``: differential fuzzing from the command line.
+
+    python -m mprog fuzz [--backends core,model] [--dialect upstream|v2]
+                         [--seconds N | --ops N | --traces N] [--seed S] [--trace-len L]
+                         [--out DIR]
+    python -m mprog replay FILE [--backends core,model]
+
+Exit status 1 if any divergence was found (or replayed), 2 for usage errors or a backend
+that cannot run here.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from .differential import backends as _backends
+from .differential.campaign import CampaignResult, run_campaign
+from .differential.traces import load as load_trace
+from .differential.traces import ops_of, replay
+
+
+def _progress_printer(stream):
+    tty = stream.isatty()
+
+    def show(result: CampaignResult, elapsed: float) -> None:
+        line = (f"{elapsed:6.1f}s  traces {result.traces}  ops {result.ops}  "
+                f"{result.ops_per_second:,.0f} ops/s  divergences {result.divergences}")
+        if tty:
+            stream.write("\r" + line + "\x1b[K")
+        else:
+            stream.write(line + "\n")
+        stream.flush()
+
+    return show
+
+
+def _fuzz(args: argparse.Namespace) -> int:
+    names = _backends.parse(args.backends)
+    try:
+        modules = _backends.resolve(names)
+        _backends.check_dialect(modules, args.dialect)
+    except _backends.BackendUnavailable as e:
+        print(f"mprog fuzz: {e}", file=sys.stderr)
+        return 2
+    budget = [x is not None for x in (args.seconds, args.ops, args.traces)]
+    seconds = args.seconds if any(budget) else 20.0
+    out = sys.stderr
+    result = run_campaign(modules, args.dialect, seconds=seconds, ops=args.ops,
+                          traces=args.traces, seed=args.seed, trace_len=args.trace_len,
+                          out=args.out, minimize=not args.no_minimize,
+                          progress=None if args.quiet else _progress_printer(out),
+                          journal=args.journal, jobs=args.jobs, max_reports=args.max_reports)
+    if not args.quiet and out.isatty():
+        out.write("\n")
+    print(f"backends {','.join(modules)}  dialect {args.dialect}  seed {result.seed}  "
+          f"jobs {args.jobs}")
+    print(f"{result.traces} traces, {result.ops} ops in {result.seconds:.1f}s: "
+          f"{result.ops_per_second:,.0f} ops/s")
+    for problem in result.cleanup_problems[:10]:
+        print(f"cleanup: {problem}")
+    if not result.divergences:
+        print("no divergence")
+        return 1 if result.cleanup_problems else 0
+    print(f"{result.divergences} diverging traces, {len(result.found)} distinct:")
+    for found in result.found:
+        d = found.divergence
+        print()
+        print(f"seed {found.seed} (trace of {found.original_length} ops, minimized to "
+              f"{len(d.ops)}; seen {found.repeats}x)")
+        print(f"  reproduce: python -m mprog fuzz --backends {','.join(names)} "
+              f"--dialect {args.dialect} --seed {found.seed} --traces 1 "
+              f"--trace-len {args.trace_len}")
+        print("  " + d.report().replace("\n", "\n  "))
+        if found.path:
+            print(f"  trace: {found.path}")
+            print(f"  replay: python -m mprog replay {found.path} --backends {','.join(names)}")
+    return 1
+
+
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        data = load_trace(args.file)
+    except (OSError, ValueError) as e:
+        print(f"mprog replay: {e}", file=sys.stderr)
+        return 2
+    names = _backends.parse(args.backends) if args.backends else data["backends"]
+    dialect = args.dialect or data["dialect"]
+    try:
+        modules = _backends.resolve(names)
+        _backends.check_dialect(modules, dialect)
+    except _backends.BackendUnavailable as e:
+        print(f"mprog replay: {e}", file=sys.stderr)
+        return 2
+    print(f"replaying {args.file}: {len(data['steps'])} ops, dialect {dialect}, "
+          f"backends {','.join(modules)}")
+    divergence = replay(modules, dialect, ops_of(data), echo=print)
+    if divergence is None:
+        print("no divergence")
+        return 0
+    return 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mprog",
+                                     description="Differential fuzzing of mprog's backends.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fuzz = sub.add_parser("fuzz", help="run random traces against several backends")
+    fuzz.add_argument("--backends", default="core,model",
+                      help="comma-separated: core, model, kernel (default core,model)")
+    fuzz.add_argument("--dialect", default="upstream", choices=("upstream", "v2"))
+    budget = fuzz.add_mutually_exclusive_group()
+    budget.add_argument("--seconds", type=float, help="run this long (default 20)")
+    budget.add_argument("--ops", type=int, help="run this many operations")
+    budget.add_argument("--traces", type=int, help="run this many traces")
+    fuzz.add_argument("--seed", type=int, help="campaign seed (trace i uses seed+i)")
+    fuzz.add_argument("--trace-len", type=int, default=150, help="ops per trace (default 150)")
+    fuzz.add_argument("--out", default=".", help="where minimized traces go (default .)")
+    fuzz.add_argument("--max-reports", type=int, default=5,
+                      help="distinct divergences to minimize and write (default 5)")
+    fuzz.add_argument("--no-minimize", action="store_true", help="write traces unshrunk")
+    fuzz.add_argument("--quiet", action="store_true", help="no progress line")
+    fuzz.add_argument("--jobs", type=int, default=1,
+                      help="traces run at once on threads (helps the kernel backend a lot)")
+    fuzz.add_argument("--journal", metavar="FILE",
+                      help="write each op before it runs (a crashed run's trace; replayable)")
+    fuzz.set_defaults(func=_fuzz)
+
+    rep = sub.add_parser("replay", help="re-run a trace file, printing every answer")
+    rep.add_argument("file")
+    rep.add_argument("--backends", help="comma-separated (default: the file's)")
+    rep.add_argument("--dialect", choices=("upstream", "v2"), help="default: the file's")
+    rep.set_defaults(func=_replay)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Placement as values: ``Head()``, ``Tail()``, ``Before(x)``, ``After(x)``, ``Replace(p)``.
+
+An anchor knows how to say itself in the kernel's terms (flags, relative, replace) for a
+dialect, so users never compose raw flags (cilium/ebpf's ``Anchor`` is the model). Every
+backend accepts an anchor where the protocol takes ``flags``::
+
+    b.attach(p, Before(q), expected_revision=rev)
+    b.link(p, Tail())
+    b.detach(None, After(prog_id=7))          # what sits right after program 7
+    b.attach(p, Head(first=True))               # v2: pin p first
+
+``first=``/``last=`` are the v2 dialect's sticky pins (off upstream's ABI: the upstream dialect
+refuses them with a ``ValueError`` before anything is looked at).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+from .flags import Flag, V2Flag
+
+__all__ = ["Anchor", "Head", "Tail", "Before", "After", "Replace", "to_request"]
+
+Request = Tuple[int, Any, Any]  # (flags, relative, replace)
+
+
+def _flags(dialect: str) -> Any:
+    return V2Flag if dialect == "v2" else Flag
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Base of the placement values. ``first``/``last`` pin the program (v2 only)."""
+
+    first: bool = False
+    last: bool = False
+
+    def request(self, dialect: str) -> Request:
+        raise NotImplementedError
+
+    def _pins(self, dialect: str) -> int:
+        if not (self.first or self.last):
+            return 0
+        if dialect != "v2":
+            raise ValueError(f"{self!r}: first=/last= pins exist only in the v2 dialect")
+        return (int(V2Flag.FIRST) if self.first else 0) | (int(V2Flag.LAST) if self.last else 0)
+
+
+@dataclass(frozen=True)
+class Head(Anchor):
+    """At the front of the chain (inside a FIRST pin in v2). ``Head(first=True)`` takes the pin."""
+
+    def request(self, dialect: str) -> Request:
+        pins = self._pins(dialect)
+        return pins or int(_flags(dialect).BEFORE), None, None
+
+
+@dataclass(frozen=True)
+class Tail(Anchor):
+    """At the end of the chain (inside a LAST pin in v2). ``Tail(last=True)`` takes the pin."""
+
+    def request(self, dialect: str) -> Request:
+        pins = self._pins(dialect)
+        return pins or int(_flags(dialect).AFTER), None, None
+
+
+@dataclass(frozen=True, init=False)
+class _Relative(Anchor):
+    target: Any = None
+    prog_id: Optional[int] = None
+    link_id: Optional[int] = None
+
+    def __init__(self, target: Any = None, *, prog_id: Optional[int] = None,
+                 link_id: Optional[int] = None, first: bool = False, last: bool = False) -> None:
+        named = [x is not None for x in (target, prog_id, link_id)]
+        if sum(named) != 1:
+            raise TypeError(f"{type(self).__name__}() takes exactly one of a program or link, "
+                            "prog_id= or link_id=")
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "prog_id", prog_id)
+        object.__setattr__(self, "link_id", link_id)
+        object.__setattr__(self, "first", first)
+        object.__setattr__(self, "last", last)
+
+    _direction = "BEFORE"
+
+    def request(self, dialect: str) -> Request:
+        f = _flags(dialect)
+        flags = int(getattr(f, self._direction)) | self._pins(dialect)
+        if self.prog_id is not None:
+            return flags | int(f.ID), self.prog_id, None
+        if self.link_id is not None:
+            return flags | int(f.ID | f.LINK), self.link_id, None
+        if _is_link(self.target):
+            return flags | int(f.LINK), self.target, None
+        return flags, self.target, None
+
+    def __repr__(self) -> str:
+        if self.prog_id is not None:
+            what = f"prog_id={self.prog_id}"
+        elif self.link_id is not None:
+            what = f"link_id={self.link_id}"
+        else:
+            what = repr(self.target)
+        return f"{type(self).__name__}({what})"
+
+
+class Before(_Relative):
+    """Right before a program or link (``Before(p)``, ``Before(prog_id=7)``, ``Before(link_id=3)``)."""
+
+    _direction = "BEFORE"
+
+
+class After(_Relative):
+    """Right after a program or link (``After(p)``, ``After(prog_id=7)``, ``After(link_id=3)``)."""
+
+    _direction = "AFTER"
+
+
+@dataclass(frozen=True, init=False)
+class Replace(Anchor):
+    """In the slot of program ``prog``, which leaves the chain."""
+
+    prog: Any = None
+
+    def __init__(self, prog: Any, *, first: bool = False, last: bool = False) -> None:
+        object.__setattr__(self, "prog", prog)
+        object.__setattr__(self, "first", first)
+        object.__setattr__(self, "last", last)
+
+    def request(self, dialect: str) -> Request:
+        return int(_flags(dialect).REPLACE) | self._pins(dialect), None, self.prog
+
+    def __repr__(self) -> str:
+        return f"Replace({self.prog!r})"
+
+
+def _is_link(x: Any) -> bool:
+    # Links of every backend are called Link and have a `prog`; programs have neither.
+    return type(x).__name__ == "Link" and hasattr(x, "prog")
+
+
+def to_request(anchor: Any, relative: Any, replace: Any, dialect: str) -> Request:
+    """(flags, relative, replace) for an anchor given where the protocol takes ``flags``.
+
+    Called by every backend when ``flags`` is not an int. An anchor together with an explicit
+    ``relative=`` or ``replace=`` is a ``TypeError``: the anchor already says where.
+    """
+    if not isinstance(anchor, Anchor):
+        raise TypeError(f"flags must be an int or an anchor (Head, Tail, Before, After, Replace), "
+                        f"not {type(anchor).__name__}")
+    if relative is not None or replace is not None:
+        raise TypeError(f"{anchor!r} already names the place: do not pass relative= or replace=")
+    return anchor.request(dialect)

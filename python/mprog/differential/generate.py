@@ -1,0 +1,267 @@
+"""A seeded random generator of operations, biased toward the cases where bugs live.
+
+``Generator(dialect, random.Random(seed))`` looks at the trial's current (agreed) state and
+proposes the next operations. Not uniform: it fills chains to 63 often, asks for current, stale
+and future revisions, names closed programs and detached or closed links, names relatives by
+handle and by id (and by ids nobody has), draws flags as subsets of the dialect's known bits
+(now and then with an unknown bit), and asks queries with short counts.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Dict, List, Optional
+
+from ..flags import MAX_PROGRAMS
+from .ops import KNOWN_FLAGS, Op, disambiguate, flag
+
+#: Bits no dialect knows, plus the other dialect's ID/FIRST/LAST where they are unknown.
+UNKNOWN_BITS = (1 << 0, 1 << 1, 1 << 9, 1 << 15, 1 << 31, 1 << 32)
+
+#: Ids that no backend hands out (0 is "no id": ENOENT with ID).
+RAW_IDS = (0, 0xFFFFFFF0, 0x7FFFFFFE, 0xFFFFFFFF)
+
+
+class Generator:
+    """Proposes operations for one trace; ``next(state, progs, links)`` returns a list."""
+
+    def __init__(self, dialect: str, rng: random.Random) -> None:
+        self.dialect = dialect
+        self.rng = rng
+        self.known = KNOWN_FLAGS[dialect]
+        self.next_prog = 0
+        self.next_link = 0
+        self.F = {name: flag(dialect, name) for name in
+                  ("REPLACE", "BEFORE", "AFTER", "ID", "LINK", "FIRST", "LAST")}
+        # a per-trace temperament, so some traces live near a full chain and others near empty
+        self.fill_bias = rng.choice((0.02, 0.08, 0.25))
+        self.close_bias = rng.choice((0.2, 1.0, 3.0))
+
+    # ---------------------------------------------------------------- overview
+
+    def next(self, state: Dict[str, Any], progs: set, links: set) -> List[Op]:
+        chain = state["chain"]
+        self.s = state
+        self.order = list(chain["progs"])
+        self.slot_links = list(chain["links"])
+        self.progs = sorted(progs)
+        self.open_progs = [p for p in self.progs if not state["progs"].get(p)]
+        self.links = sorted(links)
+        self.free = [p for p in self.open_progs if p not in self.order]
+        n = len(self.order)
+        r = self.rng
+        if not self.progs or (not self.free and r.random() < 0.6):
+            return [self.new_prog()]
+        if n < MAX_PROGRAMS and r.random() < self.fill_bias:
+            return self.fill(r.choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
+                                       min(MAX_PROGRAMS, n + r.randint(1, 6)))))
+        choices = [("new_prog", 3 if len(self.free) < 3 else 1), ("attach", 10), ("link", 8),
+                   ("detach", 8), ("query", 3), ("prog_close", 0.6 * self.close_bias)]
+        if self.links:
+            choices += [("update", 5), ("link_detach", 2.5), ("link_close", 0.8 * self.close_bias)]
+        kind = self._weighted(choices)
+        return [disambiguate(getattr(self, kind)(), self.dialect)]
+
+    def _weighted(self, choices: List[Any]) -> Any:
+        total = sum(w for _, w in choices)
+        x = self.rng.random() * total
+        for value, w in choices:
+            x -= w
+            if x < 0:
+                return value
+        return choices[-1][0]
+
+    # ------------------------------------------------------------- operations
+
+    def new_prog(self) -> Op:
+        op = {"op": "new_prog", "as": self.next_prog}
+        self.next_prog += 1
+        return op
+
+    def fill(self, upto: int) -> List[Op]:
+        """New programs appended plainly (by program or link) until ``upto`` are attached."""
+        ops: List[Op] = []
+        via_link = self.rng.random() < 0.3
+        for _ in range(max(0, upto - len(self.order))):
+            new = self.new_prog()
+            ops.append(new)
+            if via_link and self.rng.random() < 0.7:
+                ops.append({"op": "link", "as": self.next_link, "prog": new["as"], "flags": 0,
+                            "relative": None, "expected_revision": {"kind": "zero"}})
+                self.next_link += 1
+            else:
+                ops.append({"op": "attach", "prog": new["as"], "flags": 0, "relative": None,
+                            "replace": None, "expected_revision": {"kind": "zero"}})
+        return ops
+
+    def attach(self) -> Op:
+        flags, relative = self.placement(attach=True)
+        replace = None
+        if flags & self.F["REPLACE"] or self.rng.random() < 0.05:
+            replace = self._replace_target()
+        return {"op": "attach", "prog": self._prog_to_add(), "flags": flags,
+                "relative": relative, "replace": replace, "expected_revision": self.revision()}
+
+    def link(self) -> Op:
+        flags, relative = self.placement(attach=True)
+        if flags & self.F["REPLACE"] and self.rng.random() < 0.7:
+            flags &= ~self.F["REPLACE"]  # REPLACE on a new link is mostly ENOENT: keep it rare
+        op = {"op": "link", "as": self.next_link, "prog": self._prog_to_add(), "flags": flags,
+              "relative": relative, "expected_revision": self.revision()}
+        self.next_link += 1
+        return op
+
+    def detach(self) -> Op:
+        r = self.rng
+        by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
+        by_link = [p for p, l in zip(self.order, self.slot_links) if l is not None]
+        prog = self._pick([(by_prog, 45), (by_link, 10), ([None], 20),
+                           (self.free, 8), (self.progs, 7)])
+        flags, relative = self.placement(attach=False)
+        if prog is not None and r.random() < 0.3:
+            flags &= ~(self.F["BEFORE"] | self.F["AFTER"])
+        return {"op": "detach", "prog": prog, "flags": flags, "relative": relative,
+                "expected_revision": self.revision()}
+
+    def update(self) -> Op:
+        r = self.rng
+        attached = [l for l in self.links if self.s["links"][l][0]]
+        link = self._pick([(attached, 75), (self.links, 25)])
+        current = self.s["links"][link][2]
+        new = self._pick([(self.free, 55), ([current] if isinstance(current, int) else [], 12),
+                          (self.order, 18), (self.progs, 15)])
+        x = r.random()
+        replace = self.F["REPLACE"]
+        flags = 0 if x < 0.5 else replace if x < 0.9 else self.random_flags()
+        old = None
+        if flags & replace:
+            old = self._pick([([current] if isinstance(current, int) else [], 70),
+                              (self.progs, 20), ([None], 10)])
+        elif r.random() < 0.1:
+            old = r.choice(self.progs)
+        return {"op": "update", "link": link, "new_prog": new, "flags": flags, "old_prog": old}
+
+    def link_detach(self) -> Op:
+        attached = [l for l in self.links if self.s["links"][l][0]]
+        return {"op": "link_detach", "link": self._pick([(attached, 80), (self.links, 20)])}
+
+    def link_close(self) -> Op:
+        return {"op": "link_close", "link": self.rng.choice(self.links)}
+
+    def prog_close(self) -> Op:
+        return {"op": "prog_close", "prog": self._pick([(self.order, 40), (self.progs, 60)])}
+
+    def query(self) -> Op:
+        kind = self._weighted([("none", 4), ("zero", 1), ("short", 3), ("exact", 1),
+                               ("larger", 1), ("value", 0.3)])
+        count: Dict[str, Any] = {"kind": kind}
+        if kind == "value":
+            count["value"] = self.rng.choice((1, 63, 64, 2**32 - 1))
+        return {"op": "query", "count": count}
+
+    # ------------------------------------------------------------- arguments
+
+    def placement(self, attach: bool) -> Any:
+        """Flags and a relative that mostly make sense together, sometimes not at all."""
+        r = self.rng
+        F = self.F
+        x = r.random()
+        if x < 0.3:
+            directive = 0
+        elif x < 0.55:
+            directive = F["BEFORE"]
+        elif x < 0.8:
+            directive = F["AFTER"]
+        elif x < 0.85:
+            directive = F["BEFORE"] | F["AFTER"]
+        else:
+            directive = 0
+        if F["FIRST"] and r.random() < 0.3:
+            directive |= r.choice((F["FIRST"], F["LAST"], F["FIRST"], F["LAST"],
+                                   F["FIRST"] | F["LAST"]))
+        if attach and r.random() < 0.12:
+            directive |= F["REPLACE"]
+        elif not attach and r.random() < 0.03:
+            directive |= F["REPLACE"]
+        relative = None
+        if directive & (F["BEFORE"] | F["AFTER"] | F["REPLACE"]) and r.random() < 0.75:
+            relative = self.relative()
+        elif r.random() < 0.12:
+            relative = self.relative()
+        flags = directive
+        if relative is not None and r.random() < 0.85:
+            kind = relative["kind"]
+            if kind in ("link", "id_link"):
+                flags |= F["LINK"]
+            if kind in ("id_prog", "id_link", "id_raw"):
+                flags |= F["ID"]
+        elif r.random() < 0.08:
+            flags |= r.choice((F["LINK"], F["ID"], F["LINK"] | F["ID"]))
+        if r.random() < 0.12:
+            flags = self.random_flags()
+        if r.random() < 0.04:
+            flags |= r.choice(UNKNOWN_BITS + (self._other_dialect_bit(),))
+        return flags, relative
+
+    def random_flags(self) -> int:
+        """A random subset of the dialect's known bits."""
+        flags = 0
+        for value in self.known.values():
+            if self.rng.random() < 0.3:
+                flags |= value
+        return flags
+
+    def _other_dialect_bit(self) -> int:
+        other = KNOWN_FLAGS["v2" if self.dialect == "upstream" else "upstream"]
+        mine = set(self.known.values())
+        extra = [v for v in other.values() if v not in mine]
+        return self.rng.choice(extra) if extra else 1 << 0
+
+    def relative(self) -> Optional[Dict[str, Any]]:
+        r = self.rng
+        in_chain_links = [l for l in self.slot_links if l is not None]
+        x = r.random()
+        if x < 0.55 or not self.links:
+            prog = self._pick([(self.order, 70), (self.free, 15), (self.progs, 15)])
+            if prog is None:
+                return None
+            kind = "prog" if r.random() < 0.6 else "id_prog"
+            return {"kind": kind, "ref": prog}
+        if x < 0.88:
+            link = self._pick([(in_chain_links, 70), (self.links, 30)])
+            kind = "link" if r.random() < 0.6 else "id_link"
+            return {"kind": kind, "ref": link}
+        if x < 0.95:
+            return {"kind": "id_raw", "value": r.choice(RAW_IDS)}
+        return {"kind": "int", "value": r.choice((0, 5, 1000))}
+
+    def _replace_target(self) -> Optional[Dict[str, Any]]:
+        r = self.rng
+        by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
+        x = r.random()
+        if x < 0.75 and by_prog:
+            return {"kind": "prog", "ref": r.choice(by_prog)}
+        if x < 0.85 and self.order:
+            return {"kind": "prog", "ref": r.choice(self.order)}
+        if x < 0.92 and self.progs:
+            return {"kind": "prog", "ref": r.choice(self.progs)}
+        if x < 0.96 and self.links:
+            return {"kind": "link", "ref": r.choice(self.links)}
+        return None if r.random() < 0.5 else {"kind": "int", "value": 0}
+
+    def _prog_to_add(self) -> int:
+        return self._pick([(self.free, 80), (self.order, 10), (self.progs, 10)])
+
+    def revision(self) -> Dict[str, Any]:
+        kind = self._weighted([("zero", 55), ("current", 25), ("stale", 10), ("future", 6),
+                               ("value", 1)])
+        rev: Dict[str, Any] = {"kind": kind}
+        if kind == "value":
+            rev["value"] = self.rng.choice((1, 2**32, 2**64 - 1))
+        return rev
+
+    def _pick(self, pools: List[Any]) -> Any:
+        """A random element of one of the non-empty pools, chosen by weight."""
+        pools = [(pool, w) for pool, w in pools if pool]
+        if not pools:
+            return self.rng.choice(self.progs) if self.progs else None
+        return self.rng.choice(self._weighted(pools))

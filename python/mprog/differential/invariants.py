@@ -1,0 +1,142 @@
+"""What must hold after every step, in every backend, whatever the others say.
+
+Each check takes snapshots (``Side.snapshot()``) and returns a list of problems (empty: fine).
+
+- ``check_state``: a chain holds at most 63 programs, none twice, no id the harness does not
+  know; the bundle's ``revision``, ``len`` and iteration agree with its query; a link is
+  attached exactly when the chain holds it, with the program the link reports; a closed link is
+  detached. Upstream reports 0 in both flag arrays; v2 reports pins (FIRST/LAST) where the
+  slot's owner is (program or link array) and a FIRST holder sits at index 0, a LAST holder
+  last, at most one of each.
+- ``check_transition``: a failed op changed nothing at all; a successful change raised the
+  revision by exactly 1, or emptied the chain, which is then freed and reports revision 1
+  (SPEC "Data model"; V2.md "Detach"); a successful no-op (query, a link update to its own
+  program, detaching a detached link, new/close of a program) changed nothing in the chain.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ..flags import MAX_PROGRAMS, V2Flag
+from .ops import Op
+
+State = Dict[str, Any]
+
+
+def check_state(state: State, dialect: str) -> List[str]:
+    problems: List[str] = []
+    chain = state["chain"]
+    progs, links = chain["progs"], chain["links"]
+    n = len(progs)
+    if chain["count"] != n:
+        problems.append(f"query count {chain['count']} but {n} program ids")
+    if not (len(links) == len(chain["prog_flags"]) == len(chain["link_flags"]) == n):
+        problems.append("query arrays of different lengths")
+    if n > MAX_PROGRAMS:
+        problems.append(f"{n} programs in the chain (at most {MAX_PROGRAMS})")
+    if len(set(map(str, progs))) != n:
+        problems.append(f"a program is in the chain twice: {progs}")
+    unknown = [x for x in list(progs) + list(links) if isinstance(x, str)]
+    if unknown:
+        problems.append(f"ids the harness never created: {unknown}")
+    if chain["revision"] < 1:
+        problems.append(f"revision {chain['revision']} < 1")
+    if n == 0 and chain["revision"] != 1:
+        problems.append(f"empty chain reports revision {chain['revision']}, not 1")
+    mine = state["self"]
+    if mine["revision"] != chain["revision"]:
+        problems.append(f"bundle.revision {mine['revision']} but query says {chain['revision']}")
+    if mine["len"] != n:
+        problems.append(f"len(bundle) {mine['len']} but query counts {n}")
+    if mine["list"] != progs:
+        problems.append(f"list(bundle) {mine['list']} but query says {progs}")
+    in_chain = {link: progs[i] for i, link in enumerate(links) if link is not None}
+    for label, (attached, closed, prog) in state["links"].items():
+        if closed and attached:
+            problems.append(f"l{label} is closed but attached")
+        if attached != (label in in_chain):
+            problems.append(f"l{label}.attached is {attached} but the chain "
+                            f"{'holds' if label in in_chain else 'does not hold'} it")
+        if label in in_chain and prog != in_chain[label]:
+            problems.append(f"l{label}.prog is {prog} but its slot holds {in_chain[label]}")
+    problems += _check_flags(chain, dialect)
+    return problems
+
+
+def _check_flags(chain: Dict[str, Any], dialect: str) -> List[str]:
+    problems: List[str] = []
+    n = len(chain["progs"])
+    pflags, lflags, links = chain["prog_flags"], chain["link_flags"], chain["links"]
+    if dialect != "v2":
+        if any(pflags) or any(lflags):
+            problems.append(f"upstream reports nonzero attach flags {pflags} {lflags}")
+        return problems
+    pins = V2Flag.FIRST | V2Flag.LAST
+    firsts, lasts = [], []
+    for i in range(n):
+        owner, other = (lflags, pflags) if links[i] is not None else (pflags, lflags)
+        if other[i]:
+            problems.append(f"entry {i}: pins {other[i]:#x} reported in the wrong array")
+        if owner[i] & ~pins:
+            problems.append(f"entry {i}: flags {owner[i]:#x} beyond FIRST|LAST")
+        if (owner[i] | other[i]) & V2Flag.FIRST:
+            firsts.append(i)
+        if (owner[i] | other[i]) & V2Flag.LAST:
+            lasts.append(i)
+    if len(firsts) > 1 or (firsts and firsts[0] != 0):
+        problems.append(f"FIRST held at {firsts} (at most one, at index 0)")
+    if len(lasts) > 1 or (lasts and lasts[0] != n - 1):
+        problems.append(f"LAST held at {lasts} (at most one, at index {n - 1})")
+    return problems
+
+
+def is_change(op: Op, before: State) -> bool:
+    """Whether ``op``, if it succeeds, must change the chain (judged on the state before)."""
+    kind = op["op"]
+    if kind in ("attach", "link", "detach"):
+        return True
+    if kind in ("link_detach", "link_close"):
+        link = before["links"].get(op["link"])
+        return bool(link and link[0])
+    if kind == "update":
+        link = before["links"].get(op["link"])
+        return bool(link and link[0] and link[2] != op["new_prog"])
+    return False
+
+
+def check_transition(op: Op, answer: List[Any], before: State, after: State) -> List[str]:
+    problems: List[str] = []
+    kind = op["op"]
+    if answer[0] != "ok":
+        if before["chain"] != after["chain"]:
+            problems.append(f"failed ({answer[1]}) but the chain changed: "
+                            f"{_diff(before['chain'], after['chain'])}")
+        if before["links"] != after["links"]:
+            problems.append(f"failed ({answer[1]}) but links changed: "
+                            f"{_diff(before['links'], after['links'])}")
+        if before["progs"] != after["progs"]:
+            problems.append(f"failed ({answer[1]}) but programs changed")
+        return problems
+    old, new = before["chain"], after["chain"]
+    if is_change(op, before):
+        n = len(new["progs"])
+        if n == 0:
+            if new["revision"] != 1:
+                problems.append(f"emptied chain reports revision {new['revision']}, not 1")
+        elif new["revision"] != old["revision"] + 1:
+            problems.append(f"revision went {old['revision']} -> {new['revision']} on a change")
+        delta = n - len(old["progs"])
+        want = {"attach": 1, "link": 1, "detach": -1, "link_detach": -1, "link_close": -1,
+                "update": 0}[kind]
+        if kind == "attach" and op["flags"] & 4:  # REPLACE (bit 2 in both dialects)
+            want = 0
+        if delta != want:
+            problems.append(f"chain length went {len(old['progs'])} -> {n} (expected {want:+d})")
+    elif old != new:
+        problems.append(f"succeeded without a change but the chain changed: {_diff(old, new)}")
+    return problems
+
+
+def _diff(a: Dict[Any, Any], b: Dict[Any, Any]) -> str:
+    keys = sorted(set(a) | set(b), key=str)
+    return "; ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys if a.get(k) != b.get(k))

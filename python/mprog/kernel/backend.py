@@ -1,0 +1,268 @@
+"""Bundle, Program and Link on the live kernel: tcx ingress of ``lo`` in a private namespace.
+
+Every operation is one bpf(2) command with the caller's flags, relative and revision passed
+as given (see ``args``), so the kernel, not this file, decides what succeeds and which errno a
+failure gets. The only knowledge added here is how to name things and how to clean up.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any, Callable, Iterator, Optional
+
+from .. import errors
+from ..flags import MAX_PROGRAMS, NEXT, Flag
+from ..query import QueryResult
+from . import args, handles, netns, syscall
+from .explain import fail
+
+DIALECTS = ("upstream",)
+
+
+def _name(name: str) -> bytes:
+    """The kernel takes 15 chars of [A-Za-z0-9_.] as a program name; keep what fits."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "_.") else "_" for c in name)
+    return safe[:15].encode()
+
+
+class Program:
+    """A loaded SCHED_CLS program (``r0 = TCX_NEXT; exit``); ``fn`` is accepted for the
+    protocol but the kernel runs its own code, so ``Bundle.run`` uses ``fn`` only to report."""
+
+    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        self.name = name
+        self.fn = fn
+        self.fd: Optional[int] = handles.above_zero(syscall.prog_load(_name(name)))
+        try:
+            self.id: int = syscall.obj_id(self.fd)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        handles.open_programs.add(self)
+        handles.programs_by_id[self.id] = self
+
+    @property
+    def closed(self) -> bool:
+        return self.fd is None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            handles.open_programs.discard(self)
+            os.close(fd)
+
+    def __repr__(self) -> str:
+        state = " closed" if self.fd is None else ""
+        return f"<kernel Program {self.name!r} id={self.id}{state}>"
+
+
+class Link:
+    """A tcx link (BPF_LINK_CREATE); closing its fd releases it, detaching it if attached."""
+
+    def __init__(self, fd: int, prog: Program) -> None:
+        self.fd: Optional[int] = fd
+        self.prog = prog
+        try:
+            self.id: int = syscall.obj_id(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        handles.open_links.add(self)
+
+    @property
+    def closed(self) -> bool:
+        return self.fd is None
+
+    @property
+    def attached(self) -> bool:
+        """What the kernel says: a tcx link reports ifindex 0 once detached."""
+        if self.fd is None:
+            return False
+        return syscall.obj_info(self.fd)[4] != 0
+
+    def _fd(self) -> int:
+        return handles.NEVER_OPEN_FD if self.fd is None else self.fd
+
+    def update(self, new_prog: Any, flags: int = 0, old_prog: Any = None) -> None:
+        new_fd = args.program(new_prog, "new_prog")
+        bits = args.flags(flags)
+        old_fd = args.old_program(old_prog, bits)
+        args.expressible(bits, "update")
+        try:
+            syscall.link_update(self._fd(), new_fd, bits, old_fd)
+        except OSError as e:
+            raise fail(e.errno, "update", f"link {self.id}, new "
+                       f"{handles.describe(new_prog)}") from None
+        self.prog = new_prog
+
+    def detach(self) -> None:
+        try:
+            syscall.link_detach(self._fd())
+        except OSError as e:
+            raise fail(e.errno, "link detach", f"link {self.id}") from None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            handles.open_links.discard(self)
+            os.close(fd)
+
+    def __repr__(self) -> str:
+        state = " closed" if self.fd is None else ""
+        return f"<kernel Link id={self.id} prog={self.prog.id}{state}>"
+
+
+class Bundle:
+    """The tcx ingress chain of ``lo`` in a network namespace of its own."""
+
+    def __init__(self, dialect: str = "upstream") -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"the live kernel runs only the upstream dialect, not {dialect!r}")
+        self.dialect = dialect
+        self.netns: Optional[int] = netns.create()
+        try:
+            self.ifindex = netns.ifindex(self.netns)
+        except BaseException:
+            os.close(self.netns)
+            raise
+        self.netns_inode = netns.inode(self.netns)
+        handles.open_bundles.add(self)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _ns(self) -> int:
+        if self.netns is None:
+            raise ValueError("operation on a closed Bundle")
+        return self.netns
+
+    # -- the protocol --------------------------------------------------------------------
+
+    def attach(self, prog: Any, flags: int = 0, relative: Any = None, replace: Any = None,
+               expected_revision: int = 0) -> None:
+        prog_fd = args.program(prog)
+        rev = args.expected_revision(expected_revision)
+        bits = args.flags(flags)
+        rel = args.relative(relative, bits)
+        rep = args.replace(replace, bits)
+        args.expressible(bits, "attach")
+        ns = self._ns()
+        try:
+            with netns.inside(ns):
+                syscall.prog_attach(self.ifindex, prog_fd, bits, rel, rep, rev)
+        except OSError as e:
+            raise self._attach_failure(e.errno, "attach", bits, prog) from None
+
+    def link(self, prog: Any, flags: int = 0, relative: Any = None,
+             expected_revision: int = 0) -> Link:
+        prog_fd = args.program(prog)
+        rev = args.expected_revision(expected_revision)
+        bits = args.flags(flags)
+        rel = args.relative(relative, bits)
+        args.expressible(bits, "link")
+        ns = self._ns()
+        try:
+            with netns.inside(ns):
+                fd = syscall.link_create(self.ifindex, prog_fd, bits, rel, rev)
+        except OSError as e:
+            raise self._attach_failure(e.errno, "link", bits, prog) from None
+        return Link(handles.above_zero(fd), prog)
+
+    def _attach_failure(self, err: int, op: str, bits: int, prog: Any) -> errors.MprogError:
+        # ERANGE means a full chain when it came from the kernel's "total == max" check,
+        # which runs (without REPLACE) before any position is looked at.
+        full = (err == errno.ERANGE and not bits & Flag.REPLACE
+                and self.query().count == MAX_PROGRAMS)
+        return fail(err, op, handles.describe(prog), full=full)
+
+    def detach(self, prog: Any = None, flags: int = 0, relative: Any = None,
+               expected_revision: int = 0) -> None:
+        prog_fd = args.optional_program(prog)
+        rev = args.expected_revision(expected_revision)
+        bits = args.flags(flags)
+        rel = args.relative(relative, bits)
+        args.expressible(bits, "detach")
+        ns = self._ns()
+        try:
+            with netns.inside(ns):
+                syscall.prog_detach(self.ifindex, prog_fd, bits, rel, rev)
+        except OSError as e:
+            raise fail(e.errno, "detach", handles.describe(prog)) from None
+
+    def query(self, count: Optional[int] = None) -> QueryResult:
+        want = args.count(count)
+        ns = self._ns()
+        ask = MAX_PROGRAMS + 1 if want is None else min(want, args.U32 - 1)
+        try:
+            with netns.inside(ns):
+                err, q = syscall.prog_query(self.ifindex, ask, MAX_PROGRAMS + 1)
+        except OSError as e:
+            raise fail(e.errno, "query") from None
+        result = QueryResult(q.revision, q.count, tuple(q.prog_ids), tuple(q.link_ids),
+                             tuple(q.prog_flags), tuple(q.link_flags))
+        if err:
+            raise errors.QueryTooSmall(
+                err, f"query: room for {want} entries, the chain holds {q.count} (ENOSPC)",
+                op="query", count=q.count, partial=result)
+        return result
+
+    @property
+    def revision(self) -> int:
+        return self.query().revision
+
+    def __len__(self) -> int:
+        return self.query(0).count
+
+    def __iter__(self) -> Iterator[Program]:
+        return iter([handles.programs_by_id[i] for i in self.query().prog_ids])
+
+    def run(self, ctx: Any) -> int:
+        """The kernel runs its programs on packets; here each program's ``fn`` is called in
+        the order the kernel holds them (a program without ``fn`` continues), as in tcx."""
+        for prog in self:
+            verdict = prog.fn(ctx) if prog.fn is not None else NEXT
+            if verdict != NEXT:
+                return verdict
+        return NEXT
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Detach everything still attached, then let the namespace go."""
+        if self.netns is None:
+            return
+        try:
+            self._detach_all()
+        finally:
+            ns, self.netns = self.netns, None
+            handles.open_bundles.discard(self)
+            os.close(ns)
+
+    def _detach_all(self) -> None:
+        q = self.query()
+        with netns.inside(self._ns()):
+            for prog_id, link_id in zip(q.prog_ids, q.link_ids):
+                if link_id:
+                    fd = syscall.link_get_fd_by_id(link_id)
+                    try:
+                        syscall.link_detach(fd)
+                    finally:
+                        os.close(fd)
+                else:
+                    fd = syscall.prog_get_fd_by_id(prog_id)
+                    try:
+                        syscall.prog_detach(self.ifindex, fd, 0, 0, 0)
+                    finally:
+                        os.close(fd)
+
+    def __enter__(self) -> "Bundle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.netns is None else f"netns net:[{self.netns_inode}]"
+        return f"<kernel Bundle {state} ifindex={self.ifindex}>"
+

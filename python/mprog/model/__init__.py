@@ -1,0 +1,27 @@
+"""mprog's reference model: the executable specification, in plain Python.
+
+Written from SPEC.md, V2.md and docs/protocol.md (never from the C++ core) and compared with the
+core and the live kernel by differential fuzzing. Short and plain on purpose; speed is not a goal.
+
+- ``handles``: Program and Link, their ids and lifetimes;
+- ``naming``: arguments to objects (types, handles, relatives);
+- ``chain``: slots and the pure helpers the rules use;
+- ``upstream``, ``v2``: each dialect's rules, check by check;
+- ``bundle``: the public protocol, committing what the rules return.
+"""
+from __future__ import annotations
+
+from ..errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
+                      InvalidArgument, LinkDetached, MprogError, NotAttached, NotFound,
+                      PinViolation, QueryTooSmall, StaleRevision, WrongProgram)
+from ..flags import MAX_PROGRAMS, NEXT, Flag, V2Flag
+from ..query import QueryResult
+from .bundle import DIALECTS, Bundle
+from .handles import Link, Program
+
+__all__ = [
+    "Bundle", "Program", "Link", "Flag", "V2Flag", "QueryResult", "DIALECTS", "NEXT",
+    "MAX_PROGRAMS", "MprogError", "InvalidArgument", "ClosedHandle", "NotFound", "NotAttached",
+    "AlreadyAttached", "StaleRevision", "BadAnchor", "ChainFull", "Busy", "WrongProgram",
+    "LinkDetached", "PinViolation", "QueryTooSmall",
+]

@@ -1,0 +1,231 @@
+"""The bundle: one hook's chain, its revision, and the public protocol (docs/protocol.md).
+
+Each public entry checks Python types first (TypeError/ValueError change nothing), then makes
+the checks the syscall and tcx layers make before bpf_mprog runs (unknown flags, the program's
+handle, an empty chain on detach), then hands the rest to its dialect's rules (``upstream`` or
+``v2``), which return the new chain. ``_commit`` installs it: one step, revision +1, or the
+chain is freed (revision back to 1) when it is left empty.
+"""
+from __future__ import annotations
+
+import errno as E
+from typing import Any, Iterator, Optional
+
+from ..errors import QueryTooSmall, error
+from ..flags import NEXT, Flag
+from ..query import QueryResult
+from . import upstream, v2
+from .chain import Request, Slots, describe, find_link, find_prog, removed, replaced
+from .handles import Link, Program
+from .naming import (check_count, check_handle, check_int, check_known, is_none, program_arg)
+
+DIALECTS = ("upstream", "v2")
+_RULES = {"upstream": upstream, "v2": v2}
+_U64 = 1 << 64
+
+
+class Bundle:
+    """A chain of at most 63 programs at one hook, in the rules of one dialect."""
+
+    def __init__(self, dialect: str = "upstream") -> None:
+        if dialect not in _RULES:
+            raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
+        self._dialect = dialect
+        self._rules = _RULES[dialect]
+        self._slots: Slots = ()
+        self._revision = 1  # a never-used chain reports revision 1
+        self._closed = False
+
+    dialect = property(lambda self: self._dialect)
+
+    @property
+    def revision(self) -> int:
+        self._check_open()
+        return self._revision
+
+    def __len__(self) -> int:
+        self._check_open()
+        return len(self._slots)
+
+    def __iter__(self) -> Iterator[Program]:
+        self._check_open()
+        return iter([slot.prog for slot in self._slots])
+
+    def __repr__(self) -> str:
+        ids = [slot.prog.id for slot in self._slots]
+        state = " closed" if self._closed else ""
+        return f"<model.Bundle {self._dialect} rev={self._revision} progs={ids}{state}>"
+
+    def __enter__(self) -> "Bundle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def attach(self, prog: Any, flags: int = 0, relative: Any = None, replace: Any = None,
+               expected_revision: int = 0) -> None:
+        self._check_args(flags, relative, expected_revision, prog=prog, replace=replace)
+        prog = self._front("attach", prog, flags, self._rules.KNOWN)
+        self._commit(self._rules.attach(self._slots, self._revision, Request(
+            "attach", prog, None, flags, relative, replace, expected_revision)))
+
+    def link(self, prog: Any, flags: int = 0, relative: Any = None,
+             expected_revision: int = 0) -> Link:
+        self._check_args(flags, relative, expected_revision, prog=prog)
+        prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
+        link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
+        new = self._rules.attach(self._slots, self._revision, Request(
+            "link", prog, link, flags, relative, None, expected_revision))
+        link._settle()
+        self._commit(new)
+        return link
+
+    def detach(self, prog: Any = None, flags: int = 0, relative: Any = None,
+               expected_revision: int = 0) -> None:
+        self._check_args(flags, relative, expected_revision, prog=prog)
+        check_known(flags, self._rules.KNOWN, "detach")
+        prog = None if is_none(prog) else program_arg(prog, "detach", "program")
+        if not self._slots:
+            # tcx_prog_detach(): there is no entry at all (an emptied chain was freed).
+            raise error(E.ENOENT, "detach", "the chain is empty")
+        self._commit(self._rules.detach(self._slots, self._revision, Request(
+            "detach", prog, None, flags, relative, None, expected_revision)))
+
+    def query(self, count: Optional[int] = None) -> QueryResult:
+        self._check_open()
+        check_count(count)
+        slots = self._slots
+        total = len(slots)
+        shown = slots if count is None else slots[:count]
+        result = QueryResult(
+            revision=self._revision,
+            count=total,
+            prog_ids=tuple(s.prog.id for s in shown),
+            link_ids=tuple(s.link.id if s.link is not None else 0 for s in shown),
+            # v2 reports a slot's pins in the array of how it was attached; upstream has none.
+            prog_attach_flags=tuple(int(s.pins) if s.link is None else 0 for s in shown),
+            link_attach_flags=tuple(int(s.pins) if s.link is not None else 0 for s in shown),
+        )
+        if count is not None and 0 < count < total:
+            raise QueryTooSmall(E.ENOSPC, f"query: {count} entries asked, the chain holds {total}",
+                                op="query", count=total, partial=result)
+        return result
+
+    def run(self, ctx: Any) -> int:
+        """Call each program in order until one returns something other than NEXT."""
+        self._check_open()
+        for slot in self._slots:  # a tuple: writers replace it, never edit it
+            fn = slot.prog.fn
+            verdict = NEXT if fn is None else fn(ctx)
+            if verdict != NEXT:
+                return verdict
+        return NEXT
+
+    def close(self) -> None:
+        """Release what the bundle holds (idempotent), as tcx_uninstall() does when the device
+        goes away: links become detached (but stay open), programs attached by program are let
+        go. Afterwards only ``close()`` and ``dialect`` work; the rest raises ValueError."""
+        for slot in self._slots:
+            if slot.link is not None:
+                slot.link._attached = False
+            else:
+                slot.prog._unhold()
+        self._slots = ()
+        self._revision = 1
+        self._closed = True
+
+    # -- links (Link's methods land here: the bundle owns the chain) --------------------------
+
+    def _link_update(self, link: Link, new_prog: Any, flags: int, old_prog: Any) -> None:
+        op = "update"
+        check_int(flags, "flags")
+        check_handle(new_prog, "new_prog")
+        check_handle(old_prog, "old_prog")
+        # The order of link_update() and tcx_link_update() (docs/protocol.md).
+        check_known(flags, Flag.REPLACE, op)  # REPLACE is 1<<2 in both dialects
+        if link.closed:
+            raise error(E.EBADF, op, f"{describe(link)} is closed")
+        new_prog = program_arg(new_prog, op, "new program")
+        if flags & Flag.REPLACE:
+            old_prog = program_arg(old_prog, op, "old program")
+        elif old_prog is not None:
+            raise error(E.EINVAL, op, "old program given without REPLACE")
+        if not link.attached:
+            raise error(E.ENOLINK, op, f"{describe(link)} is detached")
+        if old_prog is not None and old_prog is not link.prog:
+            raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
+                                     f"not {describe(old_prog)}")
+        if new_prog is link.prog:
+            return  # nothing changes, not even the revision
+        if find_prog(self._slots, new_prog) is not None:
+            raise error(E.EEXIST, op, f"{describe(new_prog)} is already in the chain")
+        idx = self._slot_of(link)
+        old = link.prog
+        new_prog._hold()  # the link holds its program, whatever its pins (they stay)
+        link._prog = new_prog
+        self._commit(replaced(self._slots, idx, self._slots[idx]._replace(prog=new_prog)))
+        old._unhold()
+
+    def _link_detach(self, link: Link) -> None:
+        if link.closed:
+            raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
+        if link.attached:
+            self._release(link)
+
+    def _link_close(self, link: Link) -> None:
+        if link.closed:
+            return
+        if link.attached:  # closing the last fd releases the link: tcx_link_release()
+            self._release(link)
+        link._forget()
+
+    def _release(self, link: Link) -> None:
+        # Detaching a link cannot fail: its slot is found by the link itself (and in v2 its pins
+        # go with the slot).
+        self._commit(removed(self._slots, self._slot_of(link)))
+
+    def _slot_of(self, link: Link) -> int:
+        idx = find_link(self._slots, link)
+        assert idx is not None, "an attached link always has its slot"
+        return idx
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        # Like a closed file (and the kernel backend, whose namespace is gone): ValueError.
+        if self._closed:
+            raise ValueError("the bundle is closed")
+
+    def _check_args(self, flags: Any, relative: Any, expected_revision: Any,
+                    **handles: Any) -> None:
+        self._check_open()
+        check_int(flags, "flags")
+        check_handle(relative, "relative")
+        check_int(expected_revision, "expected_revision", _U64)
+        for name, value in handles.items():
+            check_handle(value, name)
+
+    def _front(self, op: str, prog: Any, flags: int, known: int) -> Program:
+        """What the syscall checks before bpf_mprog runs: unknown flags, then the program's fd."""
+        check_known(flags, known, op)
+        return program_arg(prog, op, "program")
+
+    def _commit(self, new: Slots) -> None:
+        """Install the new chain: links in it are attached, links left out are detached;
+        programs attached by program are held by their slot. Revision +1, or back to 1 when
+        the chain is left empty (tcx frees it)."""
+        old, self._slots = self._slots, new
+        for slot in old:
+            if slot.link is not None:
+                slot.link._attached = False
+        for slot in new:
+            if slot.link is not None:
+                slot.link._attached = True
+            else:
+                slot.prog._hold()
+        for slot in old:
+            if slot.link is None:
+                slot.prog._unhold()
+        self._revision = self._revision + 1 if new else 1

@@ -1,0 +1,104 @@
+"""The data the rules work on, and the small pure helpers they are built from.
+
+A chain is a tuple of slots in run order. As with the kernel's a/b entries, a change never edits
+the live tuple: the rules build a new one (the "peer") and the bundle commits it in one step,
+so a failed operation has changed nothing.
+"""
+from __future__ import annotations
+
+import errno as E
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Optional, Tuple
+
+from ..errors import error
+from .handles import Link, Program
+
+
+class Slot(NamedTuple):
+    """One attached program; ``link`` if it was attached through one; v2 pins (FIRST/LAST)."""
+
+    prog: Program
+    link: Optional[Link] = None
+    pins: int = 0
+
+
+class Anchor(NamedTuple):
+    """A resolved relative (the kernel's ``bpf_tuple``): a program, and its link if one was named."""
+
+    prog: Program
+    link: Optional[Link] = None
+
+
+Slots = Tuple[Slot, ...]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One attach, link or detach, after its handles were checked.
+
+    ``link`` is the new link being attached (``Bundle.link``), or None when acting by program.
+    ``relative`` and ``replace`` are still raw: when they are resolved is part of each dialect.
+    """
+
+    op: str
+    prog: Optional[Program]  # attach/link: the program to add; detach: the one named, or None
+    link: Optional[Link]
+    flags: int
+    relative: Any = None
+    replace: Any = None
+    expected_revision: int = 0
+
+    @property
+    def adding(self) -> Program:
+        """The program an attach or link adds (always there: the bundle checked it first)."""
+        assert self.prog is not None
+        return self.prog
+
+
+def describe(obj: Any) -> str:
+    """How messages name a handle, a resolved relative or a raw argument."""
+    if isinstance(obj, Anchor):
+        return describe(obj.link if obj.link is not None else obj.prog)
+    if isinstance(obj, Program):
+        return f"program {obj.id}"
+    if isinstance(obj, Link):
+        return f"link {obj.id}"
+    if obj is None:
+        return "none"
+    return f"fd {obj!r}"
+
+
+def check_fresh(revision: int, expected: int, op: str) -> None:
+    """``expected_revision`` 0 means "don't check"; anything else must be the current one."""
+    if expected and expected != revision:
+        raise error(E.ESTALE, op, f"expected revision {expected}, but the chain is at {revision}")
+
+
+def holds(slot: Slot, anchor: Anchor) -> bool:
+    """Does this slot match the relative? A link relative matches only its own slot; a program
+    relative matches its program's slot, attached directly or by link (bpf_mprog_pos_*())."""
+    return slot.prog is anchor.prog and (anchor.link is None or slot.link is anchor.link)
+
+
+def find_anchor(slots: Slots, anchor: Anchor) -> Optional[int]:
+    return next((i for i, s in enumerate(slots) if holds(s, anchor)), None)
+
+
+def find_prog(slots: Slots, prog: Optional[Program]) -> Optional[int]:
+    return next((i for i, s in enumerate(slots) if s.prog is prog), None)
+
+
+def find_link(slots: Slots, link: Link) -> Optional[int]:
+    return next((i for i, s in enumerate(slots) if s.link is link), None)
+
+
+def inserted(slots: Slots, idx: int, slot: Slot) -> Slots:
+    return slots[:idx] + (slot,) + slots[idx:]
+
+
+def removed(slots: Slots, idx: int) -> Slots:
+    return slots[:idx] + slots[idx + 1:]
+
+
+def replaced(slots: Slots, idx: int, slot: Slot) -> Slots:
+    return slots[:idx] + (slot,) + slots[idx + 1:]

@@ -1,0 +1,142 @@
+"""The upstream dialect: what Linux 6.6+ does on a tcx hook (SPEC.md).
+
+Mirrors kernel/bpf/mprog.c: each directive names a position on its own
+(``bpf_mprog_pos_exact/before/after``), the positions must agree, then one insert, replace or
+delete. The checks the syscall and tcx layers make first (unknown flags, the program's fd, an
+empty chain on detach) are the bundle's; these functions start where ``tcx_prog_attach()`` and
+``bpf_mprog_attach()/detach()`` do.
+"""
+from __future__ import annotations
+
+import errno as E
+from typing import Optional
+
+from ..errors import error
+from ..flags import MAX_PROGRAMS, Flag
+from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
+                    inserted, removed, replaced)
+from .handles import Link, Program
+from .naming import program_arg, resolve_relative
+
+F = Flag
+KNOWN = F.REPLACE | F.BEFORE | F.AFTER | F.ID | F.LINK
+# The live kernel (not SPEC): BPF_LINK_CREATE for tcx never masks its flags; only what no u32
+# holds is refused up front. An unknown bit is then ignored, except by the last check of
+# bpf_mprog_attach() ("no directive, yet a relative or any flag": EINVAL).
+LINK_KNOWN = (1 << 32) - 1
+
+
+def attach(slots: Slots, revision: int, req: Request) -> Slots:
+    """``attach`` (by program) and ``link`` (through the new link ``req.link``)."""
+    op, flags = req.op, req.flags
+    replace = None
+    if flags & F.REPLACE and req.link is None:
+        # tcx_prog_attach() fetches replace_bpf_fd before bpf_mprog_attach() looks at anything.
+        replace = program_arg(req.replace, op, "replace")
+    check_fresh(revision, req.expected_revision, op)
+    new = Slot(req.adding, req.link)
+    if find_prog(slots, new.prog) is not None:
+        raise error(E.EEXIST, op, f"{describe(new.prog)} is already in the chain")
+    anchor = resolve_relative(req.relative, flags, F, op)
+    if flags & F.REPLACE:
+        slot = _replace_slot(slots, op, replace, req.link)
+        # Any directive must name that same slot; a bare relative is ignored.
+        _agree(slots, op, flags, anchor, slot, f"the slot of {describe(replace)}")
+        return replaced(slots, slot, new)
+    if len(slots) >= MAX_PROGRAMS:
+        raise error(E.ERANGE, op, f"the chain is full ({MAX_PROGRAMS} programs)", full=True)
+    idx = _agree(slots, op, flags, anchor, None, "")
+    if idx is None:
+        # No directive: a relative has nothing to say (kernel: "rtuple.prog || flags"), else append.
+        if anchor is not None or flags:
+            raise error(E.EINVAL, op, f"{_unplaced(anchor, flags)} needs BEFORE or AFTER")
+        return inserted(slots, len(slots), new)
+    # idx names the neighbour: BEFORE X gave the slot before X, so the new one goes after it.
+    return inserted(slots, idx + 1 if flags & F.BEFORE else idx, new)
+
+
+def detach(slots: Slots, revision: int, req: Request) -> Slots:
+    """``detach`` by program, or of the entry the directives name (the chain is not empty)."""
+    op, flags, prog = req.op, req.flags, req.prog
+    if flags & F.REPLACE:
+        raise error(E.EINVAL, op, "REPLACE means nothing to detach")
+    check_fresh(revision, req.expected_revision, op)
+    anchor = resolve_relative(req.relative, flags, F, op)
+    idx: Optional[int] = None
+    if prog is not None:
+        idx = _exact(slots, op, prog)
+    idx = _agree(slots, op, flags, anchor, idx, describe(prog))
+    if idx is None:
+        if anchor is not None or flags:
+            raise error(E.EINVAL, op, f"{_unplaced(anchor, flags)} needs BEFORE or AFTER")
+        idx = len(slots)  # no directive: "after the last", i.e. the last entry
+    if idx >= MAX_PROGRAMS:
+        # bpf_mprog_detach() bounds idx by bpf_mprog_max() *before* clamping it, so on a full
+        # chain every "after the last" (no flags, AFTER alone, AFTER the last) fails.
+        raise error(E.ERANGE, op, f"position {idx} is past the end of a full chain")
+    idx = min(max(idx, 0), len(slots) - 1)  # bpf_mprog_fetch(): -1 is the first, total the last
+    if slots[idx].link is not None:
+        raise error(E.EBUSY, op, f"{describe(slots[idx].prog)} is attached by "
+                                 f"{describe(slots[idx].link)}; detach the link instead")
+    return removed(slots, idx)
+
+
+def _unplaced(anchor: Optional[Anchor], flags: int) -> str:
+    if anchor is not None:
+        return f"relative {describe(anchor)}"
+    return f"flag bits {flags:#x}"
+
+
+def _replace_slot(slots: Slots, op: str, replace: Optional[Program],
+                  link: Optional[Link]) -> int:
+    if link is not None:
+        # A new link has no program to replace: bpf_mprog_pos_exact() looks for a NULL program.
+        raise error(E.ENOENT, op, "REPLACE: a new link has no slot to replace")
+    return _exact(slots, op, replace)
+
+
+def _exact(slots: Slots, op: str, prog: Optional[Program]) -> int:
+    """``bpf_mprog_pos_exact()`` for a program acting by program: its slot, not a link's."""
+    idx = find_prog(slots, prog)
+    if idx is None:
+        raise error(E.ENOENT, op, f"{describe(prog)} is not in the chain")
+    if slots[idx].link is not None:
+        raise error(E.EBUSY, op, f"{describe(prog)} is attached by {describe(slots[idx].link)}")
+    return idx
+
+
+def _agree(slots: Slots, op: str, flags: int, anchor: Optional[Anchor], idx: Optional[int],
+           held: str) -> Optional[int]:
+    """Each directive names a position on its own; all of them must agree (else ERANGE).
+
+    Positions are the kernel's: BEFORE X is the slot before X (-1 before the first), AFTER X
+    the slot after X (the total after the last). A missing relative is ENOENT before any
+    disagreement.
+    """
+    for directive, position in ((F.BEFORE, _before), (F.AFTER, _after)):
+        if flags & directive:
+            at = position(slots, op, anchor)
+            claim = f"{directive.name} {describe(anchor) if anchor else 'nothing'}"
+            if idx is not None and at != idx:
+                raise error(E.ERANGE, op, f"{claim} does not agree with {held}")
+            idx, held = at, claim
+    return idx
+
+
+def _before(slots: Slots, op: str, anchor: Optional[Anchor]) -> int:
+    if anchor is None:
+        return -1
+    return _position(slots, op, anchor) - 1
+
+
+def _after(slots: Slots, op: str, anchor: Optional[Anchor]) -> int:
+    if anchor is None:
+        return len(slots)
+    return _position(slots, op, anchor) + 1
+
+
+def _position(slots: Slots, op: str, anchor: Anchor) -> int:
+    idx = find_anchor(slots, anchor)
+    if idx is None:
+        raise error(E.ENOENT, op, f"relative {describe(anchor)} is not in the chain")
+    return idx

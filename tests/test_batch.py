@@ -1,0 +1,140 @@
+"""The batch path (``mprog.batch.replay``: one C++ call for a whole trace) agrees with the
+per-call path (the same ops through the ``mprog.Bundle`` protocol, ``mprog.batch.apply``):
+the same errno for every op, the same final chain and revision."""
+from __future__ import annotations
+
+import errno
+import random
+
+import pytest
+
+import mprog
+from mprog import batch
+from mprog.batch import CURRENT, STALE, Trace
+
+
+def agree(trace: Trace, programs: int, dialect: str, backend=mprog) -> batch.ReplayResult:
+    fast = batch.replay(trace, programs, dialect=dialect, errnos=True)
+    slow = batch.apply(backend, trace, programs, dialect=dialect)
+    for i, (a, b) in enumerate(zip(fast.errnos, slow.errnos)):
+        assert a == b, f"op {i} {batch.OPNAMES[list(trace)[i][0]]}: replay {a}, per call {b}"
+    assert fast == slow
+    return fast
+
+
+@pytest.mark.parametrize("dialect", ["upstream", "v2"])
+@pytest.mark.parametrize("seed", range(40))
+def test_random_trace_agrees_with_per_call_path(dialect, seed):
+    rng = random.Random(seed)
+    programs = rng.choice([2, 4, 8, 70])  # 70: enough to fill a chain
+    agree(batch.random_trace(rng, rng.choice([30, 150, 400]), programs, dialect), programs,
+          dialect)
+
+
+@pytest.mark.parametrize("dialect", ["upstream", "v2"])
+def test_random_traces_reach_the_interesting_errnos(dialect):
+    seen = {}
+    for seed in range(40):
+        rng = random.Random(seed)
+        programs = rng.choice([2, 4, 8, 70])
+        trace = batch.random_trace(rng, 300, programs, dialect)
+        for e, n in batch.replay(trace, programs, dialect=dialect).counts.items():
+            seen[e] = seen.get(e, 0) + n
+    full = errno.ERANGE if dialect == "upstream" else errno.ENOSPC
+    for e in (0, errno.EINVAL, errno.EBADF, errno.ENOENT, errno.EEXIST, errno.ESTALE,
+              errno.EBUSY, full):
+        assert seen.get(e), f"no op ended in {errno.errorcode.get(e, e)}: {seen}"
+
+
+def test_full_chain_and_churn():
+    t = Trace()
+    for i in range(64):
+        t.attach(i)  # the 64th: ERANGE
+    t.detach(None, mprog.Flag.BEFORE)  # the first
+    for _ in range(100):
+        t.attach(63, expect=CURRENT)
+        t.detach(63, expect=STALE)  # ESTALE
+        t.detach(63)
+    result = agree(t, 64, "upstream")
+    assert result.counts == {0: 63 + 1 + 200, errno.ERANGE: 1, errno.ESTALE: 100}
+    assert [p for p, _ in result.chain] == list(range(1, 63))
+    assert result.revision == 1 + 63 + 1 + 200
+
+
+def test_links_handles_and_ids():
+    F = mprog.Flag
+    t = Trace()
+    t.attach(0)
+    first = t.link(1, F.BEFORE, ("prog", 0))  # [1 via link 0, 0]
+    t.link(2, F.AFTER | F.LINK, ("link", first))  # [1, 2, 0]
+    t.link(3, F.AFTER | F.LINK | F.ID, first + 1)  # by id: [1, 3, 2, 0]
+    bad = t.link(0)  # EEXIST: leaves a closed link behind
+    t.link_detach(bad)  # EBADF
+    t.attach(4, F.BEFORE | F.ID, 2)  # program id 2 is program 1: [4, 1, 3, 2, 0]
+    t.update(first, 5, F.REPLACE, 1)  # [4, 5, 3, 2, 0]
+    t.detach(5)  # EBUSY: the slot is the link's
+    t.close_program(0)
+    t.attach(6, F.AFTER, ("prog", 0))  # EBADF
+    t.attach(6, F.AFTER | F.ID, ("prog", 0))  # closed but alive (in the chain): found by id
+    t.detach(0)  # EBADF: closed handle
+    t.detach(None, F.AFTER)  # removes the last: 6
+    t.close_link(first)  # detaches it: [4, 3, 2, 0]
+    t.link_detach(first)  # EBADF
+    result = agree(t, 7, "upstream")
+    assert result.errnos.tolist() == [0, 0, 0, 0, errno.EEXIST, errno.EBADF, 0, 0,
+                                      errno.EBUSY, 0, errno.EBADF, 0, errno.EBADF, 0, 0,
+                                      errno.EBADF]
+    assert result.chain == ((4, None), (3, 2), (2, 1), (0, None))
+
+
+def test_v2_pins_agree():
+    V = mprog.V2Flag
+    t = Trace()
+    t.attach(0, V.FIRST)
+    t.attach(1, V.LAST)
+    t.attach(2)  # lands between the pins
+    t.attach(3, V.FIRST)  # the pin is taken
+    t.attach(3, V.REPLACE, replace=2)
+    t.attach(4, V.REPLACE | V.FIRST, replace=0)
+    agree(t, 5, "v2")
+
+
+def test_a_million_ops_in_one_call():
+    t = Trace()
+    for i in range(31):
+        t.attach(i)
+    churn = Trace()
+    churn.attach(31)
+    churn.detach(31)
+    data = bytes(t) + bytes(churn) * 500_000
+    result = batch.replay(data, 32)
+    assert result.ops == 1_000_031
+    assert result.counts == {0: 1_000_031}
+    assert result.chain == tuple((i, None) for i in range(31))
+
+
+def test_malformed_ops_raise_value_error():
+    t = Trace()
+    t.attach(0)
+    t.attach(5)  # no program 5 of 2
+    with pytest.raises(ValueError, match="op 1"):
+        batch.replay(t, 2)
+    t = Trace()
+    t.update(0, 0)  # link 0 was never created
+    with pytest.raises(ValueError, match="op 0"):
+        batch.replay(t, 1, links=1)
+    with pytest.raises(ValueError):
+        batch.replay(b"\0" * 15, 1)
+    with pytest.raises(ValueError):
+        batch.replay(Trace(), 1, dialect="v3")
+
+
+def test_trace_data_can_be_any_buffer():
+    t = Trace()
+    t.attach(0)
+    t.attach(1, mprog.Flag.BEFORE)
+    raw = bytes(t)
+    expected = batch.replay(t, 2)
+    assert batch.replay(bytearray(raw), 2) == expected
+    assert batch.replay(memoryview(b"x" + raw)[1:], 2) == expected  # unaligned
+    assert expected.chain == ((1, None), (0, None))
