@@ -46,3 +46,10 @@ def backend(request):
 def v2_backend(request):
     """Backends that implement the v2 dialect (the kernel never ran it)."""
     return load_backend(request.param)
+
+
+@pytest.fixture(params=("core", "model"))
+def api_backend(request):
+    """Backends with the Python API's extensions off the kernel's ABI (explain, watch,
+    transactions): the core and the model."""
+    return load_backend(request.param)

@@ -263,6 +263,20 @@ def test_seeded_campaign_core_vs_model(dialect, tmp_path):
     assert result.divergences == 0, reports
 
 
+def test_seeded_campaign_core_model_kernel(tmp_path, _expedited_rcu):
+    """Three-way parity: 300 random traces of 25 operations, each on core, model and the
+    live kernel's tcx, every answer and every state compared (issue: kernel-exact parity)."""
+    modules = need("core", "model", "kernel")
+    result = run_campaign(modules, "upstream", traces=300, seed=20261125, trace_len=25,
+                          out=str(tmp_path), minimize_seconds=30)
+    assert result.traces == 300
+    assert result.ops >= 300 * 20
+    reports = "\n\n".join(f"seed {f.seed}: {f.path}\n{f.divergence.report()}"
+                          for f in result.found)
+    assert result.divergences == 0, reports
+    assert not result.cleanup_problems, result.cleanup_problems
+
+
 # ------------------------------------------------- minimizer and JSON replay
 
 

@@ -40,8 +40,17 @@ std::uint32_t to_id(py::handle h) {
   return static_cast<std::uint32_t>(v);
 }
 
-bool is_program(py::handle h) { return py::isinstance<ProgramObject>(h); }
-bool is_link(py::handle h) { return py::isinstance<LinkObject>(h); }
+// py::isinstance<T> looks the class up by typeid on every call; the class objects are fixed
+// once the module is loaded, so keep them (the same check: pybind11 classes have no
+// __instancecheck__).
+bool is_program(py::handle h) {
+  static PyTypeObject* const type = reinterpret_cast<PyTypeObject*>(py::type::of<ProgramObject>().ptr());
+  return PyObject_TypeCheck(h.ptr(), type);
+}
+bool is_link(py::handle h) {
+  static PyTypeObject* const type = reinterpret_cast<PyTypeObject*>(py::type::of<LinkObject>().ptr());
+  return PyObject_TypeCheck(h.ptr(), type);
+}
 
 struct FlagBits {
   std::uint64_t id, link;
@@ -113,26 +122,24 @@ BundleObject::Args BundleObject::arguments(py::handle flags, py::handle relative
                                            bool replace_is_relative) const {
   check_open();
   Args a;
-  a.relative = py::reinterpret_borrow<py::object>(relative);
-  a.replace = py::reinterpret_borrow<py::object>(replace);
   if (!PyLong_Check(flags.ptr())) {
     // An anchor (Head(), Before(q), ...) says the flags and the relative itself.
     static py::handle to_request = imported("mprog.anchors", "to_request");
-    py::tuple t = to_request(flags, relative, replace, dialect());
-    a.anchor = py::reinterpret_borrow<py::object>(flags);
-    flags = t[0];
-    a.relative = t[1];
-    a.replace = t[2];
+    a.anchor = flags.ptr();
+    a.expanded = to_request(flags, relative, replace, dialect());
+    flags = PyTuple_GET_ITEM(a.expanded.ptr(), 0);
+    relative = PyTuple_GET_ITEM(a.expanded.ptr(), 1);
+    replace = PyTuple_GET_ITEM(a.expanded.ptr(), 2);
   }
   Request& r = a.request;
   r.flags = to_flags(flags);
   r.expected_revision = to_u64(expected_revision, "expected_revision");
-  r.relative = resolve_relative(a.relative, r.flags, core_.dialect());
+  r.relative = resolve_relative(relative, r.flags, core_.dialect());
   if (r.flags & flag::replace) {  // bit 2 in both dialects
     if (core_.dialect() == Dialect::v2 && replace_is_relative)
-      r.relative = resolve_relative(a.replace, r.flags, Dialect::v2);  // v2: one shared field
+      r.relative = resolve_relative(replace, r.flags, Dialect::v2);  // v2: one shared field
     else if (core_.dialect() == Dialect::upstream)
-      r.replace = resolve_program(a.replace, true);
+      r.replace = resolve_program(replace, true);
   }
   return a;
 }
@@ -144,14 +151,19 @@ Ref<Program> BundleObject::program_argument(py::handle prog, bool optional) {
 }
 
 void BundleObject::changed() {
-  if (watchers_.empty()) return;
-  py::object now = query(py::none());
+  if (!watchers_.empty()) notify(query(py::none()));
+}
+
+// Tells each watcher (old, new); the list is copied so a watcher may unwatch itself.
+void BundleObject::notify(py::object now) {
   py::object before = last_state_;
   last_state_ = now;
   for (py::handle w : py::list(watchers_)) w(before, now);
 }
 
 py::object BundleObject::watch(py::object callback) {
+  check_open();
+  if (!PyCallable_Check(callback.ptr())) raise_type_error("watch: the callback must be callable");
   if (watchers_.empty()) last_state_ = query(py::none());
   watchers_.append(callback);
   return callback;
@@ -171,7 +183,7 @@ void BundleObject::attach(py::handle prog, py::handle flags, py::handle relative
   r.prog = program_argument(prog, false);
   const Result res = core_.attach(r);
   if (!res) raise_result(res, {"attach", r.prog.object ? r.prog.object->id : 0, r.flags,
-                               r.expected_revision, core_.revision(), a.anchor.ptr()});
+                               r.expected_revision, core_.revision(), a.anchor});
   hold(ProgramObject::of(r.prog.object));
   take_released();
   changed();
@@ -190,7 +202,7 @@ py::object BundleObject::link(py::handle prog, py::handle flags, py::handle rela
   if (!res) {
     l.closed = true;  // never handed out; nothing to release
     raise_result(res, {"link", p.object ? p.object->id : 0, r.flags, r.expected_revision,
-                       core_.revision(), a.anchor.ptr()});
+                       core_.revision(), a.anchor});
   }
   hold(ProgramObject::of(p.object));
   changed();
@@ -204,7 +216,7 @@ void BundleObject::detach(py::handle prog, py::handle flags, py::handle relative
   r.prog = program_argument(prog, true);
   const Result res = core_.detach(r);
   if (!res) raise_result(res, {"detach", r.prog.object ? r.prog.object->id : 0, r.flags,
-                               r.expected_revision, core_.revision(), a.anchor.ptr()});
+                               r.expected_revision, core_.revision(), a.anchor});
   take_released();
   changed();
 }
@@ -246,7 +258,7 @@ py::list BundleObject::programs() const {
   }
   py::list out(snapshot.size());
   for (std::size_t i = 0; i < snapshot.size(); ++i)
-    out[i] = py::cast(&ProgramObject::of(snapshot[i]), py::return_value_policy::reference);
+    out[i] = py::reinterpret_borrow<py::object>(owner(ProgramObject::of(snapshot[i])));
   return out;
 }
 
@@ -272,12 +284,17 @@ void BundleObject::close() {
   core_.reset();
   closed_ = true;
   for (Program* p : held) release(ProgramObject::of(p));
-  if (had_programs && !watchers_.empty()) {
-    closed_ = false;  // let the watchers read the final, empty state
-    changed();
-    closed_ = true;
-  }
+  // The bundle is closed before anyone hears of it, so a watcher that raises cannot leave it
+  // half open; the final state is the freed chain (revision 1, nothing in it).
+  py::list watchers = watchers_;
   watchers_ = py::list();
+  if (had_programs && !watchers.empty()) {
+    static py::handle query_result = imported("mprog.query", "QueryResult");
+    py::object now = query_result(1, 0);
+    py::object before = last_state_;
+    last_state_ = now;
+    for (py::handle w : watchers) w(before, now);
+  }
 }
 
 py::object BundleObject::explain(const std::string& op, py::handle prog, py::handle flags,
@@ -294,7 +311,7 @@ py::object BundleObject::explain(const std::string& op, py::handle prog, py::han
   if (!res)
     return explanation(op, py::arg("error") = make_error(res, {attaching ? "attach" : "detach",
                             r.prog.object ? r.prog.object->id : 0, r.flags, r.expected_revision,
-                            core_.revision(), a.anchor.ptr()}));
+                            core_.revision(), a.anchor}));
   static const char* const actions[] = {"insert", "replace", "remove"};
   return explanation(op, actions[static_cast<int>(where.kind)], where.index);
 }
@@ -309,7 +326,8 @@ void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::ha
   Program* before = link.core.prog;
   Bundle* chain = link.core.bundle;
   const Result res = update(l, n, f, o);
-  if (!res) raise_result(res, {"update", n.object ? n.object->id : 0, f});
+  if (!res) raise_result(res, {"update", n.object ? n.object->id : 0, f, 0,
+                               chain ? chain->revision() : 0});
   if (link.core.prog != before) notify_changed(chain);
   if (link.core.prog != before) {
     hold(ProgramObject::of(link.core.prog));
@@ -325,18 +343,25 @@ void notify_changed(Bundle* chain) {
 void detach_link(LinkObject& link) {
   Bundle* chain = link.core.bundle;
   const Result res = detach(link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core));
-  if (!res) raise_result(res, {"link detach"});
+  if (!res) raise_result(res, {"link detach", 0, 0, 0, chain ? chain->revision() : 0});
   notify_changed(chain);
 }
 
 // ---- transactions ----
 
 TransactionObject::TransactionObject(py::object bundle, py::handle expected_revision)
-    : bundle_(std::move(bundle)), tx_(bundle_.cast<BundleObject&>().core()),
+    : bundle_(std::move(bundle)), tx_(open_core(bundle_)),
       expected_revision_(to_u64(expected_revision, "expected_revision")) {}
+
+Bundle& TransactionObject::open_core(py::handle bundle) {
+  BundleObject& b = bundle.cast<BundleObject&>();
+  b.check_open();
+  return b.core();
+}
 
 void TransactionObject::check_open() const {
   if (done_) raise_value_error("the transaction is already committed or discarded");
+  bundle().check_open();  // a bundle closed meanwhile takes nothing more
 }
 
 void TransactionObject::attach(py::handle prog, py::handle flags, py::handle relative,
@@ -347,7 +372,7 @@ void TransactionObject::attach(py::handle prog, py::handle flags, py::handle rel
   r.prog = BundleObject::program_argument(prog, false);
   const Result res = tx_.attach(r);
   if (!res) raise_result(res, {"attach", r.prog.object ? r.prog.object->id : 0, r.flags,
-                               r.expected_revision, bundle().revision(), a.anchor.ptr()});
+                               r.expected_revision, bundle().revision(), a.anchor});
 }
 
 void TransactionObject::detach(py::handle prog, py::handle flags, py::handle relative,
@@ -358,7 +383,7 @@ void TransactionObject::detach(py::handle prog, py::handle flags, py::handle rel
   r.prog = BundleObject::program_argument(prog, true);
   const Result res = tx_.detach(r);
   if (!res) raise_result(res, {"detach", r.prog.object ? r.prog.object->id : 0, r.flags,
-                               r.expected_revision, bundle().revision(), a.anchor.ptr()});
+                               r.expected_revision, bundle().revision(), a.anchor});
 }
 
 void TransactionObject::commit() {
@@ -391,7 +416,7 @@ void TransactionObject::commit() {
 py::list TransactionObject::programs() const {
   py::list out;
   for (std::uint32_t i = 0; i < tx_.size(); ++i)
-    out.append(py::cast(&ProgramObject::of(tx_.entry().programs[i]), py::return_value_policy::reference));
+    out.append(owner(ProgramObject::of(tx_.entry().programs[i])));
   return out;
 }
 

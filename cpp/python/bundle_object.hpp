@@ -43,10 +43,14 @@ class BundleObject {
   // Used by links and transactions, which change the chain from outside these methods.
   Bundle& core() { return core_; }
   void changed();  // after every committed change: tell the watchers
+  void check_open() const;
   // flags/relative/replace as the caller gave them, an anchor turned into them.
   struct Args {
     Request request;
-    py::object relative, replace, anchor;  // kept alive while the request points into them
+    PyObject* anchor = nullptr;  // the caller's anchor (borrowed for the call), if any
+    // An anchor's (flags, relative, replace), kept alive while the request points into it.
+    // Plain int flags need nothing kept: the caller's arguments outlive the call.
+    py::object expanded;
   };
   // v2 under REPLACE: attach's replace= is the relative (one shared field in the v2 ABI);
   // link create and detach have no replace= and keep their relative.
@@ -57,7 +61,7 @@ class BundleObject {
 
  private:
   void take_released();
-  void check_open() const;
+  void notify(py::object now);
 
   Bundle core_;
   bool closed_ = false;
@@ -79,6 +83,7 @@ class TransactionObject {
 
  private:
   BundleObject& bundle() const { return bundle_.cast<BundleObject&>(); }
+  static Bundle& open_core(py::handle bundle);  // ValueError if the bundle is closed
   void check_open() const;
 
   py::object bundle_;

@@ -60,14 +60,21 @@ std::uint32_t next_link_id() { return ++last_link_id; }
 
 ProgramObject& as_program(py::handle h) { return h.cast<ProgramObject&>(); }
 
+py::handle owner(ProgramObject& p) {
+  // py::cast(&p, reference) finds the instance with a hash-map search on every call; the
+  // owner cannot change while p exists (it owns p), so look it up once.
+  if (!p.self) p.self = py::cast(&p, py::return_value_policy::reference).ptr();
+  return p.self;
+}
+
 void hold(ProgramObject& p) {
   ++p.holders;
-  Py_INCREF(py::cast(&p, py::return_value_policy::reference).ptr());
+  owner(p).inc_ref();
 }
 
 void release(ProgramObject& p) {
   --p.holders;
-  Py_DECREF(py::cast(&p, py::return_value_policy::reference).ptr());
+  owner(p).dec_ref();  // may destroy p: the last use of it
 }
 
 }  // namespace mprog::python

@@ -21,6 +21,7 @@ struct ProgramObject {
   py::object fn;
   bool closed = false;
   std::uint32_t holders = 0;  // chains holding it by program + open links holding it
+  PyObject* self = nullptr;   // the Python object that owns it, once looked up (see owner())
 
   ProgramObject(std::string name, py::object fn);
   ~ProgramObject();
@@ -48,6 +49,7 @@ std::uint32_t next_link_id();
 
 // Remember which Python object wraps a core object (so the chain can hand it back).
 ProgramObject& as_program(py::handle h);  // TypeError if not a Program
+py::handle owner(ProgramObject& p);       // its Python object (borrowed)
 void hold(ProgramObject& p);              // a chain or link starts holding it
 void release(ProgramObject& p);           // ... and stops
 void notify_changed(Bundle* chain);       // tell the chain's watchers (bundle_object.cpp)

@@ -36,6 +36,7 @@ int relative_index(const ChainView& b, const Relative& rel) {
 // Applies BEFORE/AFTER on top of `index` (kUnset or a slot already chosen). Kernel:
 // each directive is evaluated on its own; a missing relative wins over a disagreement.
 Result directives(const ChainView& b, const Request& r, int& index) {
+  if (!(r.flags & (flag::before | flag::after))) return {};  // the common case: no relative scan
   const int total = static_cast<int>(b.current().count);
   const int rel = relative_index(b, r.relative);
   if (r.flags & flag::before) {

@@ -4,6 +4,9 @@
                          [--seconds N | --ops N | --traces N] [--seed S] [--trace-len L]
                          [--out DIR]
     python -m mprog replay FILE [--backends core,model]
+    python -m mprog show FILE [--backend core|model] [--dialect upstream|v2]
+
+FILE is a differential trace (or journal), or a trace recorded by ``mprog.trace.record``.
 
 Exit status 1 if any divergence was found (or replayed), 2 for usage errors or a backend
 that cannot run here.
@@ -11,16 +14,17 @@ that cannot run here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from typing import List, Optional
+from typing import Callable, ContextManager, List, Optional, TextIO
 
 from .differential import backends as _backends
 from .differential.campaign import CampaignResult, run_campaign
-from .differential.traces import load as load_trace
 from .differential.traces import ops_of, replay
+from . import trace as _trace
 
 
-def _progress_printer(stream):
+def _progress_printer(stream: TextIO) -> Callable[[CampaignResult, float], None]:
     tty = stream.isatty()
 
     def show(result: CampaignResult, elapsed: float) -> None:
@@ -35,6 +39,15 @@ def _progress_printer(stream):
     return show
 
 
+def _kernel_grace_periods(names: List[str], normal: bool) -> ContextManager[object]:
+    """Expedited RCU while the live kernel fuzzes (each tcx change waits for a grace period:
+    ~20 ms normally, ~0.1 ms expedited); machine-wide, so the old setting is put back."""
+    if "kernel" not in names or normal:
+        return contextlib.nullcontext()
+    from .kernel import expedited_grace_periods
+    return expedited_grace_periods()
+
+
 def _fuzz(args: argparse.Namespace) -> int:
     names = _backends.parse(args.backends)
     try:
@@ -46,11 +59,13 @@ def _fuzz(args: argparse.Namespace) -> int:
     budget = [x is not None for x in (args.seconds, args.ops, args.traces)]
     seconds = args.seconds if any(budget) else 20.0
     out = sys.stderr
-    result = run_campaign(modules, args.dialect, seconds=seconds, ops=args.ops,
-                          traces=args.traces, seed=args.seed, trace_len=args.trace_len,
-                          out=args.out, minimize=not args.no_minimize,
-                          progress=None if args.quiet else _progress_printer(out),
-                          journal=args.journal, jobs=args.jobs, max_reports=args.max_reports)
+    with _kernel_grace_periods(names, args.normal_rcu):
+        result = run_campaign(modules, args.dialect, seconds=seconds, ops=args.ops,
+                              traces=args.traces, seed=args.seed, trace_len=args.trace_len,
+                              out=args.out, minimize=not args.no_minimize,
+                              progress=None if args.quiet else _progress_printer(out),
+                              journal=args.journal, jobs=args.jobs,
+                              max_reports=args.max_reports)
     if not args.quiet and out.isatty():
         out.write("\n")
     print(f"backends {','.join(modules)}  dialect {args.dialect}  seed {result.seed}  "
@@ -80,7 +95,7 @@ def _fuzz(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     try:
-        data = load_trace(args.file)
+        data = _trace.load(args.file).as_differential()
     except (OSError, ValueError) as e:
         print(f"mprog replay: {e}", file=sys.stderr)
         return 2
@@ -99,6 +114,18 @@ def _replay(args: argparse.Namespace) -> int:
         print("no divergence")
         return 0
     return 1
+
+
+def _show(args: argparse.Namespace) -> int:
+    try:
+        recorded = _trace.load(args.file)
+        dialect = args.dialect or recorded.dialect
+        module = _backends.load(args.backend)
+        _backends.check_dialect({args.backend: module}, dialect)
+    except (OSError, ValueError, _backends.BackendUnavailable) as e:
+        print(f"mprog show: {e}", file=sys.stderr)
+        return 2
+    return 0 if _trace.show(recorded, args.backend, dialect) else 1
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -123,6 +150,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     fuzz.add_argument("--quiet", action="store_true", help="no progress line")
     fuzz.add_argument("--jobs", type=int, default=1,
                       help="traces run at once on threads (helps the kernel backend a lot)")
+    fuzz.add_argument("--normal-rcu", action="store_true",
+                      help="with the kernel backend, keep the kernel's normal (slow) RCU grace "
+                           "periods instead of expediting them for the run")
     fuzz.add_argument("--journal", metavar="FILE",
                       help="write each op before it runs (a crashed run's trace; replayable)")
     fuzz.set_defaults(func=_fuzz)
@@ -133,8 +163,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     rep.add_argument("--dialect", choices=("upstream", "v2"), help="default: the file's")
     rep.set_defaults(func=_replay)
 
+    show = sub.add_parser("show", help="replay a trace on one backend, printing the chain "
+                                       "as a table after each op (exit 1 if an outcome "
+                                       "differs from the recorded one)")
+    show.add_argument("file")
+    show.add_argument("--backend", default="core", choices=("core", "model"))
+    show.add_argument("--dialect", choices=("upstream", "v2"), help="default: the file's")
+    show.set_defaults(func=_show)
+
     args = parser.parse_args(argv)
-    return args.func(args)
+    func: Callable[[argparse.Namespace], int] = args.func  # each subcommand's set_defaults
+    return func(args)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import random
 import struct
 from array import array
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from .flags import Flag, V2Flag
 
@@ -134,7 +134,7 @@ class Trace:
     def __bytes__(self) -> bytes:
         return bytes(self._data)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tuple[int, ...]]:
         """The ops as tuples (code, rel kind, expect, 0, flags, prog, other, link, rel)."""
         return RECORD.iter_unpack(self._data)
 
@@ -179,7 +179,7 @@ def replay(trace: Union[Trace, bytes, bytearray, memoryview], programs: int,
                         per_op)
 
 
-def _flags(dialect: str):
+def _flags(dialect: str) -> Union[Type[Flag], Type[V2Flag]]:
     return V2Flag if dialect == "v2" else Flag
 
 
@@ -253,6 +253,7 @@ def apply(backend: Any, trace: Union[Trace, bytes], programs: int,
                     raise ValueError(f"unknown opcode {code}")
                 err = 0
             except OSError as e:
+                assert e.errno is not None, f"a backend's OSError carries its errno: {e!r}"
                 err = e.errno
             errnos.append(err)
             counts[err] = counts.get(err, 0) + 1

@@ -10,14 +10,17 @@ import json
 import os
 import random
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .generate import Generator
 from .minimize import minimize as _minimize
 from .traces import open_journal, save_divergence
 from .trial import Divergence, Trial
+
+#: One trace's outcome: (its seed, ops run, its divergence if any, cleanup problems).
+_Outcome = Tuple[int, int, Optional[Divergence], List[str]]
 
 
 @dataclass
@@ -92,7 +95,7 @@ def run_campaign(backends: Dict[str, Any], dialect: str = "upstream", *,
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little")
     result = CampaignResult(seed=seed)
-    by_signature: Dict[tuple, Found] = {}
+    by_signature: Dict[Tuple[Any, ...], Found] = {}
     start = time.monotonic()
     last_tick = start
     minimizing = 0.0  # time spent shrinking does not count against ops/s
@@ -105,14 +108,14 @@ def run_campaign(backends: Dict[str, Any], dialect: str = "upstream", *,
             return False
         return traces is None or submitted < traces
 
-    def run(i: int) -> Tuple[int, int, Optional[Divergence], List[str]]:
+    def run(i: int) -> _Outcome:
         log = None
         if journal:
             log = journal if jobs == 1 else f"{journal}.{i % jobs}"
         return (seed + i,) + run_trace_seed(backends, dialect, seed + i, trace_len, log)
 
     pool = ThreadPoolExecutor(max_workers=jobs) if jobs > 1 else None
-    pending: set = set()
+    pending: Set[Future[_Outcome]] = set()
     try:
         while True:
             if pool is None:  # one at a time, on this thread

@@ -9,7 +9,7 @@ handle and by id (and by ids nobody has), draws flags as subsets of the dialect'
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from ..flags import MAX_PROGRAMS
 from .ops import KNOWN_FLAGS, Op, disambiguate, flag
@@ -38,7 +38,7 @@ class Generator:
 
     # ---------------------------------------------------------------- overview
 
-    def next(self, state: Dict[str, Any], progs: set, links: set) -> List[Op]:
+    def next(self, state: Dict[str, Any], progs: Set[int], links: Set[int]) -> List[Op]:
         chain = state["chain"]
         self.s = state
         self.order = list(chain["progs"])
@@ -249,7 +249,9 @@ class Generator:
         return None if r.random() < 0.5 else {"kind": "int", "value": 0}
 
     def _prog_to_add(self) -> int:
-        return self._pick([(self.free, 80), (self.order, 10), (self.progs, 10)])
+        prog: Optional[int] = self._pick([(self.free, 80), (self.order, 10), (self.progs, 10)])
+        assert prog is not None, "next() asks for an attach or link only once a program exists"
+        return prog
 
     def revision(self) -> Dict[str, Any]:
         kind = self._weighted([("zero", 55), ("current", 25), ("stale", 10), ("future", 6),

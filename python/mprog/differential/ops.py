@@ -35,7 +35,8 @@ op runs, so a minimized trace keeps meaning "the current revision".
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Tuple
+import enum
+from typing import Any, Dict, Iterator, Optional, Tuple, Type
 
 from ..flags import Flag, V2Flag
 
@@ -47,10 +48,21 @@ OPS = ("new_prog", "attach", "link", "update", "link_detach", "link_close", "pro
 #: Operations whose success never changes the chain.
 READ_ONLY = frozenset({"new_prog", "prog_close", "query"})
 
+
+def _by_name(flags: Type[enum.IntFlag]) -> Dict[str, int]:
+    """Each member of ``flags`` by its name, as a plain int."""
+    named: Dict[str, int] = {}
+    for f in flags:
+        # typeshed allows None for a combination of bits; iterating the class gives members
+        assert f.name is not None, f"iterating {flags.__name__} gave an unnamed value {f!r}"
+        named[f.name] = int(f)
+    return named
+
+
 #: Known flag bits per dialect, by name.
 KNOWN_FLAGS: Dict[str, Dict[str, int]] = {
-    "upstream": {f.name: int(f) for f in Flag},
-    "v2": {f.name: int(f) for f in V2Flag},
+    "upstream": _by_name(Flag),
+    "v2": _by_name(V2Flag),
 }
 
 

@@ -16,7 +16,7 @@ that compares equal across backends:
 from __future__ import annotations
 
 import errno as _errno
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type, cast
 
 from .. import errors
 from ..errors import MprogError
@@ -83,7 +83,9 @@ class Side:
         prefix = ERROR_PREFIX.get(op["op"])
         if prefix and not str(e.strerror or "").startswith(prefix + ":"):
             self.violations.append(f"message {e.strerror!r} does not start with {prefix + ':'!r}")
-        expected = errors._BY_ERRNO.get(e.errno, MprogError)
+        # a backend's MprogError normally carries an errno; one without gets the base class
+        expected: Type[MprogError] = (MprogError if e.errno is None
+                                      else errors._BY_ERRNO.get(e.errno, MprogError))
         if op["op"] == "query" and e.errno == _errno.ENOSPC:
             expected = errors.QueryTooSmall
         if not isinstance(e, (expected, errors.ChainFull)):
@@ -160,8 +162,8 @@ class Side:
         if kind == "zero":
             return 0
         if kind == "value":
-            return spec["value"]
-        current = self.bundle.revision
+            return cast(int, spec["value"])  # as the trace gives it: the backend checks it
+        current: int = self.bundle.revision  # the backend module is untyped (Any)
         if kind == "current":
             return current
         if kind == "future":
@@ -176,7 +178,7 @@ class Side:
         if kind == "zero":
             return 0
         if kind == "value":
-            return spec["value"]
+            return cast(int, spec["value"])  # as the trace gives it
         total = len(self.bundle)
         if kind == "exact":
             return total

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import IO, Any, Callable, Dict, List, Optional
+from typing import IO, Any, Callable, Dict, List, Optional, cast
 
 from .ops import Op, describe, validate
 from .trial import Divergence, Trial
@@ -45,8 +45,10 @@ def to_json(dialect: str, backends: List[str], ops: List[Op],
                "message": divergence.message, "report": divergence.report(),
                "problems": divergence.problems, "notes": divergence.notes,
                "states": divergence.states}
-    return _jsonable({"format": FORMAT, "dialect": dialect, "backends": list(backends),
-                      "seed": seed, "divergence": div, "steps": steps})
+    # a dict through json.dumps/json.loads comes back a dict
+    return cast(Dict[str, Any], _jsonable({"format": FORMAT, "dialect": dialect,
+                                           "backends": list(backends), "seed": seed,
+                                           "divergence": div, "steps": steps}))
 
 
 def save(path: str, data: Dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ backend, also after a failure; a trial is a context manager.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from . import invariants
 from .ops import Op, describe, link_refs, prog_refs
@@ -43,7 +43,7 @@ class Divergence(AssertionError):
         return self.ops[-1]
 
     @property
-    def signature(self) -> tuple:
+    def signature(self) -> Tuple[Any, ...]:
         """What makes two divergences "the same bug" for minimization and deduplication."""
         last = self.answers[-1] if self.answers else {}
         shape = tuple(sorted((name, a[0] if a[0] == "ok" else f"{a[0]}:{a[1]}")
@@ -89,8 +89,8 @@ class Trial:
         self.sides: List[Side] = []
         self.ops: List[Op] = []
         self.answers: List[Dict[str, Any]] = []
-        self.prog_labels: set = set()
-        self.link_labels: set = set()
+        self.prog_labels: Set[int] = set()
+        self.link_labels: Set[int] = set()
         try:
             for name, module in backends.items():
                 self.sides.append(Side(name, module, dialect))
@@ -141,8 +141,8 @@ class Trial:
         for op in ops:
             self.step(op)
 
-    def _snapshots(self) -> Dict[str, Any]:
-        states = {}
+    def _snapshots(self) -> Dict[str, Dict[str, Any]]:
+        states: Dict[str, Dict[str, Any]] = {}
         for side in self.sides:
             try:
                 states[side.name] = side.snapshot()

@@ -17,7 +17,7 @@ without a call. Everything else is handed to the kernel so that it decides:
 from __future__ import annotations
 
 import errno
-from typing import Any
+from typing import Any, cast
 
 from .. import errors
 from ..flags import Flag
@@ -32,7 +32,7 @@ NEVER_USED_ID = 0xFFFFFFFF
 def flags(value: Any) -> int:
     """The flags as given (a TypeError for a non-int); see ``expressible``."""
     _int(value, "flags")
-    return value
+    return cast(int, value)  # checked by _int; returned as given (an IntFlag stays one)
 
 
 def expressible(value: int, op: str) -> int:
@@ -51,7 +51,7 @@ def expected_revision(value: Any) -> int:
     _int(value, "expected_revision")
     if not 0 <= value < U64:
         raise ValueError(f"expected_revision must be 0 <= r < 2**64, not {value}")
-    return value
+    return cast(int, value)  # checked by _int; returned as given
 
 
 def count(value: Any) -> Any:

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Tuple
 
-from .. import errors
+from .. import anchors, errors
 from ..flags import MAX_PROGRAMS, NEXT, Flag
 from ..query import QueryResult
 from . import args, handles, netns, syscall
 from .explain import fail
 
 DIALECTS = ("upstream",)
+
+
+def _errno(e: OSError) -> int:
+    """The errno of a failed call here: every OSError these calls raise carries one."""
+    assert e.errno is not None, ("syscall and netns raise OSError(errno, message) only, "
+                                 f"so the errno is set: {e!r}")
+    return e.errno
 
 
 def _name(name: str) -> bytes:
@@ -93,7 +100,7 @@ class Link:
         try:
             syscall.link_update(self._fd(), new_fd, bits, old_fd)
         except OSError as e:
-            raise fail(e.errno, "update", f"link {self.id}, new "
+            raise fail(_errno(e), "update", f"link {self.id}, new "
                        f"{handles.describe(new_prog)}") from None
         self.prog = new_prog
 
@@ -101,7 +108,7 @@ class Link:
         try:
             syscall.link_detach(self._fd())
         except OSError as e:
-            raise fail(e.errno, "link detach", f"link {self.id}") from None
+            raise fail(_errno(e), "link detach", f"link {self.id}") from None
 
     def close(self) -> None:
         if self.fd is not None:
@@ -139,8 +146,9 @@ class Bundle:
 
     # -- the protocol --------------------------------------------------------------------
 
-    def attach(self, prog: Any, flags: int = 0, relative: Any = None, replace: Any = None,
+    def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
+        flags, relative, replace = _placement(flags, relative, replace)
         prog_fd = args.program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
@@ -152,10 +160,11 @@ class Bundle:
             with netns.inside(ns):
                 syscall.prog_attach(self.ifindex, prog_fd, bits, rel, rep, rev)
         except OSError as e:
-            raise self._attach_failure(e.errno, "attach", bits, prog) from None
+            raise self._attach_failure(_errno(e), "attach", bits, prog) from None
 
-    def link(self, prog: Any, flags: int = 0, relative: Any = None,
+    def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
+        flags, relative, _ = _placement(flags, relative, None)
         prog_fd = args.program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
@@ -166,7 +175,7 @@ class Bundle:
             with netns.inside(ns):
                 fd = syscall.link_create(self.ifindex, prog_fd, bits, rel, rev)
         except OSError as e:
-            raise self._attach_failure(e.errno, "link", bits, prog) from None
+            raise self._attach_failure(_errno(e), "link", bits, prog) from None
         return Link(handles.above_zero(fd), prog)
 
     def _attach_failure(self, err: int, op: str, bits: int, prog: Any) -> errors.MprogError:
@@ -176,8 +185,9 @@ class Bundle:
                 and self.query().count == MAX_PROGRAMS)
         return fail(err, op, handles.describe(prog), full=full)
 
-    def detach(self, prog: Any = None, flags: int = 0, relative: Any = None,
+    def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
+        flags, relative, _ = _placement(flags, relative, None)
         prog_fd = args.optional_program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
@@ -188,7 +198,7 @@ class Bundle:
             with netns.inside(ns):
                 syscall.prog_detach(self.ifindex, prog_fd, bits, rel, rev)
         except OSError as e:
-            raise fail(e.errno, "detach", handles.describe(prog)) from None
+            raise fail(_errno(e), "detach", handles.describe(prog)) from None
 
     def query(self, count: Optional[int] = None) -> QueryResult:
         want = args.count(count)
@@ -198,7 +208,7 @@ class Bundle:
             with netns.inside(ns):
                 err, q = syscall.prog_query(self.ifindex, ask, MAX_PROGRAMS + 1)
         except OSError as e:
-            raise fail(e.errno, "query") from None
+            raise fail(_errno(e), "query") from None
         result = QueryResult(q.revision, q.count, tuple(q.prog_ids), tuple(q.link_ids),
                              tuple(q.prog_flags), tuple(q.link_flags))
         if err:
@@ -225,6 +235,21 @@ class Bundle:
             if verdict != NEXT:
                 return verdict
         return NEXT
+
+    # -- off the kernel's ABI (mprog's Python API): only the core and the model have these --
+
+    def explain(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("explain() is off the kernel's ABI: use mprog or mprog.model")
+
+    def watch(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("watch() is off the kernel's ABI: use mprog or mprog.model")
+
+    def unwatch(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("unwatch() is off the kernel's ABI: use mprog or mprog.model")
+
+    def transaction(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("transaction() is off the kernel's ABI: use mprog or "
+                                  "mprog.model")
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -266,3 +291,9 @@ class Bundle:
         state = "closed" if self.netns is None else f"netns net:[{self.netns_inode}]"
         return f"<kernel Bundle {state} ifindex={self.ifindex}>"
 
+
+def _placement(flags: Any, relative: Any, replace: Any) -> Tuple[Any, Any, Any]:
+    """An anchor (Head(), Before(q), ...) where the protocol takes flags, said as raw flags."""
+    if isinstance(flags, int):
+        return flags, relative, replace
+    return anchors.to_request(flags, relative, replace, "upstream")

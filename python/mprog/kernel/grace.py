@@ -15,13 +15,14 @@ _KNOB = "/sys/kernel/rcu_expedited"
 
 
 @contextlib.contextmanager
-def expedited_grace_periods() -> Iterator[bool]:
-    """Within the block, grace periods are expedited; yields whether that could be arranged."""
+def grace_periods(expedited: bool) -> Iterator[bool]:
+    """Within the block, grace periods are expedited (or, with False, the kernel's normal
+    ones); yields whether that could be arranged. The previous setting is put back."""
     try:
         with open(_KNOB) as f:
             before = f.read().strip()
         with open(_KNOB, "w") as f:
-            f.write("1")
+            f.write("1" if expedited else "0")
     except OSError:
         yield False
         return
@@ -30,3 +31,8 @@ def expedited_grace_periods() -> Iterator[bool]:
     finally:
         with open(_KNOB, "w") as f:
             f.write(before)
+
+
+def expedited_grace_periods() -> "contextlib.AbstractContextManager[bool]":
+    """Within the block, grace periods are expedited; yields whether that could be arranged."""
+    return grace_periods(True)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-from typing import Dict, List, Set
+from typing import TYPE_CHECKING, Dict, List, Set
+
+if TYPE_CHECKING:  # backend imports this module; the annotation only needs the name
+    from .backend import Program
 
 #: An fd number that is never open: above any possible RLIMIT_NOFILE (nr_open tops out at
 #: 2**31 - 64), so the kernel's fdget() fails with EBADF. A closed handle is passed as this,
@@ -20,7 +23,7 @@ open_programs: Set[object] = set()
 open_links: Set[object] = set()
 open_bundles: Set[object] = set()
 #: kernel program id -> the Program object that loaded it (for ``list(bundle)``).
-programs_by_id: Dict[int, object] = {}
+programs_by_id: Dict[int, Program] = {}
 
 
 def devnull_fd() -> int:

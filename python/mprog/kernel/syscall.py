@@ -57,16 +57,16 @@ def _nr_bpf() -> int:
 NR_BPF = _nr_bpf()
 
 
-def bpf(cmd: int, attr: ctypes.Array) -> int:
+def bpf(cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
     """bpf(cmd, attr, sizeof attr); the result, or OSError with the kernel's errno."""
     ret = _libc.syscall(NR_BPF, ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
     if ret < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
-    return ret
+    return int(ret)  # restype c_long: ctypes already gives an int; int() only types it
 
 
-def _attr(*fields: Tuple[int, str, int]) -> ctypes.Array:
+def _attr(*fields: Tuple[int, str, int]) -> ctypes.Array[ctypes.c_char]:
     """A zeroed attr with ``(offset, struct format, value)`` fields written in."""
     buf = ctypes.create_string_buffer(ATTR_SIZE)
     for offset, fmt, value in fields:

@@ -11,17 +11,23 @@ core and the live kernel by differential fuzzing. Short and plain on purpose; sp
 """
 from __future__ import annotations
 
+from ..anchors import After, Anchor, Before, Head, Replace, Tail
 from ..errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
                       InvalidArgument, LinkDetached, MprogError, NotAttached, NotFound,
                       PinViolation, QueryTooSmall, StaleRevision, WrongProgram)
+from ..explain import Explanation
 from ..flags import MAX_PROGRAMS, NEXT, Flag, V2Flag
-from ..query import QueryResult
-from .bundle import DIALECTS, Bundle
+from ..query import QueryEntry, QueryResult
+from ..retry import retry
+from .bundle import DIALECTS, Bundle, Transaction
 from .handles import Link, Program
 
 __all__ = [
-    "Bundle", "Program", "Link", "Flag", "V2Flag", "QueryResult", "DIALECTS", "NEXT",
-    "MAX_PROGRAMS", "MprogError", "InvalidArgument", "ClosedHandle", "NotFound", "NotAttached",
-    "AlreadyAttached", "StaleRevision", "BadAnchor", "ChainFull", "Busy", "WrongProgram",
-    "LinkDetached", "PinViolation", "QueryTooSmall",
+    "Bundle", "Program", "Link", "Transaction", "Flag", "V2Flag", "QueryResult", "DIALECTS",
+    "NEXT", "MAX_PROGRAMS", "MprogError", "InvalidArgument", "ClosedHandle", "NotFound",
+    "NotAttached", "AlreadyAttached", "StaleRevision", "BadAnchor", "ChainFull", "Busy",
+    "WrongProgram", "LinkDetached", "PinViolation", "QueryTooSmall",
+    # the Python API's shared helpers, so that code written for ``mprog`` runs unchanged
+    "After", "Anchor", "Before", "Head", "Replace", "Tail", "Explanation", "QueryEntry",
+    "retry",
 ]

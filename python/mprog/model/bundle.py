@@ -4,14 +4,21 @@ Each public entry checks Python types first (TypeError/ValueError change nothing
 the checks the syscall and tcx layers make before bpf_mprog runs (unknown flags, the program's
 handle, an empty chain on detach), then hands the rest to its dialect's rules (``upstream`` or
 ``v2``), which return the new chain. ``_commit`` installs it: one step, revision +1, or the
-chain is freed (revision back to 1) when it is left empty.
+chain is freed (revision back to 1) when it is left empty, and tells the watchers.
+
+Off the kernel's ABI (the Python API of issue #6): anchors where flags go (``mprog.anchors``),
+``explain`` (the same planning, nothing committed), ``watch`` and ``transaction`` (several
+plans on a staged chain, committed as one change).
 """
 from __future__ import annotations
 
 import errno as E
-from typing import Any, Iterator, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-from ..errors import QueryTooSmall, error
+from ..anchors import to_request
+from ..errors import MprogError, QueryTooSmall, error
+from ..explain import Explanation
 from ..flags import NEXT, Flag
 from ..query import QueryResult
 from . import upstream, v2
@@ -22,6 +29,9 @@ from .naming import (check_count, check_handle, check_int, check_known, is_none,
 DIALECTS = ("upstream", "v2")
 _RULES = {"upstream": upstream, "v2": v2}
 _U64 = 1 << 64
+
+#: ``callback(old, new)``: told of every committed change, with the chain before and after.
+Watcher = Callable[[QueryResult, QueryResult], object]
 
 
 class Bundle:
@@ -35,8 +45,10 @@ class Bundle:
         self._slots: Slots = ()
         self._revision = 1  # a never-used chain reports revision 1
         self._closed = False
+        self._watchers: List[Watcher] = []
 
     dialect = property(lambda self: self._dialect)
+    closed = property(lambda self: self._closed)
 
     @property
     def revision(self) -> int:
@@ -48,8 +60,12 @@ class Bundle:
         return len(self._slots)
 
     def __iter__(self) -> Iterator[Program]:
+        return iter(self.programs())
+
+    def programs(self) -> List[Program]:
+        """The programs in chain order."""
         self._check_open()
-        return iter([slot.prog for slot in self._slots])
+        return [slot.prog for slot in self._slots]
 
     def __repr__(self) -> str:
         ids = [slot.prog.id for slot in self._slots]
@@ -64,34 +80,34 @@ class Bundle:
 
     # -- the protocol ------------------------------------------------------------------------
 
-    def attach(self, prog: Any, flags: int = 0, relative: Any = None, replace: Any = None,
+    def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
-        self._check_args(flags, relative, expected_revision, prog=prog, replace=replace)
-        prog = self._front("attach", prog, flags, self._rules.KNOWN)
-        self._commit(self._rules.attach(self._slots, self._revision, Request(
-            "attach", prog, None, flags, relative, replace, expected_revision)))
+        flags, relative, replace, anchor = self._placement(flags, relative, replace)
+        with self._context(anchor):
+            new = self._plan_attach(self._slots, self._revision, prog, flags, relative, replace,
+                                    expected_revision)
+        self._commit(new)
 
-    def link(self, prog: Any, flags: int = 0, relative: Any = None,
+    def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
-        self._check_args(flags, relative, expected_revision, prog=prog)
-        prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
-        link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
-        new = self._rules.attach(self._slots, self._revision, Request(
-            "link", prog, link, flags, relative, None, expected_revision))
+        flags, relative, _, anchor = self._placement(flags, relative, None)
+        with self._context(anchor):
+            self._check_args(flags, relative, expected_revision, prog=prog)
+            prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
+            link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
+            new = self._rules.attach(self._slots, self._revision, Request(
+                "link", prog, link, flags, relative, None, expected_revision))
         link._settle()
         self._commit(new)
         return link
 
-    def detach(self, prog: Any = None, flags: int = 0, relative: Any = None,
+    def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
-        self._check_args(flags, relative, expected_revision, prog=prog)
-        check_known(flags, self._rules.KNOWN, "detach")
-        prog = None if is_none(prog) else program_arg(prog, "detach", "program")
-        if not self._slots:
-            # tcx_prog_detach(): there is no entry at all (an emptied chain was freed).
-            raise error(E.ENOENT, "detach", "the chain is empty")
-        self._commit(self._rules.detach(self._slots, self._revision, Request(
-            "detach", prog, None, flags, relative, None, expected_revision)))
+        flags, relative, _, anchor = self._placement(flags, relative, None)
+        with self._context(anchor):
+            new = self._plan_detach(self._slots, self._revision, prog, flags, relative,
+                                    expected_revision)
+        self._commit(new)
 
     def query(self, count: Optional[int] = None) -> QueryResult:
         self._check_open()
@@ -99,18 +115,10 @@ class Bundle:
         slots = self._slots
         total = len(slots)
         shown = slots if count is None else slots[:count]
-        result = QueryResult(
-            revision=self._revision,
-            count=total,
-            prog_ids=tuple(s.prog.id for s in shown),
-            link_ids=tuple(s.link.id if s.link is not None else 0 for s in shown),
-            # v2 reports a slot's pins in the array of how it was attached; upstream has none.
-            prog_attach_flags=tuple(int(s.pins) if s.link is None else 0 for s in shown),
-            link_attach_flags=tuple(int(s.pins) if s.link is not None else 0 for s in shown),
-        )
+        result = _state(self._revision, shown, total)
         if count is not None and 0 < count < total:
             raise QueryTooSmall(E.ENOSPC, f"query: {count} entries asked, the chain holds {total}",
-                                op="query", count=total, partial=result)
+                                op="query", count=total, partial=result, revision=self._revision)
         return result
 
     def run(self, ctx: Any) -> int:
@@ -126,7 +134,11 @@ class Bundle:
     def close(self) -> None:
         """Release what the bundle holds (idempotent), as tcx_uninstall() does when the device
         goes away: links become detached (but stay open), programs attached by program are let
-        go. Afterwards only ``close()`` and ``dialect`` work; the rest raises ValueError."""
+        go. Afterwards only ``close()`` and ``dialect`` work; the rest raises ValueError.
+        Watchers hear of the emptied chain (if it held anything), then are dropped."""
+        if self._closed:
+            return
+        before = self.query() if self._slots and self._watchers else None
         for slot in self._slots:
             if slot.link is not None:
                 slot.link._attached = False
@@ -134,7 +146,53 @@ class Bundle:
                 slot.prog._unhold()
         self._slots = ()
         self._revision = 1
-        self._closed = True
+        try:
+            if before is not None:
+                self._notify(before)
+        finally:
+            self._closed = True
+            self._watchers = []
+
+    # -- off the kernel's ABI: dry runs, watchers, transactions -----------------------------
+
+    def explain(self, op: str, prog: Any = None, flags: Any = 0, relative: Any = None,
+                replace: Any = None, expected_revision: int = 0) -> Explanation:
+        """Dry run: what ``attach``/``detach`` would do now, changing nothing. The same checks
+        run (TypeError/ValueError are raised); a refusal is returned as ``error``."""
+        if op not in ("attach", "detach"):
+            raise ValueError(f"explain: op must be 'attach' or 'detach', not {op!r}")
+        self._check_open()
+        flags, relative, replace, anchor = self._placement(
+            flags, relative, replace if op == "attach" else None)
+        try:
+            with self._context(anchor):
+                if op == "attach":
+                    new = self._plan_attach(self._slots, self._revision, prog, flags, relative,
+                                            replace, expected_revision)
+                else:
+                    new = self._plan_detach(self._slots, self._revision, prog, flags,
+                                            relative, expected_revision)
+        except MprogError as e:
+            return Explanation(op, error=e)
+        action, index = _where(self._slots, new)
+        return Explanation(op, action, index)
+
+    def watch(self, callback: Watcher) -> Watcher:
+        """Call ``callback(old, new)`` (QueryResults) after every committed change: attach,
+        link, detach, a link's update/detach/close, a transaction's commit, and close()."""
+        self._check_open()
+        if not callable(callback):
+            raise TypeError("a watcher must be callable")
+        self._watchers.append(callback)
+        return callback
+
+    def unwatch(self, callback: Watcher) -> None:
+        self._watchers.remove(callback)  # ValueError if it is not watching
+
+    def transaction(self, expected_revision: int = 0) -> "Transaction":
+        """Several attach/detach operations applied as one change on commit."""
+        self._check_open()
+        return Transaction(self, expected_revision)
 
     # -- links (Link's methods land here: the bundle owns the chain) --------------------------
 
@@ -207,6 +265,45 @@ class Bundle:
         for name, value in handles.items():
             check_handle(value, name)
 
+    def _placement(self, flags: Any, relative: Any, replace: Any) -> Tuple[Any, Any, Any, Any]:
+        """An anchor where flags go says flags, relative and replace itself (mprog.anchors)."""
+        self._check_open()
+        if isinstance(flags, int):
+            return flags, relative, replace, None
+        flags_, relative, replace = to_request(flags, relative, replace, self._dialect)
+        return flags_, relative, replace, flags
+
+    @contextmanager
+    def _context(self, anchor: Any) -> Iterator[None]:
+        """Failures carry the revision the operation saw and the anchor it was given."""
+        try:
+            yield
+        except MprogError as e:
+            e.revision, e.anchor = self._revision, anchor
+            raise
+
+    def _plan_attach(self, slots: Slots, revision: int, prog: Any, flags: Any, relative: Any,
+                     replace: Any, expected_revision: Any) -> Slots:
+        """The chain an attach (by program) would leave, or its error; commits nothing."""
+        self._check_args(flags, relative, expected_revision, prog=prog, replace=replace)
+        prog = self._front("attach", prog, flags, self._rules.KNOWN)
+        new: Slots = self._rules.attach(slots, revision, Request(
+            "attach", prog, None, flags, relative, replace, expected_revision))
+        return new
+
+    def _plan_detach(self, slots: Slots, revision: int, prog: Any, flags: Any, relative: Any,
+                     expected_revision: Any) -> Slots:
+        """The chain a detach would leave, or its error; commits nothing."""
+        self._check_args(flags, relative, expected_revision, prog=prog)
+        check_known(flags, self._rules.KNOWN, "detach")
+        prog = None if is_none(prog) else program_arg(prog, "detach", "program")
+        if not slots:
+            # tcx_prog_detach(): there is no entry at all (an emptied chain was freed).
+            raise error(E.ENOENT, "detach", "the chain is empty")
+        new: Slots = self._rules.detach(slots, revision, Request(
+            "detach", prog, None, flags, relative, None, expected_revision))
+        return new
+
     def _front(self, op: str, prog: Any, flags: int, known: int) -> Program:
         """What the syscall checks before bpf_mprog runs: unknown flags, then the program's fd."""
         check_known(flags, known, op)
@@ -228,4 +325,113 @@ class Bundle:
         for slot in old:
             if slot.link is None:
                 slot.prog._unhold()
+        before = self._revision
         self._revision = self._revision + 1 if new else 1
+        if self._watchers:
+            self._notify(_state(before, old))
+
+    def _notify(self, before: QueryResult) -> None:
+        after = self.query()
+        for watcher in list(self._watchers):  # a watcher may unwatch itself
+            watcher(before, after)
+
+
+class Transaction:
+    """Attach/detach operations staged on a copy of the chain, committed as one change.
+
+    Off the kernel's ABI (there, every syscall is one change). Each operation runs the
+    dialect's rules on the staged chain and the revision the transaction began at (so an
+    operation's ``expected_revision`` is compared with that one); nothing is visible until
+    ``commit()``, which installs the staged chain in one step (one revision step) unless the
+    bundle changed since the transaction began or ``expected_revision`` is not the revision it
+    began at (ESTALE, nothing changed). No operation: nothing is committed. A with block commits
+    at its end, or discards if it raised. Links are not made here: by program only.
+    """
+
+    def __init__(self, bundle: Bundle, expected_revision: int = 0) -> None:
+        check_int(expected_revision, "expected_revision", _U64)
+        self._bundle = bundle
+        self._slots = bundle._slots
+        self._revision = bundle._revision
+        self._expected = expected_revision
+        self._operations = 0
+        self._done = False
+
+    def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
+               expected_revision: int = 0) -> None:
+        self._check_open()
+        b = self._bundle
+        flags, relative, replace, anchor = b._placement(flags, relative, replace)
+        with b._context(anchor):
+            self._slots = b._plan_attach(self._slots, self._revision, prog, flags, relative,
+                                         replace, expected_revision)
+        self._operations += 1
+
+    def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
+               expected_revision: int = 0) -> None:
+        self._check_open()
+        b = self._bundle
+        flags, relative, _, anchor = b._placement(flags, relative, None)
+        with b._context(anchor):
+            self._slots = b._plan_detach(self._slots, self._revision, prog, flags, relative,
+                                         expected_revision)
+        self._operations += 1
+
+    def commit(self) -> None:
+        self._check_open()
+        b = self._bundle
+        b._check_open()
+        if self._expected and self._expected != self._revision:
+            raise error(E.ESTALE, "transaction", f"expected revision {self._expected}, but it "
+                        f"began at {self._revision}", revision=b._revision)
+        if b._revision != self._revision:
+            raise error(E.ESTALE, "transaction", f"the chain changed since revision "
+                        f"{self._revision} (it is at {b._revision})", revision=b._revision)
+        self._done = True
+        if self._operations:
+            b._commit(self._slots)
+
+    def discard(self) -> None:
+        self._done = True
+
+    def programs(self) -> List[Program]:
+        """The staged chain's programs, in order."""
+        return [slot.prog for slot in self._slots]
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __enter__(self) -> "Transaction":
+        return self
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def _check_open(self) -> None:
+        if self._done:
+            raise ValueError("the transaction is already committed or discarded")
+
+
+def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryResult:
+    """What query() says of these slots (``count``: the chain's total, if more than shown)."""
+    return QueryResult(
+        revision=revision,
+        count=len(slots) if count is None else count,
+        prog_ids=tuple(s.prog.id for s in slots),
+        link_ids=tuple(s.link.id if s.link is not None else 0 for s in slots),
+        # v2 reports a slot's pins in the array of how it was attached; upstream has none.
+        prog_attach_flags=tuple(int(s.pins) if s.link is None else 0 for s in slots),
+        link_attach_flags=tuple(int(s.pins) if s.link is not None else 0 for s in slots),
+    )
+
+
+def _where(old: Slots, new: Slots) -> Tuple[str, int]:
+    """The one change from old to new: inserted, replaced or removed, at which index. Untouched
+    slots are the same objects (the rules slice tuples), so the first difference is the spot."""
+    index = next((i for i, (a, b) in enumerate(zip(old, new)) if a is not b),
+                 min(len(old), len(new)))
+    action = "insert" if len(new) > len(old) else "remove" if len(new) < len(old) else "replace"
+    return action, index

@@ -75,6 +75,8 @@ class Link:
     """An attachment through a link; created only by ``Bundle.link``.
 
     The work of ``update``, ``detach`` and ``close`` is the bundle's (it owns the chain).
+    As a context manager it is closed at the end of the with block, unless ``keep()`` was
+    called (off the kernel's ABI: a convenience of the Python API).
     """
 
     def __init__(self, bundle: Any, prog: Program) -> None:
@@ -84,6 +86,7 @@ class Link:
         self._prog = prog
         self._attached = False
         self._closed = False
+        self._kept = False
 
     id = property(lambda self: self._id)
     prog = property(lambda self: self._prog)
@@ -101,6 +104,18 @@ class Link:
     def close(self) -> None:
         """Release the link (idempotent): detaches it first if it is still attached."""
         self._bundle._link_close(self)
+
+    def keep(self) -> "Link":
+        """Outlive the with block: the link stays until close() (or its bundle's close)."""
+        self._kept = True
+        return self
+
+    def __enter__(self) -> "Link":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self._kept:
+            self.close()
 
     def _settle(self) -> None:
         # bpf_link_settle(): the attach succeeded; the link gets its id and holds its program.
