@@ -412,9 +412,13 @@ def test_cli_replay_and_exit_status(tmp_path, capsys):
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(TRACES, "*.json"))),
                          ids=os.path.basename)
 def test_saved_trace_replays_without_divergence(path):
-    """Each file is a divergence once found (its "divergence" says what and which backend
-    SPEC.md supports); it passes when the backends agree on it."""
+    """Each file is a divergence once found ("divergence" says what it was); the backends
+    must now agree on it, and on the answer its "verdict" settled (with the rule why)."""
     data = load_trace(path)
     modules = need(*data["backends"])
-    divergence = replay(modules, data["dialect"], ops_of(data))
+    ops = ops_of(data)
+    last: list = []
+    divergence = replay(modules, data["dialect"], ops, echo=last.append)
     assert divergence is None, divergence.report()
+    answers = [json.loads(line.split(":", 1)[1]) for line in last[-len(modules):]]
+    assert answers == [data["verdict"]["settled"]] * len(modules), data["verdict"]["why"]
