@@ -3,7 +3,7 @@
     python benchmarks/run.py [--quick] [--json FILE] [--no-build]
 
 Every figure is a median over repeated runs; every ratio compares figures measured in this
-same run (machines here are small and shared, so absolute numbers wander; ratios less so).
+same run (small machines are noisy: absolute numbers wander, ratios less so).
 C++ figures come from the binaries in benchmarks/ (built into build-bench/ with CMake):
 mprog_bench_native (attach/detach and the floor) and, if present, mprog_bench_read (the read
 side). A figure that cannot be measured here (a backend missing, no live kernel) is null.
@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build-bench")
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-# Targets of issue #5: (figure, comparison, limit, what it means).
+# The speed targets: (figure, comparison, limit, what it means).
 TARGETS = [
     ("native_attach_ratio_to_floor", "<=", 2.0, "native attach at 32 within 2x of the floor"),
     ("native_detach_ratio_to_floor", "<=", 2.0, "native detach at 32 within 2x of the floor"),

@@ -1,10 +1,12 @@
-"""The Python API of issue #6 on the core and the model: anchors, errors with context, query
+"""The Python API on the core and the model: anchors, errors with context, query
 results, explain, transactions and retry, watch, links as context managers, traces and the
 ``show`` CLI. Every test runs on both (``api_backend``); the kernel refuses what is off its ABI.
 """
 from __future__ import annotations
 
 import errno as E
+import gc
+import sys
 import io
 import json
 import os
@@ -709,7 +711,7 @@ def test_link_context_manager_and_keep(api_backend):
     kept.close()
 
 
-# ---------------------------------------------------- closed bundles (bugs the core had)
+# ------------------------------------------------------ closed bundles and raising watchers
 
 @pytest.mark.parametrize("name", ["core", "model"])
 def test_commit_into_closed_bundle_refused(name):
@@ -732,20 +734,90 @@ def test_transaction_on_closed_bundle(name):
         b.transaction()
 
 
+@pytest.fixture
+def unraisable(monkeypatch):
+    """What sys.unraisablehook received: where a raising watcher's exception goes."""
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: seen.append(info.exc_value))
+    return seen
+
+
+def _bad(old, new):
+    raise RuntimeError("watcher failed")
+
+
 @pytest.mark.parametrize("name", ["core", "model"])
-def test_close_with_a_raising_watcher(name):
+def test_a_raising_watcher_neither_fails_the_change_nor_silences_the_others(name, unraisable):
     m = mprog if name == "core" else mprog.model
     b = m.Bundle()
-    b.attach(m.Program())
-
-    def bad(old, new):
-        raise RuntimeError("watcher failed")
-
-    b.watch(bad)
-    with pytest.raises(RuntimeError):
-        b.close()
+    p = m.Program()
+    heard = []
+    b.watch(_bad)
+    b.watch(lambda old, new: heard.append(new.count))
+    b.attach(p)                                   # committed: no exception here
+    assert len(b) == 1 and heard == [1]
+    assert [str(e) for e in unraisable] == ["watcher failed"]
+    b.close()                                     # closes fully, watchers told once more
+    assert heard == [1, 0] and len(unraisable) == 2
     with pytest.raises(ValueError):
         len(b)
+
+
+@pytest.mark.parametrize("name", ["core", "model"])
+def test_link_update_and_close_with_a_raising_watcher(name, unraisable):
+    m = mprog if name == "core" else mprog.model
+    b = m.Bundle()
+    p = m.Program(name="p")
+    link = b.link(p)
+    b.watch(_bad)
+    link.update(m.Program(name="q"))              # the only reference to q is the chain's
+    gc.collect()
+    assert [x.name for x in b] == ["q"] and link.prog.name == "q"
+    link.close()
+    assert link.closed and not link.attached and len(b) == 0
+    assert len(unraisable) == 2
+
+
+def test_dropping_a_link_or_bundle_with_a_raising_watcher_does_not_abort(unraisable):
+    b = mprog.Bundle()
+    b.attach(mprog.Program())
+    b.link(mprog.Program())                       # dropped at once: the core releases it
+    b.watch(_bad)
+    b.link(mprog.Program())
+    gc.collect()
+    assert len(b) == 1 and len(unraisable) == 2   # its create, then its release
+    del b
+    gc.collect()
+    assert len(unraisable) == 3                   # the bundle's close told the watcher
+
+
+@pytest.mark.parametrize("name", ["core", "model"])
+def test_transaction_keeps_staged_temporaries_alive(name):
+    m = mprog if name == "core" else mprog.model
+    b = m.Bundle()
+    tx = b.transaction()
+    tx.attach(m.Program(name="tmp"))              # no other reference
+    gc.collect()
+    others = [m.Program(name=f"x{i}") for i in range(50)]  # would reuse freed memory
+    assert [p.name for p in tx.programs()] == ["tmp"]
+    tx.commit()
+    assert [p.name for p in b] == ["tmp"] and others
+
+
+@pytest.mark.parametrize("name", ["core", "model"])
+def test_transaction_sees_a_chain_emptied_and_refilled_as_changed(name):
+    """The revision starts again at 1 when a chain is freed; commit must not be fooled."""
+    m = mprog if name == "core" else mprog.model
+    b = m.Bundle()
+    a, c, d = m.Program(), m.Program(), m.Program()
+    b.attach(a)
+    tx = b.transaction()
+    tx.attach(c)
+    b.detach(a)                                   # freed: revision 1
+    b.attach(d)                                   # revision 2 again, as when tx began
+    with pytest.raises(mprog.StaleRevision):
+        tx.commit()
+    assert [p.id for p in b] == [d.id]
 
 
 # ------------------------------------------------------------------------------- kernel

@@ -11,7 +11,7 @@ Conventions:
   ``len(b)`` and ``query()`` (and, in v2, the pin invariants).
 
 Where SPEC.md leaves a detach corner case to the live kernel, the expectation below is what
-Linux 6.18 answered (probed with raw bpf(2) while writing these tests); those tests say so.
+Linux 6.18 answers (checked with raw bpf(2)); those tests say so.
 """
 from __future__ import annotations
 

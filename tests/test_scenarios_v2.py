@@ -1,4 +1,4 @@
-"""Scenario tests for the v2 dialect (V2.md): one test per rule, on the backends that implement
+"""Scenario tests for the v2 dialect (docs/v2-rules.md): one test per rule, on the backends that implement
 v2 (core and model, via ``v2_backend``). Flags come from ``V2Flag``; the upstream dialect of the
 same backends must not see any of it.
 

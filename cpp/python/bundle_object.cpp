@@ -127,6 +127,8 @@ BundleObject::Args BundleObject::arguments(py::handle flags, py::handle relative
     static py::handle to_request = imported("mprog.anchors", "to_request");
     a.anchor = flags.ptr();
     a.expanded = to_request(flags, relative, replace, dialect());
+    if (!PyTuple_Check(a.expanded.ptr()) || PyTuple_GET_SIZE(a.expanded.ptr()) != 3)
+      raise_type_error("an anchor's request() must return (flags, relative, replace)");
     flags = PyTuple_GET_ITEM(a.expanded.ptr(), 0);
     relative = PyTuple_GET_ITEM(a.expanded.ptr(), 1);
     replace = PyTuple_GET_ITEM(a.expanded.ptr(), 2);
@@ -154,11 +156,20 @@ void BundleObject::changed() {
   if (!watchers_.empty()) notify(query(py::none()));
 }
 
-// Tells each watcher (old, new); the list is copied so a watcher may unwatch itself.
+// Tells each watcher (old, new); the list is copied so a watcher may unwatch itself. The
+// change is already committed, so a watcher that raises cannot make it look failed: its
+// exception goes to sys.unraisablehook and the other watchers are still told. (This also runs
+// from destructors, where an exception must not escape.)
 void BundleObject::notify(py::object now) {
   py::object before = last_state_;
   last_state_ = now;
-  for (py::handle w : py::list(watchers_)) w(before, now);
+  for (py::handle w : py::list(watchers_)) {
+    try {
+      w(before, now);
+    } catch (py::error_already_set& e) {
+      e.discard_as_unraisable("mprog watcher");
+    }
+  }
 }
 
 py::object BundleObject::watch(py::object callback) {
@@ -169,7 +180,10 @@ py::object BundleObject::watch(py::object callback) {
   return callback;
 }
 
-void BundleObject::unwatch(py::handle callback) { watchers_.attr("remove")(callback); }
+void BundleObject::unwatch(py::handle callback) {
+  check_open();
+  watchers_.attr("remove")(callback);
+}
 
 // After a successful change: a program that left the chain is no longer held by it.
 void BundleObject::take_released() {
@@ -290,10 +304,9 @@ void BundleObject::close() {
   watchers_ = py::list();
   if (had_programs && !watchers.empty()) {
     static py::handle query_result = imported("mprog.query", "QueryResult");
-    py::object now = query_result(1, 0);
-    py::object before = last_state_;
-    last_state_ = now;
-    for (py::handle w : watchers) w(before, now);
+    watchers_ = watchers;  // told once more, of the freed chain, then forgotten
+    notify(query_result(1, 0));
+    watchers_ = py::list();
   }
 }
 
@@ -328,12 +341,11 @@ void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::ha
   const Result res = update(l, n, f, o);
   if (!res) raise_result(res, {"update", n.object ? n.object->id : 0, f, 0,
                                chain ? chain->revision() : 0});
-  if (link.core.prog != before) notify_changed(chain);
-  if (link.core.prog != before) {
-    hold(ProgramObject::of(link.core.prog));
-    release(ProgramObject::of(before));
-    link.prog = py::reinterpret_borrow<py::object>(new_prog);
-  }
+  if (link.core.prog == before) return;  // the same program: no change
+  hold(ProgramObject::of(link.core.prog));
+  release(ProgramObject::of(before));
+  link.prog = py::reinterpret_borrow<py::object>(new_prog);
+  notify_changed(chain);
 }
 
 void notify_changed(Bundle* chain) {
@@ -373,6 +385,7 @@ void TransactionObject::attach(py::handle prog, py::handle flags, py::handle rel
   const Result res = tx_.attach(r);
   if (!res) raise_result(res, {"attach", r.prog.object ? r.prog.object->id : 0, r.flags,
                                r.expected_revision, bundle().revision(), a.anchor});
+  staged_.append(prog);  // the scratch chain points at it: keep it alive until the end
 }
 
 void TransactionObject::detach(py::handle prog, py::handle flags, py::handle relative,

@@ -87,6 +87,7 @@ class TransactionObject {
   void check_open() const;
 
   py::object bundle_;
+  py::list staged_;  // programs the scratch chain points at, kept alive until commit/discard
   Transaction tx_;
   std::uint64_t expected_revision_;
   bool done_ = false;

@@ -41,9 +41,9 @@ void LinkObject::close() {
   if (closed) return;
   Bundle* chain = core.bundle;
   mprog::detach(Ref<Link>(&core));
-  if (chain) notify_changed(chain);
   closed = true;
   release(as_program(prog));
+  if (chain) notify_changed(chain);  // last: the link is fully released whatever a watcher does
 }
 
 ProgramObject* program_by_id(std::uint32_t id) {

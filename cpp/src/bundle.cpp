@@ -80,6 +80,7 @@ void Bundle::publish(Entry& next) {
   synchronize();
   // tcx frees a chain whose last program left; a new one starts again at revision 1.
   revision_ = next.count == 0 ? 1 : revision_ + 1;
+  ++generation_;
 }
 
 void Bundle::reset() {
@@ -119,6 +120,7 @@ Result Bundle::attach(const Request& request) {
 }
 
 Result Bundle::attach(Link& link, const Request& request) {
+  if (link.attached()) return {-EBUSY, Why::link_owned};  // a link owns one slot, once
   Plan plan;
   if (Result r = plan_attach(view(), request, &link, plan); !r) return r;
   insert_at(plan.index, plan.prog, plan.slot);

@@ -36,7 +36,8 @@ void apply(Entry& e, Slot* slots, const Plan& plan) {
 }  // namespace
 
 Transaction::Transaction(const Bundle& bundle)
-    : entry_(bundle.current()), base_revision_(bundle.revision()), dialect_(bundle.dialect()) {
+    : entry_(bundle.current()), base_revision_(bundle.revision()),
+      base_generation_(bundle.generation()), dialect_(bundle.dialect()) {
   std::copy(&bundle.slot(0), &bundle.slot(0) + kSlots, slots_);
 }
 
@@ -60,7 +61,9 @@ Result Transaction::detach(const Request& request) {
 
 Result Transaction::commit(Bundle& bundle, std::uint64_t expected_revision) {
   if (expected_revision && expected_revision != base_revision_) return {-ESTALE, Why::stale};
-  if (bundle.revision() != base_revision_) return {-ESTALE, Why::stale};
+  // Not the revision: it starts again at 1 when a chain is freed, so emptied-and-refilled
+  // would look unchanged.
+  if (bundle.generation() != base_generation_) return {-ESTALE, Why::stale};
   if (operations_ == 0) return {};
   bundle.install(entry_, slots_);
   return {};

@@ -1,5 +1,5 @@
 // The v2 rules (the June 2023 proposal): sticky FIRST/LAST pins. See docs/v2.md for the
-// rule each errno comes from and the choices made where V2.md is silent.
+// rule each errno comes from and the choices made where docs/v2-rules.md is silent.
 //
 // Under REPLACE the relative *is* the program to replace (the v2 ABI shared one field), so
 // the binding passes `replace=` as request.relative and request.replace is not read here.

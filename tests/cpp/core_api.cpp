@@ -107,6 +107,49 @@ void grace_period() {
   reader.join();
 }
 
+// A section opened inside another (a program that runs another chain) must not end the
+// outer one: the writer waits until the outermost section closes.
+void nested_sections() {
+  std::atomic<int> stage{0};
+  std::atomic<bool> outer_left{false};
+  std::thread reader([&] {
+    {
+      mprog::ReadSection outer;
+      { mprog::ReadSection inner; }  // closing it must leave the thread announced
+      stage.store(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      outer_left.store(true);
+    }
+    while (stage.load() != 2) std::this_thread::yield();
+  });
+  while (stage.load() != 1) std::this_thread::yield();
+  CHECK(mprog::synchronize());  // waited for the outer section
+  CHECK(outer_left.load());
+  stage.store(2);
+  reader.join();
+  CHECK(!mprog::synchronize());  // and the counter is even again afterwards
+}
+
+// A chain emptied (revision back to 1) and refilled is a change a transaction must see,
+// and a link attaches once.
+void transaction_and_link_guards() {
+  mprog::Program a{1, nullptr, nullptr}, b{2, nullptr, nullptr}, c{3, nullptr, nullptr};
+  mprog::Bundle bundle;
+  CHECK(bundle.attach(by(a)));
+  mprog::Transaction tx(bundle);
+  CHECK(tx.attach(by(c)));
+  CHECK(bundle.detach(by(a)) && bundle.revision() == 1);
+  CHECK(bundle.attach(by(b)) && bundle.revision() == 2);  // the revision tx began at
+  CHECK(tx.commit(bundle).error == -ESTALE);
+  CHECK((ids(bundle) == std::vector<std::uint32_t>{2}));
+
+  mprog::Bundle other;
+  mprog::Link link{9, &c, nullptr};
+  CHECK(bundle.attach(link, mprog::Request{}));
+  CHECK(other.attach(link, mprog::Request{}).error == -EBUSY && other.size() == 0);
+  CHECK(mprog::detach(&link));
+}
+
 // A thread that ends gives its counter back; the next new thread reuses it, so the registry
 // the writer scans grows with the number of threads alive at once, not ever created.
 void counter_reuse() {
@@ -150,6 +193,8 @@ void thread_churn() {
 int main() {
   chain_mechanics();
   grace_period();
+  nested_sections();
+  transaction_and_link_guards();
   counter_reuse();
   thread_churn();
   if (failures) {

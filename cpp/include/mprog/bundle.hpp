@@ -75,6 +75,9 @@ class Bundle {
   void install(const Entry& entry, const Slot* slots);
 
   std::uint64_t revision() const { return revision_; }
+  // Counts every committed change and, unlike the revision, never starts again at 1 when the
+  // chain is freed: "has anything changed since" (Transaction::commit) without ABA.
+  std::uint64_t generation() const { return generation_; }
   std::uint32_t size() const { return active_entry().count; }
   // The program the last successful change let go of (a detached or replaced program that
   // was attached by program), once no reader can see it any more; nullptr if none.
@@ -88,7 +91,7 @@ class Bundle {
   // section's opening store (rcu.hpp, argument (b)).
   const Entry& active() const { return *active_.load(std::memory_order_seq_cst); }
 
-  // ---- links (the control path of a link; see link.hpp for the entry points) ----
+  // ---- links (their control path; the entry points are update() and detach() below) ----
   Result update_link(Link& link, Program& new_prog);
   Result detach_link(Link& link);
 
@@ -112,6 +115,7 @@ class Bundle {
   std::atomic<Entry*> active_;
   Slot slots_[kSlots];  // writer-only, like the kernel's cp_items, one copy for both entries
   std::uint64_t revision_ = 1;
+  std::uint64_t generation_ = 0;
   Program* released_ = nullptr;
 };
 

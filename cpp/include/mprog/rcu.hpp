@@ -76,7 +76,8 @@
 // a section at that moment, and only until that section ends.
 //
 // RULES FOR USERS
-// - Read sections do not nest and must not block: the writer waits for them.
+// - Read sections may nest (only the outermost announces the thread) and must not block: the
+//   writer waits for them.
 // - Never update a chain (or call synchronize()) from inside a read section on the same
 //   thread: it would wait for itself. synchronize() aborts with a message instead of hanging.
 // - The control-path accessors (Bundle::size, revision, current, query) are the writer's;
@@ -109,21 +110,28 @@ inline ReaderCounter& this_thread_reader() {
   return c ? *c : detail::register_this_thread();
 }
 
-// RAII read section. Not reentrant: do not open a second one on the same thread inside it.
+// RAII read section. Sections nest (a program run by one chain may run another): a section
+// opened inside another on the same thread finds the counter already odd and leaves it alone,
+// so the thread stays announced until the outermost section closes.
 class ReadSection {
  public:
   ReadSection() : counter_(this_thread_reader()) {
     // Only this thread writes its counter, so a relaxed load of it is its latest value.
-    entered_ = counter_.sequence.load(std::memory_order_relaxed) + 1;  // odd
-    counter_.sequence.store(entered_, std::memory_order_seq_cst);      // R1
+    const std::uint64_t now = counter_.sequence.load(std::memory_order_relaxed);
+    outermost_ = (now & 1) == 0;
+    if (outermost_) counter_.sequence.store(now + 1, std::memory_order_seq_cst);  // R1
   }
-  ~ReadSection() { counter_.sequence.store(entered_ + 1, std::memory_order_release); }  // R4
+  ~ReadSection() {
+    if (!outermost_) return;
+    const std::uint64_t now = counter_.sequence.load(std::memory_order_relaxed);
+    counter_.sequence.store(now + 1, std::memory_order_release);  // R4
+  }
   ReadSection(const ReadSection&) = delete;
   ReadSection& operator=(const ReadSection&) = delete;
 
  private:
   ReaderCounter& counter_;
-  std::uint64_t entered_;
+  bool outermost_;
 };
 
 // W3: waits until every read section that was open when it was called has closed. Call it

@@ -32,6 +32,7 @@ class Transaction {
   Entry entry_;
   Slot slots_[kSlots];
   std::uint64_t base_revision_;
+  std::uint64_t base_generation_;
   Dialect dialect_;
   std::uint32_t operations_ = 0;
 };

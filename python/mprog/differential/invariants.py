@@ -10,7 +10,7 @@ Each check takes snapshots (``Side.snapshot()``) and returns a list of problems 
   last, at most one of each.
 - ``check_transition``: a failed op changed nothing at all; a successful change raised the
   revision by exactly 1, or emptied the chain, which is then freed and reports revision 1
-  (SPEC "Data model"; V2.md "Detach"); a successful no-op (query, a link update to its own
+  (SPEC "Data model"; docs/v2-rules.md "Detach"); a successful no-op (query, a link update to its own
   program, detaching a detached link, new/close of a program) changed nothing in the chain.
 """
 from __future__ import annotations

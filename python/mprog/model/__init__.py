@@ -1,6 +1,6 @@
 """mprog's reference model: the executable specification, in plain Python.
 
-Written from SPEC.md, V2.md and docs/protocol.md (never from the C++ core) and compared with the
+Written from SPEC.md, docs/v2-rules.md and docs/protocol.md (never from the C++ core) and compared with the
 core and the live kernel by differential fuzzing. Short and plain on purpose; speed is not a goal.
 
 - ``handles``: Program and Link, their ids and lifetimes;

@@ -6,14 +6,16 @@ handle, an empty chain on detach), then hands the rest to its dialect's rules (`
 ``v2``), which return the new chain. ``_commit`` installs it: one step, revision +1, or the
 chain is freed (revision back to 1) when it is left empty, and tells the watchers.
 
-Off the kernel's ABI (the Python API of issue #6): anchors where flags go (``mprog.anchors``),
+Off the kernel's ABI (the Python API): anchors where flags go (``mprog.anchors``),
 ``explain`` (the same planning, nothing committed), ``watch`` and ``transaction`` (several
 plans on a staged chain, committed as one change).
 """
 from __future__ import annotations
 
 import errno as E
+import sys
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from ..anchors import to_request
@@ -44,6 +46,7 @@ class Bundle:
         self._rules = _RULES[dialect]
         self._slots: Slots = ()
         self._revision = 1  # a never-used chain reports revision 1
+        self._changes = 0  # every commit; unlike the revision never back to 1 (transactions)
         self._closed = False
         self._watchers: List[Watcher] = []
 
@@ -327,13 +330,21 @@ class Bundle:
                 slot.prog._unhold()
         before = self._revision
         self._revision = self._revision + 1 if new else 1
+        self._changes += 1
         if self._watchers:
             self._notify(_state(before, old))
 
     def _notify(self, before: QueryResult) -> None:
+        # The change is committed: a watcher that raises cannot make it look failed, so its
+        # exception goes to sys.unraisablehook and the other watchers are still told.
         after = self.query()
         for watcher in list(self._watchers):  # a watcher may unwatch itself
-            watcher(before, after)
+            try:
+                watcher(before, after)
+            except Exception as e:
+                sys.unraisablehook(SimpleNamespace(
+                    exc_type=type(e), exc_value=e, exc_traceback=e.__traceback__,
+                    err_msg="Exception ignored in mprog watcher", object=watcher))
 
 
 class Transaction:
@@ -353,6 +364,7 @@ class Transaction:
         self._bundle = bundle
         self._slots = bundle._slots
         self._revision = bundle._revision
+        self._changes = bundle._changes
         self._expected = expected_revision
         self._operations = 0
         self._done = False
@@ -384,7 +396,7 @@ class Transaction:
         if self._expected and self._expected != self._revision:
             raise error(E.ESTALE, "transaction", f"expected revision {self._expected}, but it "
                         f"began at {self._revision}", revision=b._revision)
-        if b._revision != self._revision:
+        if b._changes != self._changes:  # not the revision: a freed chain starts again at 1
             raise error(E.ESTALE, "transaction", f"the chain changed since revision "
                         f"{self._revision} (it is at {b._revision})", revision=b._revision)
         self._done = True

@@ -1,4 +1,4 @@
-"""The v2 dialect: the June 2023 proposal with sticky FIRST/LAST pins (V2.md, rule by rule).
+"""The v2 dialect: the June 2023 proposal with sticky FIRST/LAST pins (docs/v2-rules.md, rule by rule).
 
 Its own order of checks: ESTALE first, then the relative, then exactly one of REPLACE, pin or
 plain insert (the v2 patch's ``bpf_mprog_replace/_head_tail/_add``). Each slot keeps its pins
