@@ -16,6 +16,7 @@ Linux 6.18 answers (checked with raw bpf(2)); those tests say so.
 from __future__ import annotations
 
 import errno
+import gc
 from errno import (EBADF, EBUSY, EEXIST, EINVAL, ENOENT, ENOLINK, ENOSPC, EPERM, ERANGE,
                    ESTALE)
 
@@ -197,12 +198,20 @@ def test_flag_values_are_the_uapi_ones(backend):
             backend.V2Flag.LINK) == (1 << 2, 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 13)
 
 
-def test_program_ids_are_positive_unique_and_never_reused(env):
+def test_program_ids_are_positive_unique_and_never_reused(env, backend):
     a, b = env.prog("a"), env.prog("b")
     a.close()
     c = env.prog("c")
     assert a.id > 0 and b.id > 0 and c.id > 0
     assert len({a.id, b.id, c.id}) == 3
+    # An id is not handed out again even after its program is gone entirely.
+    gone = backend.Program(name="gone")
+    gone_id = gone.id
+    gone.close()
+    del gone
+    gc.collect()
+    later = [env.prog(f"later{i}") for i in range(20)]
+    assert gone_id not in {p.id for p in later}
     assert (a.name, b.name, c.name) == ("a", "b", "c")
     assert a.closed and not b.closed
     a.close()  # idempotent

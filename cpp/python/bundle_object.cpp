@@ -93,13 +93,14 @@ Relative resolve_relative(py::handle rel, std::uint64_t flags, Dialect d) {
   return Relative::failed(-EINVAL);
 }
 
-// A program argument given by handle: closed is EBADF; `required` turns None into EINVAL.
-Ref<Program> resolve_program(py::handle h, bool required) {
+// A program argument given by handle: closed is EBADF, another kind EINVAL.
+Ref<Program> resolve_program(py::handle h) {
   if (is_program(h)) {
     auto& p = h.cast<ProgramObject&>();
     return p.closed ? Ref<Program>::failed(-EBADF) : Ref<Program>(&p.core);
   }
-  if (h.is_none() && !required) return {};
+  // None names nothing: the core decides whether that is allowed (REPLACE needs a program).
+  if (h.is_none()) return {};
   // A closed fd is EBADF before its kind is looked at; an open one of the wrong kind EINVAL.
   if (is_link(h) && h.cast<LinkObject&>().closed) return Ref<Program>::failed(-EBADF);
   return Ref<Program>::failed(-EINVAL);
@@ -141,7 +142,7 @@ BundleObject::Args BundleObject::arguments(py::handle flags, py::handle relative
     if (core_.dialect() == Dialect::v2 && replace_is_relative)
       r.relative = resolve_relative(replace, r.flags, Dialect::v2);  // v2: one shared field
     else if (core_.dialect() == Dialect::upstream)
-      r.replace = resolve_program(replace, true);
+      r.replace = resolve_program(replace);
   }
   return a;
 }
@@ -149,7 +150,7 @@ BundleObject::Args BundleObject::arguments(py::handle flags, py::handle relative
 Ref<Program> BundleObject::program_argument(py::handle prog, bool optional) {
   if (optional && prog.is_none()) return {};
   if (!is_program(prog)) raise_type_error(optional ? "prog must be a Program or None" : "prog must be a Program");
-  return resolve_program(prog, true);
+  return resolve_program(prog);
 }
 
 void BundleObject::changed() {
@@ -334,8 +335,8 @@ void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::ha
   if (!is_program(new_prog)) raise_type_error("new_prog must be a Program");
   if (!old_prog.is_none() && !is_program(old_prog)) raise_type_error("old_prog must be a Program or None");
   Ref<Link> l = link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core);
-  Ref<Program> n = resolve_program(new_prog, true);
-  Ref<Program> o = resolve_program(old_prog, false);
+  Ref<Program> n = resolve_program(new_prog);
+  Ref<Program> o = resolve_program(old_prog);
   Program* before = link.core.prog;
   Bundle* chain = link.core.bundle;
   const Result res = update(l, n, f, o);

@@ -107,7 +107,7 @@ Request Session::request(const Op& op, bool replace_is_relative) const {
       r.relative = op.other == kNone ? resolve_relative(Arg::none, 0, op.flags)
                                      : resolve_relative(Arg::program, op.other, op.flags);
     else if (bundle_->dialect() == Dialect::upstream)
-      r.replace = op.other == kNone ? Ref<Program>::failed(-EINVAL) : program_ref(op.other);
+      r.replace = op.other == kNone ? Ref<Program>{} : program_ref(op.other);
   }
   return r;
 }
