@@ -2,14 +2,14 @@
 
 #include <vector>
 
+#include "mprog/naming.hpp"
 #include "raise.hpp"
 
 namespace mprog::python {
 namespace {
 
 Dialect parse_dialect(const std::string& d) {
-  if (d == "upstream") return Dialect::upstream;
-  if (d == "v2") return Dialect::v2;
+  if (auto known = naming::dialect(d)) return *known;
   raise_value_error("unknown dialect '" + d + "' (expected 'upstream' or 'v2')");
 }
 
@@ -59,38 +59,31 @@ FlagBits bits(Dialect d) {
   return d == Dialect::v2 ? FlagBits{v2flag::id, v2flag::link} : FlagBits{flag::id, flag::link};
 }
 
-// SPEC "Naming the relative": by handle, by id (with ID), or nothing.
-Relative resolve_relative(py::handle rel, std::uint64_t flags, Dialect d) {
-  const bool by_link = flags & bits(d).link;
-  const bool by_id = flags & bits(d).id;
-  if (by_id) {
-    // With ID a handle stands for its id; a handle of the other kind names no id of the kind
-    // looked up (as the kernel backend passes it), so the lookup finds nothing: ENOENT.
-    std::uint32_t id = 0;
-    if (is_program(rel)) id = by_link ? 0 : rel.cast<ProgramObject&>().core.id;
-    else if (is_link(rel)) id = by_link ? rel.cast<LinkObject&>().core.id : 0;
-    else if (!rel.is_none()) id = to_id(rel);
-    if (by_link) {
-      LinkObject* l = id ? link_by_id(id) : nullptr;
-      return l ? Relative::of(&l->core) : Relative::failed(-ENOENT);
-    }
-    ProgramObject* p = id ? program_by_id(id) : nullptr;
-    return p ? Relative::of(&p->core) : Relative::failed(-ENOENT);
-  }
-  if (rel.is_none()) return by_link ? Relative::failed(-EINVAL) : Relative::none();
+// What a Python argument names, for the shared rule in mprog/naming.hpp.
+naming::Named named(py::handle rel) {
+  if (rel.is_none()) return {};
   if (is_program(rel)) {
-    auto& p = rel.cast<ProgramObject&>();
-    if (p.closed) return Relative::failed(-EBADF);
-    return by_link ? Relative::failed(-EINVAL) : Relative::of(&p.core);
+    const auto& p = rel.cast<const ProgramObject&>();
+    return naming::Named::of(&p.core, p.closed);
   }
   if (is_link(rel)) {
-    auto& l = rel.cast<LinkObject&>();
-    if (l.closed) return Relative::failed(-EBADF);
-    return by_link ? Relative::of(&l.core) : Relative::failed(-EINVAL);
+    const auto& l = rel.cast<const LinkObject&>();
+    return naming::Named::of(&l.core, l.closed);
   }
-  // An int without ID is an fd that is no bpf object; 0 is "none" (kernel: fd 0 not looked up).
-  if (to_id(rel) == 0) return by_link ? Relative::failed(-EINVAL) : Relative::none();
-  return Relative::failed(-EINVAL);
+  return naming::Named::integer(to_id(rel));
+}
+
+Relative resolve_relative(py::handle rel, std::uint64_t flags, Dialect d) {
+  return naming::relative(
+      named(rel), flags & bits(d).id, flags & bits(d).link,
+      [](std::uint32_t id) -> const Program* {
+        const ProgramObject* p = program_by_id(id);
+        return p ? &p->core : nullptr;
+      },
+      [](std::uint32_t id) -> const Link* {
+        const LinkObject* l = link_by_id(id);
+        return l ? &l->core : nullptr;
+      });
 }
 
 // A program argument given by handle: closed is EBADF, another kind EINVAL.

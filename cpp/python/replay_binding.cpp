@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mprog/naming.hpp"
 #include "mprog/replay.hpp"
 
 namespace mprog::python {
@@ -32,8 +33,7 @@ class Bytes {
 };
 
 Dialect parse_dialect(const std::string& d) {
-  if (d == "upstream") return Dialect::upstream;
-  if (d == "v2") return Dialect::v2;
+  if (auto known = naming::dialect(d)) return *known;
   throw py::value_error("unknown dialect '" + d + "' (expected 'upstream' or 'v2')");
 }
 
@@ -57,12 +57,7 @@ py::dict replay(py::handle ops, std::uint32_t programs, std::uint32_t links,
   std::size_t done = 0;
   try {
     py::gil_scoped_release unlocked;
-    for (; done < n; ++done) {
-      const int e = -session.apply(trace[done]);
-      ++counts.by_errno[static_cast<std::uint32_t>(e) & 0xff];
-      if (want_errnos) errnos[done] = e;
-    }
-    counts.ops = n;
+    counts = session.apply(trace, n, want_errnos ? errnos.data() : nullptr, &done);
   } catch (const std::invalid_argument& e) {
     throw py::value_error("op " + std::to_string(done) + ": " + e.what());
   }

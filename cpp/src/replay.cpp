@@ -3,6 +3,8 @@
 // closed, and when a program is alive to be named by id. The core decides everything else.
 #include "mprog/replay.hpp"
 
+#include "mprog/naming.hpp"
+
 #include <stdexcept>
 #include <string>
 
@@ -44,40 +46,35 @@ Ref<Program> Session::program_ref(std::uint16_t index) const {
   return p.closed ? Ref<Program>::failed(-EBADF) : Ref<Program>(const_cast<Program*>(&p.core));
 }
 
-// SPEC "Naming the relative", as BundleObject's resolve_relative does it.
+// SPEC "Naming the relative", by the rule the Python binding uses too (mprog/naming.hpp).
 Relative Session::resolve_relative(Arg kind, std::uint16_t index, std::uint32_t flags) const {
-  const bool by_link = flags & link_bit_;
-  if (kind == Arg::program && index >= programs_.size()) malformed("no such program");
-  if (kind == Arg::link && (index >= links_.size() || links_[index].state == LinkState::unused))
-    malformed("no such link (not created yet)");
-  if (flags & id_bit_) {
-    // A handle of the other kind names no id of the kind looked up (ENOENT below).
-    std::uint32_t id = 0;
-    if (kind == Arg::program && !by_link) id = programs_[index].core.id;
-    else if (kind == Arg::link && by_link) id = links_[index].core.id;
-    else if (kind == Arg::value) id = index;
-    if (by_link) {
-      const bool open = id && id <= links_.size() && links_[id - 1].state == LinkState::open;
-      return open ? Relative::of(&links_[id - 1].core) : Relative::failed(-ENOENT);
-    }
-    const bool alive = id && id <= programs_.size() && programs_[id - 1].alive();
-    return alive ? Relative::of(&programs_[id - 1].core) : Relative::failed(-ENOENT);
-  }
+  naming::Named named;
   switch (kind) {
-    case Arg::none:
-      return by_link ? Relative::failed(-EINVAL) : Relative::none();
+    case Arg::none: break;
     case Arg::program:
-      if (programs_[index].closed) return Relative::failed(-EBADF);
-      return by_link ? Relative::failed(-EINVAL) : Relative::of(&programs_[index].core);
+      if (index >= programs_.size()) malformed("no such program");
+      named = naming::Named::of(&programs_[index].core, programs_[index].closed);
+      break;
     case Arg::link:
-      if (links_[index].state != LinkState::open) return Relative::failed(-EBADF);
-      return by_link ? Relative::of(&links_[index].core) : Relative::failed(-EINVAL);
-    case Arg::value:
-      // An int without ID is an fd that is no bpf object; 0 is "none".
-      if (index == 0) return by_link ? Relative::failed(-EINVAL) : Relative::none();
-      return Relative::failed(-EINVAL);
+      if (index >= links_.size() || links_[index].state == LinkState::unused)
+        malformed("no such link (not created yet)");
+      named = naming::Named::of(&links_[index].core, links_[index].state != LinkState::open);
+      break;
+    case Arg::value: named = naming::Named::integer(index); break;
+    default: malformed("unknown relative kind");
   }
-  malformed("unknown relative kind");
+  // Ids here are table positions + 1 (Session hands them out in order).
+  return naming::relative(
+      named, flags & id_bit_, flags & link_bit_,
+      [this](std::uint32_t id) -> const Program* {
+        return id <= programs_.size() && programs_[id - 1].alive() ? &programs_[id - 1].core
+                                                                   : nullptr;
+      },
+      [this](std::uint32_t id) -> const Link* {
+        return id <= links_.size() && links_[id - 1].state == LinkState::open
+                   ? &links_[id - 1].core
+                   : nullptr;
+      });
 }
 
 std::uint64_t Session::expected(Expect e) const {
@@ -195,14 +192,16 @@ int Session::apply(const Op& op) {
   malformed("unknown opcode");
 }
 
-Counts Session::apply(const Op* ops, std::size_t n, std::int32_t* errnos) {
+Counts Session::apply(const Op* ops, std::size_t n, std::int32_t* errnos, std::size_t* done) {
   Counts counts;
   for (std::size_t i = 0; i < n; ++i) {
+    if (done) *done = i;  // which op a malformed() exception is about
     const int e = -apply(ops[i]);
     ++counts.by_errno[static_cast<std::uint32_t>(e) & 0xff];
     if (errnos) errnos[i] = e;
     ++counts.ops;
   }
+  if (done) *done = n;
   return counts;
 }
 

@@ -88,7 +88,9 @@ class Session {
   int apply(const Op& op);
 
   // Applies ops[0..n), counting results; errnos (if not null) gets each op's errno (0: ok).
-  Counts apply(const Op* ops, std::size_t n, std::int32_t* errnos = nullptr);
+  // `done`, if given, holds the index of the op being applied (n once all are).
+  Counts apply(const Op* ops, std::size_t n, std::int32_t* errnos = nullptr,
+               std::size_t* done = nullptr);
 
   const Bundle& bundle() const { return *bundle_; }
   std::vector<ChainSlot> chain() const;
