@@ -1,9 +1,12 @@
-"""The C++ core's read side under Python threads.
+"""The core under Python threads: snapshots, runs and a writer interleaved by the interpreter.
 
 Readers iterate (``list(b)``) and run (``b.run(ctx)``) while a writer attaches, detaches,
 replaces and updates links. Every snapshot a reader takes must be a chain state the writer
 really committed (the writer records the program ids after each successful operation), and a
-writer must never wait on a Python program that a reader is running.
+writer must never wait on a Python program that a reader is running. The GIL serializes the
+core's calls here, so this checks snapshot semantics and reference keeping across thread
+switches; torn entries under true parallelism are the C++ stress test's (tests/cpp/stress.cpp,
+under ThreadSanitizer in CI).
 """
 from __future__ import annotations
 

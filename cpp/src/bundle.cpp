@@ -20,8 +20,9 @@ Bundle::~Bundle() {
 // ---- mechanics: each fills the peer entry, publishes it, and keeps the slots in step ----
 // Slots and released_ are the writer's alone (readers walk only Entry::programs), so insert
 // and delete change them after the publish: the publishing store (a locked instruction on
-// x86) then waits for fewer stores to drain. Measured in benchmarks/native.cpp. The old
-// entry (`cur`) stays intact until the next change refills it.
+// x86) then waits for fewer stores to drain (measured in benchmarks/native.cpp). replace_at
+// changes them before, as it reads the old slot's link to know what it releases; it is not on
+// the hot path. The old entry (`cur`) stays intact until the next change refills it.
 
 void Bundle::insert_at(std::uint32_t index, Program* prog, Slot slot) {
   const Entry& cur = active_entry();

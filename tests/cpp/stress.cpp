@@ -249,6 +249,7 @@ class Writer {
 
   void step(std::uint32_t target) {
     const std::uint64_t revision = s_.bundle.revision();
+    const std::uint64_t generation = s_.bundle.generation();
     const std::uint32_t size = chain().count;
     const bool grow = size < target ? chance(75) : chance(25);
     mprog::Result r;
@@ -307,7 +308,7 @@ class Writer {
         r = l ? mprog::detach(l) : mprog::Result{-ENOENT};
       }
     }
-    settle(revision, r);
+    settle(revision, generation, r);
   }
 
   // Several operations as one change: readers must never see the states in between.
@@ -330,7 +331,7 @@ class Writer {
   }
 
   // After an operation: check the control path, record the state, retire what left.
-  void settle(std::uint64_t revision_before, mprog::Result r) {
+  void settle(std::uint64_t revision_before, std::uint64_t generation_before, mprog::Result r) {
     const auto& e = chain();
     ++epoch_;
     for (std::uint32_t i = 0; i < e.count; ++i) in_chain_[index(e.programs[i])] = epoch_;
@@ -350,10 +351,18 @@ class Writer {
         fail("a failed operation changed the chain");
       return;
     }
-    ++changes;
     const std::uint64_t rev = s_.bundle.revision();
-    if (e.count == 0 ? rev != 1 : (rev != revision_before + 1 && rev != revision_before))
-      fail("revision did not step by one", revision_before, rev);
+    const std::uint64_t steps = s_.bundle.generation() - generation_before;
+    if (steps > 1) fail("one operation committed more than one change", steps);
+    if (steps == 0) {  // a success that changes nothing (an empty transaction, a no-op update)
+      if (rev != revision_before) fail("a success without a change moved the revision");
+      if (e.count != previous_.size() || !std::equal(previous_.begin(), previous_.end(), e.programs.begin()))
+        fail("a success without a change changed the chain");
+    } else {
+      ++changes;
+      if (e.count == 0 ? rev != 1 : rev != revision_before + 1)
+        fail("revision did not step by one", revision_before, rev);
+    }
     if (e.programs[e.count] != nullptr) fail("writer: entry not terminated", e.count);
     max_size = std::max<std::uint64_t>(max_size, e.count);
     empties += e.count == 0;

@@ -2,8 +2,9 @@
 //
 // Control path (attach, detach, update, query): one writer at a time; the caller serializes
 // writers, as tcx does with rtnl. Every change fills the inactive entry, publishes it with
-// one atomic store, waits for a grace period, and raises the revision by one. Every failed
-// operation returns before anything is written, so it changes nothing.
+// one atomic store, waits for a grace period, and raises the revision by one (a chain left
+// empty is freed, as tcx frees it: its revision starts again at 1). Every failed operation
+// returns before anything is written, so it changes nothing.
 //
 // Fast path (run, read): lock-free, inside a ReadSection, touching only Entry::programs.
 #pragma once
