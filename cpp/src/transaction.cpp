@@ -41,19 +41,15 @@ Transaction::Transaction(const Bundle& bundle)
   std::copy(&bundle.slot(0), &bundle.slot(0) + kSlots, slots_);
 }
 
-Result Transaction::attach(const Request& request) {
-  Plan plan;
-  const ChainView view{&entry_, slots_, base_revision_, dialect_};
-  if (Result r = plan_attach(view, request, nullptr, plan); !r) return r;
-  apply(entry_, slots_, plan);
-  ++operations_;
-  return {};
-}
+Result Transaction::attach(const Request& request) { return stage(plan_attach, request); }
 
-Result Transaction::detach(const Request& request) {
+Result Transaction::detach(const Request& request) { return stage(plan_detach, request); }
+
+// Plans against the scratch chain (the rules see it as the bundle would), then edits it.
+Result Transaction::stage(Planner planner, const Request& request) {
   Plan plan;
   const ChainView view{&entry_, slots_, base_revision_, dialect_};
-  if (Result r = plan_detach(view, request, nullptr, plan); !r) return r;
+  if (Result r = planner(view, request, nullptr, plan); !r) return r;
   apply(entry_, slots_, plan);
   ++operations_;
   return {};

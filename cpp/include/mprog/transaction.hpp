@@ -10,6 +10,8 @@
 
 namespace mprog {
 
+struct Plan;  // src/plan.hpp: what a rule set decides
+
 class Transaction {
  public:
   explicit Transaction(const Bundle& bundle);  // starts from the chain as it is now
@@ -29,6 +31,9 @@ class Transaction {
   std::uint32_t operations() const { return operations_; }
 
  private:
+  using Planner = Result (*)(const ChainView&, const Request&, Link*, Plan&);  // src/plan.hpp
+  Result stage(Planner planner, const Request& request);
+
   Entry entry_;
   Slot slots_[kSlots];
   std::uint64_t base_revision_;
