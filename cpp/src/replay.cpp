@@ -1,5 +1,5 @@
 // Trace replay. The handle rules here are those of the Python binding
-// (cpp/python/bundle_object.cpp, objects.cpp): how a relative is named, when a handle is
+// (cpp/python/arguments.cpp, objects.cpp): how a relative is named, when a handle is
 // closed, and when a program is alive to be named by id. The core decides everything else.
 #include "mprog/replay.hpp"
 
