@@ -17,7 +17,7 @@ from .handles import Link, Program, link_by_id, program_by_id
 
 _U32 = 1 << 32
 _U64 = 1 << 64
-_REPLACE = 1 << 2
+_REPLACE = 1 << 2  # a plain int: an IntFlag's & is slow
 
 
 # -- Python types and ranges ---------------------------------------------------------------
