@@ -179,8 +179,8 @@ def test_an_ignored_link_bit_changes_nothing_at_all(env, spec, bit):
 
 
 @pytest.mark.parametrize("bit", [1 << 6, 1 << 7], ids=["LAST", "v2-ID"])
-def test_upstream_dialect_of_a_v2_backend_rejects_v2_bits(v2_backend, bit):
-    e = Env(v2_backend)
+def test_upstream_dialect_of_a_v2_backend_rejects_v2_bits(api_backend, bit):
+    e = Env(api_backend)  # core and model: the oracle offers v2 only
     try:
         b, (a,) = e.chain(1)
         assert b.dialect == "upstream"
@@ -247,6 +247,15 @@ def test_query_of_a_chain_with_no_entry_is_revision_1_count_0(env, how):
     assert_fails(b, ESTALE, b.attach, q2, expected_revision=2)
     b.attach(q2, expected_revision=b.query().revision)
     assert b.revision == 2
+
+
+@pytest.mark.parametrize("op", ["attach", "link", "detach"])
+def test_expected_revision_beyond_u32_is_ESTALE(env, op):
+    # docs/v2.md, choice 13: the v2 ABI's field was a u32; the whole value is compared
+    b, p, _ = build(env, "a")
+    target = p["a"] if op == "detach" else env.prog("q")
+    for rev in (2**32, 2**32 + b.revision, 2**64 - 1):
+        assert_fails(b, ESTALE, getattr(b, op), target, expected_revision=rev)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1041,3 +1050,17 @@ def test_run_follows_the_pinned_order(env):
     b.attach(f, V.FIRST)
     assert b.run(None) == NEXT
     assert calls == ["f", "a", "z"]
+
+
+def test_replace_anchor_names_the_program_on_link_too(env):
+    # docs/v2.md, choice 10: Replace(p) fills the one v2 field, so link() names p as attach does
+    Replace = env.backend.Replace
+    b, p, links = build(env, "a ~b")
+    q = env.prog("q")
+    assert_fails(b, EBUSY, b.link, q, Replace(p["a"]))  # a new link never owns a's slot
+    assert_fails(b, EBUSY, b.link, q, Replace(p["b"]))  # nor another link's
+    assert_fails(b, ENOENT, b.link, q, Replace(env.prog("absent")))
+    assert_fails(b, EEXIST, b.link, p["a"], Replace(p["b"]))
+    assert_fails(b, EINVAL, b.detach, None, Replace(p["a"]))
+    b.attach(q, Replace(p["a"], first=True))
+    assert ids(b) == order({**p, "q": q}, "q b") and pins(b) == [FIRST, 0]
