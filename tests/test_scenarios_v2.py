@@ -158,6 +158,34 @@ def _outcome(b, names, call):
     return ("ok", q.revision, progs, links, q.prog_attach_flags, q.link_attach_flags)
 
 
+@pytest.mark.parametrize("pin", [0, FIRST, LAST, FIRST | LAST], ids=["none", "F", "L", "FL"])
+def test_an_ignored_link_bit_is_not_kept_by_the_link(env, pin):
+    """The link keeps only its pins (tcx_link_attach: flags & (FIRST|LAST)), so its update and
+    its detach behave as for a link created without the bit."""
+    runs = []
+    for extra in (0, 1 << 8 | 1 << 31):
+        b = env.bundle()
+        a, q, r = env.prog("a"), env.prog("q"), env.prog("r")
+        names = {a.id: "a", q.id: "q", r.id: "r"}
+        link = env.link(b, q, pin | extra)
+        seen = [snapshot_named(b, names, link)]
+        if pin != FIRST | LAST:
+            b.attach(a)
+        link.update(r)
+        seen.append(snapshot_named(b, names, link))
+        link.detach()
+        seen.append(snapshot_named(b, names, link))
+        runs.append(seen)
+    assert runs[0] == runs[1]
+
+
+def snapshot_named(b, names, link):
+    q = b.query()
+    return (q.revision, [names[i] for i in q.prog_ids],
+            ["new" if i == link.id else i for i in q.link_ids],
+            q.prog_attach_flags, q.link_attach_flags)
+
+
 @pytest.mark.parametrize("bit", U32_UNKNOWN_V2_BITS, ids=hex)
 @pytest.mark.parametrize("spec", ["", "a", "F a", "a L", "FL", "~F a ~L"])
 def test_an_ignored_link_bit_changes_nothing_at_all(env, spec, bit):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno as E
 import itertools
 import weakref
-from typing import Any, Iterator, List, Optional, Tuple as TypingTuple
+from typing import Any, Iterator, List, NoReturn, Optional, Tuple as TypingTuple
 
 from .. import anchors
 from ..errors import QueryTooSmall, error
@@ -42,7 +42,7 @@ def _expected(value: Any) -> int:
     return revision_arg(value)
 
 
-def _raise(op: str, fail: Fail) -> None:
+def _raise(op: str, fail: Fail) -> NoReturn:
     raise error(fail.errno, op, fail.what) from None
 
 
