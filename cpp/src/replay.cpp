@@ -1,5 +1,5 @@
 // Trace replay. The handle rules here are those of the Python binding
-// (cpp/python/bundle_object.cpp, objects.cpp): how a relative is named, when a handle is
+// (cpp/python/arguments.cpp, objects.cpp): how a relative is named, when a handle is
 // closed, and when a program is alive to be named by id. The core decides everything else.
 #include "mprog/replay.hpp"
 
@@ -15,11 +15,20 @@ namespace {
   throw std::invalid_argument(std::string("malformed trace op: ") + what);
 }
 
+// Checked before the tables are allocated: asking for ten million programs is an error, not
+// hundreds of megabytes and then an error.
+std::uint32_t within_limits(std::uint32_t programs, std::uint32_t links) {
+  if (programs >= kNone || links >= kNone)
+    throw std::invalid_argument("a session holds at most " + std::to_string(kNone - 1) +
+                                " programs and as many links");
+  return programs;
+}
+
 }  // namespace
 
 Session::Session(Dialect dialect, std::uint32_t programs, std::uint32_t links)
-    : programs_(programs), links_(links), bundle_(std::make_unique<Bundle>(dialect)) {
-  if (programs >= kNone || links >= kNone) malformed("more than 65534 programs or links");
+    : programs_(within_limits(programs, links)), links_(links),
+      bundle_(std::make_unique<Bundle>(dialect)) {
   for (std::uint32_t i = 0; i < programs; ++i) programs_[i].core.id = i + 1;
   for (std::uint32_t j = 0; j < links; ++j) links_[j].core.id = j + 1;
   const bool v2 = dialect == Dialect::v2;
@@ -207,12 +216,10 @@ Counts Session::apply(const Op* ops, std::size_t n, std::int32_t* errnos, std::s
 
 std::vector<ChainSlot> Session::chain() const {
   std::vector<ChainSlot> out;
-  const Entry& e = bundle_->current();
-  for (std::uint32_t i = 0; i < e.count; ++i) {
-    const Link* l = bundle_->slot(i).link;
-    out.push_back({static_cast<std::uint16_t>(e.programs[i]->id - 1),
+  bundle_->for_each_tuple([&](const Program* p, const Link* l) {
+    out.push_back({static_cast<std::uint16_t>(p->id - 1),
                    static_cast<std::uint16_t>(l ? l->id - 1 : kNone)});
-  }
+  });
   return out;
 }
 

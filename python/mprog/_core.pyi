@@ -1,6 +1,7 @@
-# Type stubs for the pybind11 extension mprog._core (cpp/python/module.cpp).
-# Hand-written, since pybind11 sees only `object` where the bindings take handles; the names,
-# parameters and defaults are checked against the built extension by tests/test_stubs.py.
+# Type stubs for the pybind11 extension mprog._core (cpp/python/register_*.cpp).
+# Hand-written: the binding's signatures name their types for help() (cpp/python/arguments.hpp)
+# but are not importable annotations. Names, parameters and defaults are checked against the
+# built extension by tests/test_stubs.py.
 from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar, Union
 
 from _typeshed import ReadableBuffer
@@ -107,9 +108,15 @@ class Bundle:
     def __iter__(self) -> Iterator[Program]: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *args: object) -> None: ...
+    def __repr__(self) -> str: ...
 
 def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "upstream",
            errnos: bool = False) -> Dict[str, Any]:
     """Apply a trace of 16-byte ops (see mprog.batch) to a new bundle in one call.
     Returns {'ops', 'counts' (errno -> n, 0 = success), 'revision', 'chain' ((prog, link)
     indices in order), 'errnos' (int32 per op, if asked)}."""
+
+def _inject(*, error: Callable[..., Any], query_too_small: Callable[..., Any],
+            query_result: Callable[..., Any], explanation: Callable[..., Any],
+            to_request: Callable[..., Any]) -> None:
+    """Called once by mprog/__init__.py: what the binding uses of the Python package."""
