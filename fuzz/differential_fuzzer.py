@@ -57,21 +57,27 @@ class InputRandom(random.Random):
 
 
 def run_input(data: bytes) -> None:
-    """Run the trace ``data`` encodes on core and model; raises ``Divergence`` on a difference."""
+    """Run the trace ``data`` encodes on core and model; raises ``Divergence`` on a difference.
+
+    As a campaign does: the engine's generator and trial (``mprog.ops``, ``mprog.differential``),
+    digests compared after every step and the full states and invariants at the end.
+    """
     import mprog
     from mprog import model
-    from mprog.differential.generate import Generator
+    from mprog.differential.campaign import weights_for
     from mprog.differential.trial import Trial
+    from mprog.ops import Generator
 
     if not data:
         return
     dialect = "v2" if data[0] & 1 else "upstream"
     rng = InputRandom(data[1:])
-    generator = Generator(dialect, rng)
-    with Trial({"core": mprog, "model": model}, dialect) as trial:
+    with Trial({"core": mprog, "model": model}, dialect, full=False) as trial:
+        generator = Generator(dialect, rng, weights_for(trial))
         while len(trial.ops) < MAX_OPS and not rng.exhausted:
-            for op in generator.next(trial.state, trial.prog_labels, trial.link_labels):
+            for op in generator.next(trial.view):
                 trial.step(op)
+        trial.check_full()
 
 
 def write_seeds(directory: str) -> None:
@@ -92,9 +98,9 @@ def main(argv: List[str]) -> None:
     # Import what the harness runs, then instrument every loaded function for coverage
     # (instrument_imports misses modules an editable install loads through its own finder).
     import mprog  # noqa: F401
-    import mprog.differential.generate  # noqa: F401
-    import mprog.differential.trial  # noqa: F401
+    import mprog.differential.campaign  # noqa: F401
     import mprog.model  # noqa: F401
+    import mprog.ops  # noqa: F401
     atheris.instrument_all()
     atheris.Setup(argv, run_input)
     atheris.Fuzz()

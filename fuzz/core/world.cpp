@@ -522,7 +522,7 @@ void World::tx_end(const Op& op) {
     const std::uint64_t expected = resolve(op.rev, tx_base_revision_, op.arg);
     const bool must_fail = changed_since_tx_ || (expected && expected != tx_base_revision_);
     changes = tx_->operations() > 0;
-    r = tx_->commit(*bundle_, expected);
+    r = tx_->commit(expected);
     if (must_fail ? r.error != -ESTALE : !r) fail("commit result", r.error, must_fail);
   }
   note(op, r);
