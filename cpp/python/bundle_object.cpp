@@ -31,8 +31,8 @@ void BundleObject::changed() {
 
 py::object BundleObject::watch(const WatcherArg& callback) {
   check_open();
-  watchers_.add(callback, watchers_.empty() ? state() : py::object());
-  return callback;
+  watchers_.add(py::reinterpret_borrow<py::object>(callback), watchers_.empty() ? state() : py::object());
+  return py::reinterpret_borrow<py::object>(callback);
 }
 
 void BundleObject::unwatch(const WatcherArg& callback) {
@@ -117,7 +117,7 @@ py::object BundleObject::query(const OptionalIntArg& count) const {
 }
 
 py::object BundleObject::state() const {
-  return query(py::reinterpret_borrow<OptionalIntArg>(py::none()));
+  return query(OptionalIntArg(py::none()));
 }
 
 py::list BundleObject::programs() const {
