@@ -12,7 +12,7 @@ from ..errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
 from ..flags import MAX_PROGRAMS, NEXT, Flag, V2Flag
 from ..query import QueryResult
 from . import handles
-from .backend import DIALECTS, Bundle, Link, Program
+from .backend import DIALECTS, Bundle, Link, Program, program_name
 from .grace import expedited_grace_periods, grace_periods
 from .probe import available
 
@@ -28,6 +28,7 @@ def assert_nothing_left() -> None:
 __all__ = [
     "Bundle", "Program", "Link", "Flag", "V2Flag", "QueryResult", "DIALECTS", "MAX_PROGRAMS",
     "NEXT", "available", "assert_nothing_left", "expedited_grace_periods", "grace_periods",
+    "program_name",
     "AlreadyAttached", "BadAnchor", "Busy", "ChainFull", "ClosedHandle", "InvalidArgument",
     "LinkDetached", "MprogError", "NotAttached", "NotFound", "PinViolation", "QueryTooSmall",
     "StaleRevision", "WrongProgram",
