@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
-from mprog import StaleRevision
+from mprog import NotFound, StaleRevision
 
 
 class Recorder:
     """A bundle that forwards every call and records it: ``calls`` as ``(op, prog id,
-    anchor, expected_revision)``; ``stale`` counts changes refused with ESTALE."""
+    anchor, expected_revision)``; ``stale`` counts the changes refused as stale reads."""
 
     def __init__(self, bundle: Any) -> None:
         self.bundle = bundle
@@ -44,9 +44,12 @@ class Recorder:
             self.calls.append((op, prog.id, anchor or None, rev))
         try:
             return getattr(self.bundle, op)(prog, anchor, expected_revision=rev)
-        except StaleRevision:
-            with self._lock:
-                self.stale += 1
+        except (StaleRevision, NotFound) as e:
+            # A relative gone at the expected revision is a stale read too (the chain was
+            # freed and refilled): the manager retries both.
+            if isinstance(e, StaleRevision) or (op != "detach" and rev):
+                with self._lock:
+                    self.stale += 1
             raise
 
 
@@ -95,36 +98,44 @@ def foreign_order(prog_ids: Any, foreign: Any) -> List[int]:
 
 # ---- the cross-process test: one worker, a Manager in a process of its own ----
 
+def priority_in_name(name: str) -> Optional[int]:
+    """The rule of the name-sharing test: a program named ``p<priority>_...``."""
+    head = name.split("_", 1)[0]
+    return int(head[1:]) if head[:1] == "p" and head[1:].isdigit() else None
+
+
 def kernel_worker(netns_path: str, store: Any, ops: List[Tuple[str, int, int]],
-                  start: Any, done: Any, leave: Any, out: Any) -> None:
-    """Open the chain by its namespace, make the programs ``ops`` names, run the ops with a
-    Manager sharing ``store``, report ``(retries, stale, program ids)``, wait to leave."""
+                  start: Any, out: Any, leave: Any) -> None:
+    """Open the chain by its namespace, run ``ops`` with a Manager sharing priorities through
+    ``store`` (or, if None, through program names), report ``(retries, stale, program ids,
+    error)``, then keep the programs alive until the parent has looked."""
     try:
         import mprog.kernel as kernel
         from mprog.priority import Manager
 
         bundle = kernel.Bundle.open(netns_path)
         rec = Recorder(bundle)
-        m = Manager(rec, store)
+        if store is None:
+            m = Manager(rec, lambda prog_id: priority_in_name(kernel.program_name(prog_id)))
+        else:
+            m = Manager(rec, store)
         programs: Dict[int, Any] = {}
-        start.wait(30)
-        with kernel.expedited_grace_periods():
-            for op, i, priority in ops:
-                if op == "place":
-                    programs[i] = programs.get(i) or kernel.Program(name=f"w{i}")
-                    if programs[i] not in m:
-                        m.place(programs[i], priority)
-                elif op == "reprioritize" and i in programs and programs[i] in m:
-                    m.reprioritize(programs[i], priority)
-                elif op == "remove" and i in programs and programs[i] in m:
-                    m.remove(programs[i])
+        start.wait(120)  # a barrier: the other worker and the parent are ready too
+        for op, i, priority in ops:
+            if op == "place":
+                if i not in programs:
+                    programs[i] = kernel.Program(name=f"p{priority}_{i}")
+                if programs[i] not in m:
+                    m.place(programs[i], priority)
+            elif op == "reprioritize" and i in programs and programs[i] in m:
+                m.reprioritize(programs[i], priority)
+            elif op == "remove" and i in programs and programs[i] in m:
+                m.remove(programs[i])
         out.put((m.retries, rec.stale, [p.id for p in m.programs()], None))
-        done.set()
-        leave.wait(60)
+        leave.wait(120)
         bundle.close()
     except BaseException as e:  # the parent reports it
         out.put((0, 0, [], repr(e)))
-        done.set()
 
 
 def run_concurrently(targets: List[Any]) -> Optional[BaseException]:

@@ -96,17 +96,13 @@ def placement(view: View, prog: Any, key: Key, *, link_mode: bool, link: Any,
     if at is None:
         return Plan(prog.id, view.revision, (_insert(prog, anchor, view.revision, link_mode),),
                     index=where)
-    removal: Tuple[Call, ...]
-    if slot.link_id and ours:
-        removal = (Call("link detach", link=link), Call("link close", link=link))
-    else:
-        removal = (Call("detach", prog, expected_revision=view.revision),)
-    if atomic and not link_mode and removal[0].op == "detach":
+    out = _taking_out(view, at, prog, link)
+    if atomic and not link_mode and out[0].op == "detach":
         return Plan(prog.id, view.revision, (Call("detach", prog), Call("attach", prog, anchor)),
                     transaction=True, index=where)
     # tcx frees a chain emptied by a detach: the next one starts again at revision 1.
     after = view.revision + 1 if rest.slots else 1
-    return Plan(prog.id, view.revision, removal + (_insert(prog, anchor, after, link_mode),),
+    return Plan(prog.id, view.revision, out + (_insert(prog, anchor, after, link_mode),),
                 index=where)
 
 
@@ -115,11 +111,15 @@ def removal(view: View, prog: Any, link: Any) -> Plan:
     at = view.index(prog.id)
     if at is None:
         return Plan(prog.id, view.revision)
+    return Plan(prog.id, view.revision, _taking_out(view, at, prog, link))
+
+
+def _taking_out(view: View, at: int, prog: Any, link: Any) -> Tuple[Call, ...]:
+    """Take the program at ``at`` out: by its link if the slot is the manager's link (which
+    is then closed: a move makes a new one), else by program, guarded."""
     if link is not None and not link.closed and view.slots[at].link_id == link.id:
-        calls = (Call("link detach", link=link), Call("link close", link=link))
-    else:
-        calls = (Call("detach", prog, expected_revision=view.revision),)
-    return Plan(prog.id, view.revision, calls)
+        return (Call("link detach", link=link), Call("link close", link=link))
+    return (Call("detach", prog, expected_revision=view.revision),)
 
 
 def _insert(prog: Any, anchor: Anchor, revision: int, link_mode: bool) -> Call:

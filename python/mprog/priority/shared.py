@@ -23,12 +23,14 @@ class Priorities:
                             f"not {type(priority_of).__name__}")
         self._own: Dict[int, int] = {}
         self._shared = priority_of
+        #: The store this manager writes, if the shared source takes item assignment.
+        self._store: Any = (priority_of if priority_of is not None and not callable(priority_of)
+                            and hasattr(priority_of, "__setitem__") else None)
 
     @property
     def writable(self) -> bool:
         """Whether the shared source is a store this manager writes."""
-        return (self._shared is not None and not callable(self._shared)
-                and hasattr(self._shared, "__setitem__"))
+        return self._store is not None
 
     def of(self, prog_id: int) -> Optional[int]:
         mine = self._own.get(prog_id)
@@ -42,13 +44,13 @@ class Priorities:
 
     def set(self, prog_id: int, priority: int) -> None:
         self._own[prog_id] = priority
-        if self.writable:
-            self._shared[prog_id] = priority
+        if self._store is not None:
+            self._store[prog_id] = priority
 
     def forget(self, prog_id: int) -> None:
         self._own.pop(prog_id, None)
-        if self.writable:
-            self._shared.pop(prog_id, None)
+        if self._store is not None:
+            self._store.pop(prog_id, None)
 
 
 def _priority(value: Any) -> int:
