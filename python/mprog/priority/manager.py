@@ -8,6 +8,7 @@ in threads or in processes, whichever of them runs first.
 """
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
@@ -44,6 +45,7 @@ class Manager:
         self._links: Dict[int, Any] = {}
         self._lock = threading.RLock()
         self._atomic: Optional[bool] = None
+        self._jitter = random.Random()  # one per manager: seeding one per call costs ~20 us
 
     # -- what it manages -----------------------------------------------------------------
 
@@ -163,7 +165,7 @@ class Manager:
             if new_link is not None:
                 self._links[made.prog_id] = new_link
 
-        retry(self.bundle, step, attempts=self.attempts)
+        retry(self.bundle, step, attempts=self.attempts, rng=self._jitter)
 
     def _view(self, state: Any, prog_id: int, priority: int) -> View:
         def priority_of(pid: int) -> Optional[int]:

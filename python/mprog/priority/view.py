@@ -7,16 +7,16 @@ machine-wide), so managers that agree on priorities agree on the order, ties inc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple
 
 from ..flags import V2Flag
 from ..query import QueryResult
 
 Key = Tuple[int, int]
+_FIRST, _LAST = int(V2Flag.FIRST), int(V2Flag.LAST)  # plain ints: IntFlag's & is slow
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """One entry of the chain: its program, its link (0: attached by program), its order key
     (None: a foreign program) and the v2 pins it holds."""
 
@@ -56,11 +56,13 @@ def view_of(state: QueryResult, priority_of: Callable[[int], Optional[int]],
     """Classify each slot of ``state``: ``priority_of(prog_id)`` is its priority, or None for
     a program nobody manages. Pins are read only where the dialect has them (v2: FIRST/LAST in
     the flags of whichever array the slot was attached through)."""
-    slots = []
-    for prog_id, link_id, prog_flags, link_flags in zip(
-            state.prog_ids, state.link_ids, state.prog_attach_flags, state.link_attach_flags):
+    keys = []
+    for prog_id in state.prog_ids:
         p = priority_of(prog_id)
-        pins = (prog_flags | link_flags) if dialect == "v2" else 0
-        slots.append(Slot(prog_id, link_id, None if p is None else (p, prog_id),
-                          bool(pins & V2Flag.FIRST), bool(pins & V2Flag.LAST)))
-    return View(state.revision, tuple(slots))
+        keys.append(None if p is None else (p, prog_id))
+    if dialect != "v2":
+        return View(state.revision, tuple(map(Slot, state.prog_ids, state.link_ids, keys)))
+    pins = [a | b for a, b in zip(state.prog_attach_flags, state.link_attach_flags)]
+    return View(state.revision, tuple(
+        Slot(prog_id, link_id, key, bool(pin & _FIRST), bool(pin & _LAST))
+        for prog_id, link_id, key, pin in zip(state.prog_ids, state.link_ids, keys, pins)))
