@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Literal, Optional, overload
 
 from ..anchors import Anchor
 from ..retry import retry
@@ -68,6 +68,15 @@ class Manager:
         return list(self._programs.values())
 
     # -- changes -------------------------------------------------------------------------
+
+    @overload
+    def place(self, prog: Any, priority: int, *, link: Literal[True]) -> Any: ...
+
+    @overload
+    def place(self, prog: Any, priority: int, *, link: Literal[False] = False) -> None: ...
+
+    @overload
+    def place(self, prog: Any, priority: int, *, link: bool) -> Optional[Any]: ...
 
     def place(self, prog: Any, priority: int, *, link: bool = False) -> Optional[Any]:
         """Attach ``prog`` (or link it: returns the Link) where ``priority`` puts it."""
