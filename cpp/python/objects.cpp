@@ -29,6 +29,7 @@ ProgramObject::~ProgramObject() { programs().erase(core.id); }
 LinkObject::LinkObject(py::object p) : prog(std::move(p)) {
   core.id = next_link_id();
   core.prog = &as_program(prog).core;
+  core.user = this;
   links()[core.id] = this;
 }
 
@@ -39,11 +40,12 @@ LinkObject::~LinkObject() {
 
 void LinkObject::close() {
   if (closed) return;
-  Bundle* chain = core.bundle;
+  // Held to the end: releasing the program may drop the bundle's last reference (its fn).
+  py::object chain = bundle_of(core);
   mprog::detach(Ref<Link>(&core));
   closed = true;
   release(as_program(prog));
-  if (chain) notify_changed(chain);  // last: the link is fully released whatever a watcher does
+  notify_changed(chain);  // last: the link is fully released whatever a watcher does
 }
 
 ProgramObject* program_by_id(std::uint32_t id) {
@@ -65,6 +67,12 @@ py::handle owner(ProgramObject& p) {
   // owner cannot change while p exists (it owns p), so look it up once.
   if (!p.self) p.self = py::cast(&p, py::return_value_policy::reference).ptr();
   return p.self;
+}
+
+py::handle owner(LinkObject& l) {
+  // The instance that owns l already exists: this finds it (borrowed, like owner(Program)).
+  // Not cached: only transactions ask, once per link in the chain they start from.
+  return py::cast(&l, py::return_value_policy::reference).ptr();
 }
 
 void hold(ProgramObject& p) {

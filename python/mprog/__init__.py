@@ -5,21 +5,26 @@ and ``mprog.kernel`` the live kernel's tcx, with the same names (docs/protocol.m
 """
 from __future__ import annotations
 
-from . import errors
+from . import _core, errors
 from ._core import Bundle, Link, Program, Transaction
-from .anchors import After, Anchor, Before, Head, Replace, Tail
+from .anchors import After, Anchor, Before, Head, Replace, Tail, to_request
 from .errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
                      InvalidArgument, LinkDetached, MprogError, NotAttached, NotFound,
                      PinViolation, QueryTooSmall, StaleRevision, WrongProgram)
 from .explain import Explanation
-from .flags import MAX_PROGRAMS, NEXT, Flag, V2Flag
+from .flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, MAX_PROGRAMS, NEXT, CgroupFlag, Flag, V2Flag
 from .query import QueryEntry, QueryResult
 from .retry import retry
+
+# What the C++ binding uses of this package, handed over once (it imports nothing by name).
+_core._inject(error=errors.error, query_too_small=QueryTooSmall, query_result=QueryResult,
+              explanation=Explanation, to_request=to_request)
 
 __version__ = "0.1.0"
 DIALECTS = ("upstream", "v2")
 
 __all__ = [
+    "ALLOW", "CGROUP_MAX_PROGRAMS", "CgroupFlag", "DENY",
     "After", "AlreadyAttached", "Anchor", "BadAnchor", "Before", "Bundle", "Busy", "ChainFull",
     "ClosedHandle", "DIALECTS", "Explanation", "Flag", "Head", "InvalidArgument", "Link",
     "LinkDetached", "MAX_PROGRAMS", "MprogError", "NEXT", "NotAttached", "NotFound",

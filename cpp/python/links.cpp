@@ -1,0 +1,68 @@
+#include "links.hpp"
+
+#include "arguments.hpp"
+#include "bundle_object.hpp"
+#include "raise.hpp"
+
+namespace mprog::python {
+namespace {
+
+std::uint64_t revision_of(py::handle bundle) {
+  return bundle.is_none() ? 0 : bundle.cast<BundleObject&>().core().revision();
+}
+
+}  // namespace
+
+py::object bundle_of(const Link& link) {
+  if (!link.bundle || !link.bundle->user) return py::none();
+  return py::cast(static_cast<BundleObject*>(link.bundle->user), py::return_value_policy::reference);
+}
+
+void notify_changed(py::handle bundle) {
+  if (!bundle.is_none()) bundle.cast<BundleObject&>().changed();
+}
+
+void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::handle old_prog) {
+  const std::uint64_t f = to_flags(flags);
+  if (!is_program(new_prog)) raise_type_error("new_prog must be a Program");
+  if (!old_prog.is_none() && !is_program(old_prog)) raise_type_error("old_prog must be a Program or None");
+  Ref<Link> l = link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core);
+  Ref<Program> n = resolve_program(new_prog);
+  Ref<Program> o = resolve_program(old_prog);
+  Program* before = link.core.prog;
+  // Held to the end: releasing the old program may drop the bundle's last reference (its fn).
+  py::object chain = bundle_of(link.core);
+  const Result res = update(l, n, f, o);
+  if (!res) {
+    Context c("update");
+    c.prog_id = n.object ? n.object->id : 0;
+    c.flags = f;
+    c.revision = revision_of(chain);
+    raise_result(res, c);
+  }
+  if (link.core.prog == before) return;  // the same program: no change
+  hold(ProgramObject::of(link.core.prog));
+  link.prog = py::reinterpret_borrow<py::object>(new_prog);
+  release(ProgramObject::of(before));
+  notify_changed(chain);
+}
+
+void detach_link(LinkObject& link) {
+  py::object chain = bundle_of(link.core);  // a watcher may drop the bundle's last reference
+  const Result res = detach(link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core));
+  if (!res) {
+    Context c("link detach");
+    c.revision = revision_of(chain);
+    raise_result(res, c);
+  }
+  notify_changed(chain);
+}
+
+std::string link_repr(const LinkObject& l) {
+  const ProgramObject& p = ProgramObject::of(l.core.prog);
+  return "Link(id=" + std::to_string(l.core.id) + ", prog=" + py::repr(py::str(p.name)).cast<std::string>() +
+         " (id " + std::to_string(p.core.id) + ")" +
+         (l.closed ? ", closed" : l.core.attached() ? "" : ", detached") + ")";
+}
+
+}  // namespace mprog::python
