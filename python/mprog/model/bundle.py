@@ -28,12 +28,12 @@ from ..query import QueryResult
 from . import upstream, v2
 from .chain import Request, Slots, describe, find_link, find_prog, removed, replaced
 from .handles import Link, Program
-from .naming import (check_count, check_handle, check_int, check_known, is_none, program_arg)
+from .naming import (check_args, check_count, check_handle, check_int, check_known,
+                     check_update, is_none, program_arg)
 
-DIALECTS = ("upstream", "v2")
+DIALECTS = ("upstream", "v2", "cgroup")
 _RULES = {"upstream": upstream, "v2": v2}
 _U64 = 1 << 64
-_REPLACE = int(Flag.REPLACE)  # a plain int: an IntFlag's & is slow
 
 #: ``callback(old, new)``: told of every committed change, with the chain before and after.
 Watcher = Callable[[QueryResult, QueryResult], object]
@@ -52,11 +52,20 @@ def _one_writer(method: F) -> F:
 
 
 class Bundle:
-    """A chain of at most 63 programs at one hook, in the rules of one dialect."""
+    """A chain of at most 63 programs at one hook, in the rules of one dialect; with the
+    cgroup dialect, one cgroup's list in a hierarchy (``mprog.model.cgroup.CgroupBundle``)."""
 
-    def __init__(self, dialect: str = "upstream") -> None:
+    def __new__(cls, dialect: str = "upstream", parent: Any = None) -> Any:
+        if cls is Bundle and dialect == "cgroup":
+            from .cgroup import CgroupBundle
+            return CgroupBundle(dialect, parent)
+        return super().__new__(cls)
+
+    def __init__(self, dialect: str = "upstream", parent: Any = None) -> None:
         if dialect not in _RULES:
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
+        if parent is not None:
+            raise ValueError("parent= places a cgroup bundle; a chain has none")
         self._dialect = dialect
         self._rules = _RULES[dialect]
         self._slots: Slots = ()
@@ -233,23 +242,8 @@ class Bundle:
     @_one_writer
     def _link_update(self, link: Link, new_prog: Any, flags: int, old_prog: Any) -> None:
         op = "update"
-        check_int(flags, "flags")
-        check_handle(new_prog, "new_prog")
-        check_handle(old_prog, "old_prog")
         # The order of link_update() and tcx_link_update() (docs/protocol.md).
-        check_known(flags, Flag.REPLACE, op)  # REPLACE is 1<<2 in both dialects
-        if link.closed:
-            raise error(E.EBADF, op, f"{describe(link)} is closed")
-        new_prog = program_arg(new_prog, op, "new program")
-        if flags & _REPLACE:
-            old_prog = program_arg(old_prog, op, "old program")
-        elif old_prog is not None:
-            raise error(E.EINVAL, op, "old program given without REPLACE")
-        if not link.attached:
-            raise error(E.ENOLINK, op, f"{describe(link)} is detached")
-        if old_prog is not None and old_prog is not link.prog:
-            raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
-                                     f"not {describe(old_prog)}")
+        new_prog = check_update(link, new_prog, flags, old_prog)
         if new_prog is link.prog:
             return  # nothing changes, not even the revision
         if find_prog(self._slots, new_prog) is not None:
@@ -296,11 +290,7 @@ class Bundle:
     def _check_args(self, flags: Any, relative: Any, expected_revision: Any,
                     **handles: Any) -> None:
         self._check_open()
-        check_int(flags, "flags")
-        check_handle(relative, "relative")
-        check_int(expected_revision, "expected_revision", _U64)
-        for name, value in handles.items():
-            check_handle(value, name)
+        check_args(flags, relative, expected_revision, **handles)
 
     def _placement(self, flags: Any, relative: Any, replace: Any) -> Tuple[Any, Any, Any, Any]:
         """An anchor where flags go says flags, relative and replace itself (mprog.anchors)."""

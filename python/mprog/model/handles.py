@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Callable, Dict, Optional
 
+PROGRAM_DIALECTS = ("upstream", "v2", "cgroup")
 _program_ids = itertools.count(1)
 _link_ids = itertools.count(1)
 _live_programs: Dict[int, "Program"] = {}  # programs that still live, by id
@@ -32,11 +33,17 @@ def link_by_id(link_id: int) -> Optional["Link"]:
 class Program:
     """A thing that can be attached. ``fn(ctx) -> int`` is what ``Bundle.run`` calls."""
 
-    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None) -> None:
+    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None,
+                 dialect: str = "upstream") -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         if fn is not None and not callable(fn):
             raise TypeError("fn must be callable or None")
+        if dialect not in PROGRAM_DIALECTS:
+            raise ValueError(f"unknown dialect {dialect!r}; expected one of {PROGRAM_DIALECTS}")
+        # What kind of program it is, as the kernel's program type: a tcx (SCHED_CLS) program
+        # serves the upstream and v2 dialects, a cgroup (CGROUP_SKB) program the cgroup one.
+        self.dialect = dialect
         self._id = next(_program_ids)
         self._name = name
         self._fn = fn
