@@ -244,3 +244,11 @@ def test_v2_pins_are_respected(v2_backend):
     m.reprioritize(y, 3)                # and never after a LAST holder
     assert [p.name for p in b] == ["first", "x", "y", "last"]
     assert managed_in_order(b.query().prog_ids, {x.id: 2, y.id: 3})
+
+
+def test_the_cgroup_dialect_is_refused_until_it_is_handled():
+    model = load_backend("model")
+    if "cgroup" not in model.DIALECTS:
+        pytest.fail("the model has no cgroup dialect: this test names the wrong follow-up")
+    with pytest.raises(NotImplementedError, match="cgroup"):
+        Manager(model.Bundle("cgroup"))

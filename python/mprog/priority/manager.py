@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Literal, Optional, overload
 
 from ..anchors import Anchor
 from ..retry import retry
-from . import policy
+from . import dialects, policy
 from .execute import execute
 from .plan import Plan, placement, removal
 from .shared import Priorities, PriorityOf
@@ -35,6 +35,7 @@ class Manager:
     def __init__(self, bundle: Any, priority_of: Optional[PriorityOf] = None, *,
                  anchor: Optional[Anchor] = None, attempts: int = 16) -> None:
         policy.check_bound(anchor)
+        dialects.check(bundle.dialect)
         self.bundle = bundle
         self.anchor = anchor
         self.attempts = attempts

@@ -4,7 +4,7 @@ A ``Plan`` lists protocol calls exactly as they will be made: ``attach``/``link`
 anchor and ``expected_revision``, ``detach`` by program, a link's ``detach``/``close``. A move
 is a removal and an insertion: staged in one transaction (one change) where the backend has
 transactions and both halves are by program; otherwise two guarded calls, the second expecting
-the revision the first leaves (a chain emptied by a detach is freed: revision 1 again).
+the revision the first leaves (``dialects.revision_after_removal``).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Optional, Tuple
 
 from ..anchors import Anchor
 from ..explain import Explanation
-from . import policy
+from . import dialects, policy
 from .view import Key, View
 
 #: Operations a call can be: the bundle's attach/link/detach and a link's own detach/close.
@@ -100,8 +100,7 @@ def placement(view: View, prog: Any, key: Key, *, link_mode: bool, link: Any,
     if atomic and not link_mode and out[0].op == "detach":
         return Plan(prog.id, view.revision, (Call("detach", prog), Call("attach", prog, anchor)),
                     transaction=True, index=where)
-    # tcx frees a chain emptied by a detach: the next one starts again at revision 1.
-    after = view.revision + 1 if rest.slots else 1
+    after = dialects.revision_after_removal(view.dialect, view.revision, len(rest.slots))
     return Plan(prog.id, view.revision, out + (_insert(prog, anchor, after, link_mode),),
                 index=where)
 

@@ -33,13 +33,15 @@ class View:
 
     revision: int
     slots: Tuple[Slot, ...]
+    dialect: str = "upstream"
 
     def index(self, prog_id: int) -> Optional[int]:
         return next((i for i, s in enumerate(self.slots) if s.prog_id == prog_id), None)
 
     def without(self, prog_id: int) -> "View":
         """The chain with that program's slot left out (what a move plans against)."""
-        return View(self.revision, tuple(s for s in self.slots if s.prog_id != prog_id))
+        return View(self.revision, tuple(s for s in self.slots if s.prog_id != prog_id),
+                    self.dialect)
 
     def managed(self) -> Tuple[Tuple[int, Key], ...]:
         """(index, key) of each managed slot, in chain order."""
@@ -61,8 +63,10 @@ def view_of(state: QueryResult, priority_of: Callable[[int], Optional[int]],
         p = priority_of(prog_id)
         keys.append(None if p is None else (p, prog_id))
     if dialect != "v2":
-        return View(state.revision, tuple(map(Slot, state.prog_ids, state.link_ids, keys)))
+        return View(state.revision, tuple(map(Slot, state.prog_ids, state.link_ids, keys)),
+                    dialect)
     pins = [a | b for a, b in zip(state.prog_attach_flags, state.link_attach_flags)]
     return View(state.revision, tuple(
         Slot(prog_id, link_id, key, bool(pin & _FIRST), bool(pin & _LAST))
-        for prog_id, link_id, key, pin in zip(state.prog_ids, state.link_ids, keys, pins)))
+        for prog_id, link_id, key, pin in zip(state.prog_ids, state.link_ids, keys, pins)),
+        dialect)
