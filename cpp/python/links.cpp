@@ -22,7 +22,8 @@ void notify_changed(py::handle bundle) {
   if (!bundle.is_none()) bundle.cast<BundleObject&>().changed();
 }
 
-void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::handle old_prog) {
+void update_link(LinkObject& link, const ProgramArg& new_prog, const IntArg& flags,
+                 const OptionalProgramArg& old_prog) {
   const std::uint64_t f = to_flags(flags);
   if (!is_program(new_prog)) raise_type_error("new_prog must be a Program");
   if (!old_prog.is_none() && !is_program(old_prog)) raise_type_error("old_prog must be a Program or None");

@@ -36,7 +36,7 @@ void register_bundle(py::module_& m) {
       .def("watch", &BundleObject::watch, py::arg("callback"),
            "Call callback(old, new) (QueryResults) after every committed change.")
       .def("unwatch", &BundleObject::unwatch, py::arg("callback"), "Stop calling callback.")
-      .def("transaction", [](py::object self, py::handle expected_revision) {
+      .def("transaction", [](py::object self, const IntArg& expected_revision) {
              return TransactionObject(self, expected_revision);
            }, py::arg("expected_revision") = 0,
            "Operations applied as one change on commit (or at the end of a with block).")
