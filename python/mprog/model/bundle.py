@@ -13,20 +13,22 @@ plans on a staged chain, committed as one change).
 from __future__ import annotations
 
 import errno as E
-import sys
 from contextlib import contextmanager
-from types import SimpleNamespace
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from ..anchors import to_request
 from ..errors import MprogError, QueryTooSmall, error
 from ..explain import Explanation
 from ..flags import NEXT, Flag
+from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
+from ..unraisable import report_unraisable
+from ..verdict import checked
 from . import upstream, v2
 from .chain import Request, Slots, describe, find_link, find_prog, removed, replaced
-from .handles import Link, Program
-from .naming import (check_count, check_handle, check_int, check_known, is_none, program_arg)
+from .handles import BpfLink, Link, Program
+from .naming import (check_count, check_dialect, check_handle, check_int, check_known, is_none,
+                     program_arg)
 
 DIALECTS = ("upstream", "v2")
 _RULES = {"upstream": upstream, "v2": v2}
@@ -36,12 +38,13 @@ _U64 = 1 << 64
 Watcher = Callable[[QueryResult, QueryResult], object]
 
 
-class Bundle:
+class Bundle(Unique):
     """A chain of at most 63 programs at one hook, in the rules of one dialect."""
 
+    _closed = True  # until __init__ has made it: __del__ of a half-made bundle does nothing
+
     def __init__(self, dialect: str = "upstream") -> None:
-        if dialect not in _RULES:
-            raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
+        check_dialect(dialect, DIALECTS)
         self._dialect = dialect
         self._rules = _RULES[dialect]
         self._slots: Slots = ()
@@ -81,6 +84,11 @@ class Bundle:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        if not self._closed:
+            warn_unclosed(self)
+            self.close()
+
     # -- the protocol ------------------------------------------------------------------------
 
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
@@ -99,8 +107,8 @@ class Bundle:
             prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
             link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
             new = self._rules.attach(self._slots, self._revision, Request(
-                "link", prog, link, flags, relative, None, expected_revision))
-        link._settle()
+                "link", prog, link._link, flags, relative, None, expected_revision))
+        link._link.settle()
         self._commit(new)
         return link
 
@@ -129,7 +137,7 @@ class Bundle:
         self._check_open()
         for slot in self._slots:  # a tuple: writers replace it, never edit it
             fn = slot.prog.fn
-            verdict = NEXT if fn is None else fn(ctx)
+            verdict = NEXT if fn is None else checked(fn(ctx), slot.prog)
             if verdict != NEXT:
                 return verdict
         return NEXT
@@ -144,7 +152,7 @@ class Bundle:
         before = self.query() if self._slots and self._watchers else None
         for slot in self._slots:
             if slot.link is not None:
-                slot.link._attached = False
+                slot.link.attached = False
             else:
                 slot.prog._unhold()
         self._slots = ()
@@ -197,57 +205,12 @@ class Bundle:
         self._check_open()
         return Transaction(self, expected_revision)
 
-    # -- links (Link's methods land here: the bundle owns the chain) --------------------------
-
-    def _link_update(self, link: Link, new_prog: Any, flags: int, old_prog: Any) -> None:
-        op = "update"
-        check_int(flags, "flags")
-        check_handle(new_prog, "new_prog")
-        check_handle(old_prog, "old_prog")
-        # The order of link_update() and tcx_link_update() (docs/protocol.md).
-        check_known(flags, Flag.REPLACE, op)  # REPLACE is 1<<2 in both dialects
-        if link.closed:
-            raise error(E.EBADF, op, f"{describe(link)} is closed")
-        new_prog = program_arg(new_prog, op, "new program")
-        if flags & Flag.REPLACE:
-            old_prog = program_arg(old_prog, op, "old program")
-        elif old_prog is not None:
-            raise error(E.EINVAL, op, "old program given without REPLACE")
-        if not link.attached:
-            raise error(E.ENOLINK, op, f"{describe(link)} is detached")
-        if old_prog is not None and old_prog is not link.prog:
-            raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
-                                     f"not {describe(old_prog)}")
-        if new_prog is link.prog:
-            return  # nothing changes, not even the revision
-        if find_prog(self._slots, new_prog) is not None:
-            raise error(E.EEXIST, op, f"{describe(new_prog)} is already in the chain")
-        idx = self._slot_of(link)
-        old = link.prog
-        new_prog._hold()  # the link holds its program, whatever its pins (they stay)
-        link._prog = new_prog
-        self._commit(replaced(self._slots, idx, self._slots[idx]._replace(prog=new_prog)))
-        old._unhold()
-
-    def _link_detach(self, link: Link) -> None:
-        if link.closed:
-            raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
-        if link.attached:
-            self._release(link)
-
-    def _link_close(self, link: Link) -> None:
-        if link.closed:
-            return
-        if link.attached:  # closing the last fd releases the link: tcx_link_release()
-            self._release(link)
-        link._forget()
-
-    def _release(self, link: Link) -> None:
+    def _release(self, link: BpfLink) -> None:
         # Detaching a link cannot fail: its slot is found by the link itself (and in v2 its pins
         # go with the slot).
         self._commit(removed(self._slots, self._slot_of(link)))
 
-    def _slot_of(self, link: Link) -> int:
+    def _slot_of(self, link: BpfLink) -> int:
         idx = find_link(self._slots, link)
         assert idx is not None, "an attached link always has its slot"
         return idx
@@ -319,10 +282,10 @@ class Bundle:
         old, self._slots = self._slots, new
         for slot in old:
             if slot.link is not None:
-                slot.link._attached = False
+                slot.link.attached = False
         for slot in new:
             if slot.link is not None:
-                slot.link._attached = True
+                slot.link.attached = True
             else:
                 slot.prog._hold()
         for slot in old:
@@ -342,9 +305,7 @@ class Bundle:
             try:
                 watcher(before, after)
             except Exception as e:
-                sys.unraisablehook(SimpleNamespace(
-                    exc_type=type(e), exc_value=e, exc_traceback=e.__traceback__,
-                    err_msg="Exception ignored in mprog watcher", object=watcher))
+                report_unraisable(e, "Exception ignored in mprog watcher", watcher)
 
 
 class Transaction:
@@ -425,6 +386,70 @@ class Transaction:
     def _check_open(self) -> None:
         if self._done:
             raise ValueError("the transaction is already committed or discarded")
+
+
+# -- links (Link's methods land here; an attached link's bundle owns the chain) ----------------
+
+def _bundle_of(link: BpfLink) -> Optional[Bundle]:
+    """The bundle of an attached link. Only attached links need it; a link whose bundle was
+    collected was detached by the bundle's release (or is about to be, within the same
+    collection), so it counts as detached."""
+    bundle: Optional[Bundle] = link.bundle()
+    if bundle is None:
+        link.attached = False
+    return bundle if link.attached else None
+
+
+def link_update(link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
+    op = "update"
+    check_int(flags, "flags")
+    check_handle(new_prog, "new_prog")
+    check_handle(old_prog, "old_prog")
+    # The order of link_update() and tcx_link_update() (docs/protocol.md).
+    check_known(flags, Flag.REPLACE, op)  # REPLACE is 1<<2 in both dialects
+    if link.released:
+        raise error(E.EBADF, op, f"{describe(link)} is closed")
+    new_prog = program_arg(new_prog, op, "new program")
+    if flags & Flag.REPLACE:
+        old_prog = program_arg(old_prog, op, "old program")
+    elif not is_none(old_prog):  # an old_prog_fd of 0 is none, as the kernel reads it
+        raise error(E.EINVAL, op, "old program given without REPLACE")
+    bundle = _bundle_of(link)
+    if bundle is None:
+        raise error(E.ENOLINK, op, f"{describe(link)} is detached")
+    if flags & Flag.REPLACE and old_prog is not link.prog:
+        raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
+                                 f"not {describe(old_prog)}")
+    if new_prog is link.prog:
+        return  # nothing changes, not even the revision
+    slots = bundle._slots
+    if find_prog(slots, new_prog) is not None:
+        raise error(E.EEXIST, op, f"{describe(new_prog)} is already in the chain")
+    idx = bundle._slot_of(link)
+    old = link.prog
+    new_prog._hold()  # the link holds its program, whatever its pins (they stay)
+    link.prog = new_prog
+    bundle._commit(replaced(slots, idx, slots[idx]._replace(prog=new_prog)))
+    old._unhold()
+
+
+def link_detach(link: BpfLink) -> None:
+    if link.released:
+        raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
+    bundle = _bundle_of(link)
+    if bundle is not None:
+        bundle._release(link)
+
+
+def link_close(link: BpfLink) -> None:
+    if link.released:
+        return
+    bundle = _bundle_of(link)
+    try:
+        if bundle is not None:  # closing the last fd releases the link: tcx_link_release()
+            bundle._release(link)
+    finally:
+        link.forget()
 
 
 def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryResult:

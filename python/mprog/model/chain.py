@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Tuple
 
 from ..errors import error
-from .handles import Link, Program
+from .handles import BpfLink, Link, Program
 
 
 class Slot(NamedTuple):
     """One attached program; ``link`` if it was attached through one; v2 pins (FIRST/LAST)."""
 
     prog: Program
-    link: Optional[Link] = None
+    link: Optional[BpfLink] = None
     pins: int = 0
 
 
@@ -26,7 +26,7 @@ class Anchor(NamedTuple):
     """A resolved relative (the kernel's ``bpf_tuple``): a program, and its link if one was named."""
 
     prog: Program
-    link: Optional[Link] = None
+    link: Optional[BpfLink] = None
 
 
 Slots = Tuple[Slot, ...]
@@ -42,7 +42,7 @@ class Request:
 
     op: str
     prog: Optional[Program]  # attach/link: the program to add; detach: the one named, or None
-    link: Optional[Link]
+    link: Optional[BpfLink]
     flags: int
     relative: Any = None
     replace: Any = None
@@ -61,7 +61,7 @@ def describe(obj: Any) -> str:
         return describe(obj.link if obj.link is not None else obj.prog)
     if isinstance(obj, Program):
         return f"program {obj.id}"
-    if isinstance(obj, Link):
+    if isinstance(obj, (Link, BpfLink)):
         return f"link {obj.id}"
     if obj is None:
         return "none"
@@ -88,7 +88,7 @@ def find_prog(slots: Slots, prog: Optional[Program]) -> Optional[int]:
     return next((i for i, s in enumerate(slots) if s.prog is prog), None)
 
 
-def find_link(slots: Slots, link: Link) -> Optional[int]:
+def find_link(slots: Slots, link: BpfLink) -> Optional[int]:
     return next((i for i, s in enumerate(slots) if s.link is link), None)
 
 

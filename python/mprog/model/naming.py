@@ -44,6 +44,14 @@ def check_count(count: Any) -> None:
             raise ValueError(f"count must be >= 0, got {count}")
 
 
+def check_dialect(dialect: Any, known: Any) -> None:
+    """A str (TypeError) naming a dialect this backend runs (ValueError)."""
+    if not isinstance(dialect, str):
+        raise TypeError(f"dialect must be a str, not {type(dialect).__name__}")
+    if dialect not in known:
+        raise ValueError(f"unknown dialect {dialect!r}; expected one of {tuple(known)}")
+
+
 def is_none(value: Any) -> bool:
     """None and 0 both mean "nothing" where the kernel reads an fd (fd 0 is no bpf object)."""
     return value is None or (isinstance(value, int) and value == 0)
@@ -95,7 +103,7 @@ def _lookup(value: Any, by_id: bool, kind: Type[Union[Program, Link]], op: str,
             raise error(E.EBADF, op, f"{what} ({describe(value)}) is closed")
         if not isinstance(value, kind):
             raise error(E.EINVAL, op, f"{what} must be a {noun}, not {describe(value)}")
-        return value
+        return value._link if isinstance(value, Link) else value  # the chain holds BpfLinks
     # An int without ID is an fd that is no bpf object (and fd 0 is no link either).
     raise error(E.EINVAL, op, f"{what} {describe(value)} is not a {noun}")
 
