@@ -53,3 +53,61 @@ def api_backend(request):
     """Backends with the Python API's extensions off the kernel's ABI (explain, watch,
     transactions): the core and the model."""
     return load_backend(request.param)
+
+
+#: Backends that implement the cgroup dialect (the core does not yet).
+CGROUP_BACKENDS = ("kernel",)
+
+
+class CgroupHarness:
+    """Programs and cgroup bundles of one backend, closed (children first) at the end."""
+
+    def __init__(self, module):
+        self.module = module
+        self._made = []
+        self._programs = {}
+
+    def programs(self, n, prefix="p"):
+        progs = [self.module.Program(f"{prefix}{i}", dialect="cgroup") for i in range(n)]
+        self._made.extend(progs)
+        self._programs.update((p.id, p) for p in progs)
+        return progs
+
+    def closed_program(self):
+        p = self.module.Program("closed", dialect="cgroup")
+        p.close()
+        return p
+
+    def bundle(self, parent=None):
+        b = self.module.Bundle("cgroup", parent=parent)
+        self._made.append(b)
+        return b
+
+    def order(self, bundle, effective=False):
+        """The list (or effective array) as Program objects."""
+        return [self._programs[i] for i in bundle.query(effective=effective).prog_ids]
+
+    def indices(self, progs):
+        """``at(bundle, effective=False)``: the list as indices into ``progs``."""
+        where = {p.id: i for i, p in enumerate(progs)}
+        return lambda b, effective=False: [where[i] for i in
+                                           b.query(effective=effective).prog_ids]
+
+    def close(self):
+        for obj in reversed(self._made):
+            obj.close()
+
+
+@pytest.fixture(params=CGROUP_BACKENDS)
+def cg(request):
+    """A CgroupHarness for each backend that implements the cgroup dialect."""
+    module = importlib.import_module(_MODULES[request.param])
+    if request.param == "kernel":
+        ok, why = module.available("cgroup")
+        if not ok:
+            pytest.skip(f"live kernel cgroup backend unavailable: {why}")
+    harness = CgroupHarness(module)
+    yield harness
+    harness.close()
+    if request.param == "kernel":
+        module.assert_nothing_left()

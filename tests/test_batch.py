@@ -9,6 +9,7 @@ import random
 import pytest
 
 import mprog
+import mprog.model
 from mprog import batch
 from mprog.batch import CURRENT, STALE, Trace
 
@@ -97,6 +98,23 @@ def test_v2_pins_agree():
     t.attach(3, V.REPLACE, replace=2)
     t.attach(4, V.REPLACE | V.FIRST, replace=0)
     agree(t, 5, "v2")
+
+
+@pytest.mark.parametrize("backend", ["core", "model"])
+def test_v2_link_create_ignores_unknown_bits_in_replay(backend):
+    # docs/v2.md, choice 11: the v2 series' link_create never masked its u32 flags
+    V = mprog.V2Flag
+    t = Trace()
+    t.link(0, 1 << 8)  # appended
+    t.link(1, V.LAST | 1 << 0)  # a LAST-pinned link
+    t.link(2, V.LAST | 1 << 31)  # EBUSY: LAST is held
+    t.link(3, 1 << 12, expect=STALE)  # ESTALE
+    t.attach(4, 1 << 12)  # attach masks: EINVAL
+    t.detach(0, 1 << 12)  # detach masks: EINVAL
+    result = agree(t, 5, "v2", backend=mprog if backend == "core" else mprog.model)
+    assert result.errnos.tolist() == [0, 0, errno.EBUSY, errno.ESTALE, errno.EINVAL,
+                                      errno.EINVAL]
+    assert result.chain == ((0, 0), (1, 1))
 
 
 def test_a_million_ops_in_one_call():

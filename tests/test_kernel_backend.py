@@ -82,7 +82,7 @@ def test_available_is_cached(k):
 
 
 def test_exports_the_protocol(k):
-    assert k.DIALECTS == ("upstream",)
+    assert k.DIALECTS == ("upstream", "cgroup")
     for name in ("Bundle", "Program", "Link", "Flag", "V2Flag", "QueryResult",
                  "QueryTooSmall", "ChainFull", "InvalidArgument", "ClosedHandle"):
         assert hasattr(k, name), name

@@ -74,22 +74,108 @@ def test_bit_5_is_FIRST_and_bit_7_is_ID_in_v2(env):
 
 
 UNKNOWN_V2_BITS = [1 << 0, 1 << 1, 1 << 8, 1 << 12, 1 << 14, 1 << 31, 1 << 32, -1]
+#: Unknown bits a u32 can carry: the v2 series' link_create passed them on unmasked.
+U32_UNKNOWN_V2_BITS = [1 << 0, 1 << 1, 1 << 8, 1 << 12, 1 << 14, 1 << 31]
 
 
 @pytest.mark.parametrize("bit", UNKNOWN_V2_BITS, ids=hex)
-@pytest.mark.parametrize("op", ["attach", "link", "detach"])
+@pytest.mark.parametrize("op", ["attach", "detach"])
 def test_unknown_bits_are_EINVAL(env, op, bit):
+    # BPF_PROG_ATTACH/DETACH mask the flags before tcx or bpf_mprog runs
     b, p, _ = build(env, "a b")
     target = p["b"] if op == "detach" else env.prog("q")
     assert_fails(b, EINVAL, getattr(b, op), target, flags=bit)
     assert_fails(b, EINVAL, getattr(b, op), target, flags=FIRST | bit)
 
 
-def test_unknown_bits_come_even_before_ESTALE(env):
-    # SPEC: an unknown bit fails "before anything else is looked at", in both dialects
+@pytest.mark.parametrize("bit", [1 << 32, 1 << 63, -1], ids=hex)
+def test_link_flags_beyond_u32_are_EINVAL_first(env, bit):
     b, p, _ = build(env, "a")
-    assert_fails(b, EINVAL, b.attach, env.prog("q"), 1 << 8, expected_revision=stale(b))
-    assert_fails(b, EINVAL, b.detach, p["a"], 1 << 8, expected_revision=stale(b))
+    assert_fails(b, EINVAL, b.link, env.prog("q"), flags=bit)
+    assert_fails(b, EINVAL, b.link, env.closed_prog(), flags=FIRST | bit)
+    assert_fails(b, EINVAL, b.link, env.prog("q"), flags=bit, expected_revision=stale(b))
+
+
+# The v2 series masked flags in BPF_PROG_ATTACH and BPF_PROG_DETACH only. Its link_create
+# checked the attach type and handed the u32 flags to tcx_link_attach -> bpf_mprog_attach,
+# which never tests a bit it does not know; the link kept only FIRST|LAST of them. So on link
+# create an unknown bit is ignored, whatever else the request says (docs/v2.md, choice 11).
+
+
+def test_link_ignores_an_unknown_bit_and_appends(env):
+    b = env.bundle()
+    p = env.prog("p")
+    link = env.link(b, p, 1 << 8)
+    assert ids(b) == [p.id]
+    assert b.query().link_ids == (link.id,) and pins(b) == [0]
+
+
+def test_link_with_an_unknown_bit_is_still_ESTALE(env):
+    b = env.bundle()
+    assert_fails(b, ESTALE, b.link, env.prog("p"), 1 << 12, expected_revision=5)
+
+
+def test_link_FIRST_with_an_unknown_bit_is_EBUSY_when_FIRST_is_held(env):
+    b = env.bundle()
+    p, q = env.prog("p"), env.prog("q")
+    b.attach(p, V.FIRST)
+    assert_fails(b, EBUSY, b.link, q, V.FIRST | (1 << 8))
+
+
+def test_link_LAST_with_an_unknown_bit_is_a_LAST_pinned_link(env):
+    b = env.bundle()
+    p = env.prog("p")
+    link = env.link(b, p, V.LAST | (1 << 0))
+    q = b.query()
+    assert q.link_ids == (link.id,)
+    # only the pin is kept: the ignored bit is not reported as the link's attach flags
+    assert q.link_attach_flags == (LAST,) and q.prog_attach_flags == (0,)
+    assert_fails(b, EBUSY, b.attach, env.prog("r"), V.LAST)
+
+
+def test_link_unknown_bits_keep_every_other_errno(env):
+    b, p, links = build(env, "F a ~b")
+    q = env.prog("q")
+    bit = 1 << 14
+    assert_fails(b, EBADF, b.link, env.closed_prog(), flags=bit)
+    assert_fails(b, EEXIST, b.link, p["a"], flags=bit)
+    assert_fails(b, EINVAL, b.link, q, flags=bit, relative=p["a"])  # relative, no directive
+    assert_fails(b, EINVAL, b.link, q, flags=int(V.BEFORE | V.AFTER) | bit)
+    assert_fails(b, EBUSY, b.link, q, flags=int(V.BEFORE) | bit, relative=p["F"])
+    assert_fails(b, ENOENT, b.link, q, flags=int(V.REPLACE) | bit)
+
+
+def _outcome(b, names, call):
+    """What ``call()`` did to ``b``: its errno, or the chain it left (ids as names)."""
+    try:
+        link = call()
+    except OSError as e:
+        return ("errno", e.errno)
+    q = b.query()
+    progs = tuple(names.get(i, "new") for i in q.prog_ids)
+    links = tuple("new" if i == link.id else bool(i) for i in q.link_ids)
+    link.close()
+    return ("ok", q.revision, progs, links, q.prog_attach_flags, q.link_attach_flags)
+
+
+@pytest.mark.parametrize("bit", U32_UNKNOWN_V2_BITS, ids=hex)
+@pytest.mark.parametrize("spec", ["", "a", "F a", "a L", "FL", "~F a ~L"])
+def test_an_ignored_link_bit_changes_nothing_at_all(env, spec, bit):
+    """``link(p, f | bit)`` does exactly what ``link(p, f)`` does, for every combination of
+    known flags (with and without a relative): same errno, or the same chain, pins and
+    revision; the bit shows up nowhere."""
+    for f in range(1 << 5):
+        flags = f << 2  # every subset of REPLACE, BEFORE, AFTER, FIRST, LAST
+        for relative in (None, "a"):
+            outcomes = []
+            for extra in (0, bit):
+                b, p, _ = build(env, spec)
+                names = {prog.id: name for name, prog in p.items()}
+                rel = p.get(relative) if relative else None
+                outcomes.append(_outcome(b, names, lambda: b.link(env.prog("q"), flags | extra,
+                                                                  relative=rel)))
+                b.close()
+            assert outcomes[0] == outcomes[1], (hex(flags), relative)
 
 
 @pytest.mark.parametrize("bit", [1 << 6, 1 << 7], ids=["LAST", "v2-ID"])
@@ -141,6 +227,26 @@ def test_a_chain_emptied_starts_again_at_revision_1(env, how):
     else:
         links["a"].close()
     assert b.revision == 1 and ids(b) == []
+
+
+@pytest.mark.parametrize("how", ["never used", "emptied"])
+def test_query_of_a_chain_with_no_entry_is_revision_1_count_0(env, how):
+    # docs/v2.md, choice 12: the v2 series' tcx_prog_query said ENOENT where the device had no
+    # entry; the protocol answers revision 1, count 0 in every dialect, and that revision is
+    # the one the first attach must expect (bpf_mprog_create starts at 1).
+    b = env.bundle()
+    if how == "emptied":
+        p = env.prog("p")
+        b.attach(p, V.FIRST | V.LAST)
+        b.detach(p)
+    for count in (None, 0, 5):
+        q = b.query(count)
+        assert (q.revision, q.count, q.prog_ids, q.link_ids) == (1, 0, (), ())
+        assert q.prog_attach_flags == q.link_attach_flags == ()
+    q2 = env.prog("q")
+    assert_fails(b, ESTALE, b.attach, q2, expected_revision=2)
+    b.attach(q2, expected_revision=b.query().revision)
+    assert b.revision == 2
 
 
 # --------------------------------------------------------------------------------------------

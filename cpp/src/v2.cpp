@@ -181,7 +181,16 @@ Result detach_target(const ChainView& b, const Request& r, const Program* named,
 }  // namespace
 
 Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  if (r.flags & ~known) return {-EINVAL, Why::unknown_flags};
+  if (r.flags & ~known) {
+    // The v2 series masked flags only in BPF_PROG_ATTACH/DETACH; its link_create handed the
+    // u32 flags to tcx_link_attach -> bpf_mprog_attach, which never tests a bit it does not
+    // know (and the link keeps only FIRST|LAST). So a link drops them; what no u32 holds
+    // cannot reach that kernel and stays EINVAL first.
+    if (!link || (r.flags >> 32)) return {-EINVAL, Why::unknown_flags};
+    Request known_only = r;
+    known_only.flags &= known;
+    return v2::plan_attach(b, known_only, link, plan);
+  }
   Program* prog = link ? link->prog : r.prog.object;
   if (r.prog.error) return {r.prog.error, Why::bad_handle};
   if (Result c = common_checks(b, r); !c) return c;

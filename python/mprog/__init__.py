@@ -12,7 +12,7 @@ from .errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
                      InvalidArgument, LinkDetached, MprogError, NotAttached, NotFound,
                      PinViolation, QueryTooSmall, StaleRevision, WrongProgram)
 from .explain import Explanation
-from .flags import MAX_PROGRAMS, NEXT, Flag, V2Flag
+from .flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, MAX_PROGRAMS, NEXT, CgroupFlag, Flag, V2Flag
 from .query import QueryEntry, QueryResult
 from .retry import retry
 
@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 DIALECTS = ("upstream", "v2")
 
 __all__ = [
+    "ALLOW", "CGROUP_MAX_PROGRAMS", "CgroupFlag", "DENY",
     "After", "AlreadyAttached", "Anchor", "BadAnchor", "Before", "Bundle", "Busy", "ChainFull",
     "ClosedHandle", "DIALECTS", "Explanation", "Flag", "Head", "InvalidArgument", "Link",
     "LinkDetached", "MAX_PROGRAMS", "MprogError", "NEXT", "NotAttached", "NotFound",

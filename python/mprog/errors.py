@@ -60,7 +60,8 @@ class BadAnchor(MprogError):
 
 
 class ChainFull(MprogError):
-    """The chain already holds 63 programs (ERANGE upstream, ENOSPC in v2)."""
+    """The chain already holds 63 programs (ERANGE upstream, ENOSPC in v2), or a cgroup's list
+    holds 64 (E2BIG)."""
 
 
 class Busy(MprogError):
@@ -101,6 +102,7 @@ _BY_ERRNO = {
     _errno.ENOLINK: LinkDetached,
     _errno.EACCES: PinViolation,
     _errno.ENOSPC: ChainFull,
+    _errno.E2BIG: ChainFull,
 }
 
 

@@ -21,6 +21,8 @@ class QueryResult:
     ``count`` is the chain's total; the arrays hold as many entries as were asked for
     (all of them unless ``query(count=...)`` asked for fewer). ``entries`` gives the same as
     one ``QueryEntry`` per slot; ``str()`` (or ``table()``) renders it as a table.
+    ``attach_flags`` is the cgroup dialect's mode (ALLOW_OVERRIDE/ALLOW_MULTI, 0 for none
+    and for an effective query); always 0 for tcx.
     """
 
     revision: int
@@ -29,6 +31,7 @@ class QueryResult:
     link_ids: Tuple[int, ...] = ()
     prog_attach_flags: Tuple[int, ...] = ()
     link_attach_flags: Tuple[int, ...] = ()
+    attach_flags: int = 0
 
     @property
     def entries(self) -> Tuple[QueryEntry, ...]:

@@ -18,7 +18,12 @@ from ..verdict import checked
 from . import args, handles, netns, syscall
 from .explain import fail
 
-DIALECTS = ("upstream",)
+DIALECTS = ("upstream", "cgroup")
+#: What Program(dialect=...) loads: tcx runs SCHED_CLS, the cgroup dialect CGROUP_SKB.
+_PROGRAM_TYPES = {
+    "upstream": (syscall.PROG_TYPE_SCHED_CLS, 0, syscall.NEXT_PROGRAM),
+    "cgroup": (syscall.PROG_TYPE_CGROUP_SKB, syscall.CGROUP_INET_INGRESS, syscall.ALLOW_PROGRAM),
+}
 
 
 def _errno(e: OSError) -> int:
@@ -35,20 +40,28 @@ def _name(name: str) -> bytes:
 
 
 class Program(Unique):
-    """A loaded SCHED_CLS program (``r0 = TCX_NEXT; exit``); ``fn`` is accepted for the
-    protocol but the kernel runs its own code, so ``Bundle.run`` uses ``fn`` only to report.
-    Dropped without ``close()`` it closes its fd when collected (mprog.lifetime)."""
+    """A loaded SCHED_CLS program (``r0 = TCX_NEXT; exit``), or with ``dialect="cgroup"`` a
+    CGROUP_SKB program for BPF_CGROUP_INET_INGRESS (``r0 = 1; exit``: allow). ``fn`` is
+    accepted for the protocol but the kernel runs its own code, so ``Bundle.run`` uses ``fn``
+    only to report. Dropped without ``close()`` it closes its fd when collected
+    (mprog.lifetime)."""
 
     fd: Optional[int] = None  # until __init__ has loaded it
 
-    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None) -> None:
+    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None,
+                 dialect: str = "upstream") -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         if fn is not None and not callable(fn):
             raise TypeError("fn must be callable or None")
+        if dialect not in _PROGRAM_TYPES:
+            raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
         self.name = name
         self.fn = fn
-        self.fd: Optional[int] = handles.above_zero(syscall.prog_load(_name(name)))
+        self.dialect = dialect
+        prog_type, attach_type, code = _PROGRAM_TYPES[dialect]
+        self.fd: Optional[int] = handles.above_zero(syscall.prog_load(
+            _name(name), code, prog_type=prog_type, expected_attach_type=attach_type))
         try:
             self.id: int = syscall.obj_id(self.fd)
         except BaseException:
@@ -140,7 +153,8 @@ class Link(LinkScope):
 
 
 class Bundle(Unique):
-    """The tcx ingress chain of ``lo`` in a network namespace of its own. Dropped without
+    """The tcx ingress chain of ``lo`` in a network namespace of its own; with the cgroup
+    dialect, a cgroup's list (``mprog.kernel.cgroup.CgroupBundle``). Dropped without
     ``close()`` it is released when collected, with a ResourceWarning.
 
     The kernel holds the programs of its chain; ``_held`` holds their Program objects (by id),
@@ -149,18 +163,28 @@ class Bundle(Unique):
 
     netns: Optional[int] = None  # until __init__ has made the namespace
 
-    def __init__(self, dialect: str = "upstream") -> None:
+    def __new__(cls, dialect: str = "upstream", parent: Any = None) -> "Bundle":
+        if cls is Bundle and dialect == "cgroup":
+            from .cgroup import CgroupBundle
+            return super().__new__(CgroupBundle)
+        return super().__new__(cls)
+
+    def __init__(self, dialect: str = "upstream", parent: Any = None) -> None:
         if not isinstance(dialect, str):
             raise TypeError(f"dialect must be a str, not {type(dialect).__name__}")
         if dialect not in DIALECTS:
-            raise ValueError(f"the live kernel runs only the upstream dialect, not {dialect!r}")
+            raise ValueError(f"the live kernel runs the upstream and cgroup dialects, "
+                             f"not {dialect!r}")
+        if parent is not None:
+            raise ValueError("parent= places a cgroup bundle; tcx bundles have none")
         self.dialect = dialect
         self._held: Dict[int, Program] = {}
         self.netns: Optional[int] = netns.create()
         try:
             self.ifindex = netns.ifindex(self.netns)
         except BaseException:
-            os.close(self.netns)
+            ns, self.netns = self.netns, None  # half made: nothing for __del__ to release
+            os.close(ns)
             raise
         self.netns_inode = netns.inode(self.netns)
         handles.open_bundles.add(self)

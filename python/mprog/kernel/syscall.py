@@ -32,8 +32,12 @@ LINK_GET_FD_BY_ID = 30
 LINK_DETACH = 34
 
 PROG_TYPE_SCHED_CLS = 3        # enum bpf_prog_type
-TCX_INGRESS = 46               # enum bpf_attach_type
+PROG_TYPE_CGROUP_SKB = 8
+CGROUP_INET_INGRESS = 0        # enum bpf_attach_type
+TCX_INGRESS = 46
 TCX_EGRESS = 47
+
+QUERY_EFFECTIVE = 1 << 0       # BPF_F_QUERY_EFFECTIVE (query_flags)
 
 #: sizeof(union bpf_attr) we pass: large enough for every command used here; the kernel
 #: accepts a shorter or longer attr as long as the bytes it does not know are zero.
@@ -41,6 +45,8 @@ ATTR_SIZE = 128
 
 #: ``r0 = -1 (TCX_NEXT); exit``: BPF_ALU64|BPF_MOV|BPF_K, then BPF_JMP|BPF_EXIT.
 NEXT_PROGRAM = struct.pack("<BBhi", 0xB7, 0, 0, -1) + struct.pack("<BBhi", 0x95, 0, 0, 0)
+#: ``r0 = 1 (let the packet pass); exit``: what a CGROUP_SKB program returns to allow.
+ALLOW_PROGRAM = struct.pack("<BBhi", 0xB7, 0, 0, 1) + struct.pack("<BBhi", 0x95, 0, 0, 0)
 
 _U32 = 0xFFFFFFFF
 _U64 = 0xFFFFFFFFFFFFFFFF
@@ -74,14 +80,16 @@ def _attr(*fields: Tuple[int, str, int]) -> ctypes.Array[ctypes.c_char]:
     return buf
 
 
-def prog_load(name: bytes, insns: bytes = NEXT_PROGRAM, license: bytes = b"GPL") -> int:
-    """BPF_PROG_LOAD of a SCHED_CLS program; returns its fd (O_CLOEXEC)."""
+def prog_load(name: bytes, insns: bytes = NEXT_PROGRAM, license: bytes = b"GPL",
+              prog_type: int = PROG_TYPE_SCHED_CLS, expected_attach_type: int = 0) -> int:
+    """BPF_PROG_LOAD (a SCHED_CLS program unless told otherwise); returns its fd (O_CLOEXEC)."""
     code = ctypes.create_string_buffer(insns, len(insns))
     lic = ctypes.create_string_buffer(license)
-    attr = _attr((0, "I", PROG_TYPE_SCHED_CLS),            # prog_type
+    attr = _attr((0, "I", prog_type),                      # prog_type
                  (4, "I", len(insns) // 8),                # insn_cnt
                  (8, "Q", ctypes.addressof(code)),         # insns
-                 (16, "Q", ctypes.addressof(lic)))         # license
+                 (16, "Q", ctypes.addressof(lic)),         # license
+                 (68, "I", expected_attach_type))          # expected_attach_type
     ctypes.memmove(ctypes.addressof(attr) + 48, name[:15], len(name[:15]))  # prog_name[16]
     return bpf(PROG_LOAD, attr)
 
@@ -146,28 +154,32 @@ def link_get_fd_by_id(link_id: int) -> int:
 class Query:
     """What BPF_PROG_QUERY wrote back: revision, total count and the per-entry arrays."""
 
-    __slots__ = ("revision", "count", "prog_ids", "link_ids", "prog_flags", "link_flags")
+    __slots__ = ("revision", "count", "prog_ids", "link_ids", "prog_flags", "link_flags",
+                 "attach_flags")
 
     def __init__(self, revision: int, count: int, prog_ids: List[int], link_ids: List[int],
-                 prog_flags: List[int], link_flags: List[int]) -> None:
+                 prog_flags: List[int], link_flags: List[int], attach_flags: int = 0) -> None:
         self.revision, self.count = revision, count
         self.prog_ids, self.link_ids = prog_ids, link_ids
         self.prog_flags, self.link_flags = prog_flags, link_flags
+        self.attach_flags = attach_flags
 
 
-def prog_query(ifindex: int, count: int, slots: int,
-               attach_type: int = TCX_INGRESS) -> Tuple[int, Query]:
+def prog_query(ifindex: int, count: int, slots: int, attach_type: int = TCX_INGRESS,
+               query_flags: int = 0, prog_flags: bool = True) -> Tuple[int, Query]:
     """BPF_PROG_QUERY with room for ``slots`` entries, telling the kernel ``count``.
 
-    Returns ``(errno, Query)``: errno is 0, or ENOSPC when ``count`` was smaller than the
-    total (the kernel still fills the first entries and reports the total); any other failure
-    raises. The arrays hold ``min(count, total)`` entries.
+    ``ifindex`` is the target (a cgroup's fd for cgroup attach types). Without
+    ``prog_flags`` no prog_attach_flags array is passed (cgroup's effective query refuses
+    one with EINVAL). Returns ``(errno, Query)``: errno is 0, or ENOSPC when ``count`` was
+    smaller than the total (the kernel still fills the first entries and reports the
+    total); any other failure raises. The arrays hold ``min(count, total)`` entries.
     """
     arrays = [(ctypes.c_uint32 * max(slots, 1))() for _ in range(4)]
-    attr = _attr((0, "I", ifindex), (4, "I", attach_type),
+    attr = _attr((0, "I", ifindex), (4, "I", attach_type), (8, "I", query_flags),
                  (16, "Q", ctypes.addressof(arrays[0])),         # prog_ids
                  (24, "I", count),                               # count
-                 (32, "Q", ctypes.addressof(arrays[1])),         # prog_attach_flags
+                 (32, "Q", ctypes.addressof(arrays[1]) if prog_flags else 0),
                  (40, "Q", ctypes.addressof(arrays[2])),         # link_ids
                  (48, "Q", ctypes.addressof(arrays[3])))         # link_attach_flags
     err = 0
@@ -180,5 +192,6 @@ def prog_query(ifindex: int, count: int, slots: int,
     total = struct.unpack_from("<I", attr, 24)[0]
     revision = struct.unpack_from("<Q", attr, 56)[0]
     n = min(count, total, slots)
+    attach_flags = struct.unpack_from("<I", attr, 12)[0]
     return err, Query(revision, total, list(arrays[0][:n]), list(arrays[2][:n]),
-                      list(arrays[1][:n]), list(arrays[3][:n]))
+                      list(arrays[1][:n]), list(arrays[3][:n]), attach_flags)

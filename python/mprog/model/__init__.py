@@ -16,7 +16,7 @@ from ..errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
                       InvalidArgument, LinkDetached, MprogError, NotAttached, NotFound,
                       PinViolation, QueryTooSmall, StaleRevision, WrongProgram)
 from ..explain import Explanation
-from ..flags import MAX_PROGRAMS, NEXT, Flag, V2Flag
+from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, MAX_PROGRAMS, NEXT, CgroupFlag, Flag, V2Flag
 from ..query import QueryEntry, QueryResult
 from ..retry import retry
 from .bundle import DIALECTS, Bundle, Transaction
@@ -24,7 +24,7 @@ from .handles import Link, Program
 
 __all__ = [
     "Bundle", "Program", "Link", "Transaction", "Flag", "V2Flag", "QueryResult", "DIALECTS",
-    "NEXT", "MAX_PROGRAMS", "MprogError", "InvalidArgument", "ClosedHandle", "NotFound",
+    "NEXT", "MAX_PROGRAMS", "CgroupFlag", "CGROUP_MAX_PROGRAMS", "ALLOW", "DENY", "MprogError", "InvalidArgument", "ClosedHandle", "NotFound",
     "NotAttached", "AlreadyAttached", "StaleRevision", "BadAnchor", "ChainFull", "Busy",
     "WrongProgram", "LinkDetached", "PinViolation", "QueryTooSmall",
     # the Python API's shared helpers, so that code written for ``mprog`` runs unchanged

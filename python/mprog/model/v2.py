@@ -6,6 +6,7 @@ for as long as it is attached; nothing goes before a FIRST holder or after a LAS
 """
 from __future__ import annotations
 
+import dataclasses
 import errno as E
 from typing import Any, Optional
 
@@ -18,12 +19,17 @@ from .naming import is_none, resolve_relative
 
 F = V2Flag
 KNOWN = F.REPLACE | F.BEFORE | F.AFTER | F.FIRST | F.LAST | F.ID | F.LINK
-LINK_KNOWN = KNOWN  # v2 follows SPEC: unknown bits fail first in every operation
+# The v2 series masked flags only in BPF_PROG_ATTACH/DETACH: its link_create handed the u32
+# flags on to bpf_mprog_attach, which never tests a bit it does not know. So a link ignores
+# them (attach() drops them); only what no u32 holds is refused up front.
+LINK_KNOWN = (1 << 32) - 1
 PINS = F.FIRST | F.LAST
 
 
 def attach(slots: Slots, revision: int, req: Request) -> Slots:
     """``attach`` (by program) and ``link`` (through the new link ``req.link``)."""
+    if int(req.flags) & ~int(KNOWN):  # only a link gets here with them (LINK_KNOWN): dropped
+        req = dataclasses.replace(req, flags=int(req.flags) & int(KNOWN))
     check_fresh(revision, req.expected_revision, req.op)
     # Under REPLACE the relative *is* the program to replace. attach() names it replace=; a new
     # link has only its relative (the v2 ABI had one field for both).
