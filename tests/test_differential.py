@@ -32,9 +32,9 @@ from mprog import errors  # noqa: E402
 from mprog.differential import backends as _backends  # noqa: E402
 from mprog.differential import invariants  # noqa: E402
 from mprog.differential.campaign import run_campaign  # noqa: E402
-from mprog.differential.generate import RAW_IDS, UNKNOWN_BITS  # noqa: E402
+from mprog.ops.generate import RAW_IDS, UNKNOWN_BITS  # noqa: E402
 from mprog.differential.minimize import minimize  # noqa: E402
-from mprog.differential.ops import KNOWN_FLAGS, disambiguate, flag  # noqa: E402
+from mprog.ops.vocabulary import KNOWN_FLAGS, disambiguate, flag  # noqa: E402
 from mprog.differential.traces import load as load_trace  # noqa: E402
 from mprog.differential.traces import ops_of, replay, save_divergence  # noqa: E402
 from mprog.differential.trial import Trial, run_trace  # noqa: E402

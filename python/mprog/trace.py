@@ -2,7 +2,7 @@
 
 Off the kernel's ABI (a tool of the Python API). ``record(bundle, path_or_file)`` returns a
 ``Recorder`` that forwards the protocol to ``bundle`` and appends one JSON line per
-operation, in the vocabulary of differential fuzzing (``mprog.differential.ops``): programs and
+operation, in the one operation vocabulary (``mprog.ops``): programs and
 links are named by labels, relatives as ``{"kind": "prog" | "link" | "id_prog" | "id_link" |
 "id_raw" | "int", ...}``, revisions as ``{"kind": "zero"}`` or ``{"kind": "value", ...}``.
 Each line adds ``"outcome"``: ``["ok", value]``, ``["err", "EEXIST"]`` or ``["raise",
@@ -33,8 +33,8 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Tuple, Uni
 from .anchors import Anchor, to_request
 from .differential import backends as _backends
 from .differential import traces as _traces
-from .differential.ops import Op, describe, flag, validate
-from .differential.side import Side, errname
+from .ops.interpreter import Interpreter, errname
+from .ops.vocabulary import Op, describe, flag, validate
 from .query import QueryResult
 
 __all__ = ["FORMAT", "Recorder", "RecordedLink", "Trace", "Step", "record", "load", "replay"]
@@ -361,7 +361,7 @@ def replay(trace: Trace, backend: Any = "core", dialect: Optional[str] = None,
     module = _backends.load(backend) if isinstance(backend, str) else backend
     dialect = dialect or trace.dialect
     name = backend if isinstance(backend, str) else getattr(module, "__name__", "backend")
-    side = Side(name, module, dialect)
+    side = Interpreter(name, module, dialect)
     steps: List[Step] = []
     try:
         for i, op in enumerate(trace.ops):

@@ -1,10 +1,10 @@
 """Differential fuzzing: the same operations on several backends, compared after every step.
 
-- ``ops``: the operation vocabulary (plain JSON-able dicts; objects named by label).
-- ``side``: one backend's objects in a trial, and normalized answers and states.
+The operations, the interpreter that runs one on a backend and the random generator are
+``mprog.ops``'s (one vocabulary for every engine); this package compares backends with them.
+
 - ``trial``: ``Trial`` drives N backends in lockstep; ``Divergence`` reports a difference.
 - ``invariants``: what must hold in every backend after every step.
-- ``generate``: the seeded, biased random operation generator.
 - ``minimize``: delta debugging of a diverging trace.
 - ``traces``: trace files (JSON) and replay.
 - ``campaign``: random traces until a budget is spent (``python -m mprog fuzz``).
@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from .backends import BackendUnavailable, available, load, resolve
 from .campaign import CampaignResult, Found, run_campaign, run_trace_seed
-from .generate import Generator
-from .minimize import minimize, relabel
-from .ops import OPS, describe
+from ..ops import OPS, Generator, describe, relabel
+from .minimize import minimize
 from .traces import load as load_trace
 from .traces import replay, save_divergence, to_json
 from .trial import Divergence, Trial, run_trace

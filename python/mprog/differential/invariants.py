@@ -1,6 +1,6 @@
 """What must hold after every step, in every backend, whatever the others say.
 
-Each check takes snapshots (``Side.snapshot()``) and returns a list of problems (empty: fine).
+Each check takes snapshots (``Interpreter.snapshot()``) and returns a list of problems (empty: fine).
 
 - ``check_state``: a chain holds at most 63 programs, none twice, no id the harness does not
   know; the bundle's ``revision``, ``len`` and iteration agree with its query; a link is
@@ -11,14 +11,15 @@ Each check takes snapshots (``Side.snapshot()``) and returns a list of problems 
 - ``check_transition``: a failed op changed nothing at all; a successful change raised the
   revision by exactly 1, or emptied the chain, which is then freed and reports revision 1
   (SPEC "Data model"; docs/v2-rules.md "Detach"); a successful no-op (query, a link update to its own
-  program, detaching a detached link, new/close of a program) changed nothing in the chain.
+  program, detaching a detached link, new/close of a program, staging in a transaction) changed
+  nothing in the chain; a transaction's commit is one change or none.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, List
 
 from ..flags import MAX_PROGRAMS, V2Flag
-from .ops import Op
+from ..ops.vocabulary import Op
 
 State = Dict[str, Any]
 
@@ -26,6 +27,9 @@ State = Dict[str, Any]
 def check_state(state: State, dialect: str) -> List[str]:
     problems: List[str] = []
     chain = state["chain"]
+    if chain.get("closed"):  # a closed bundle holds nothing: its links are detached
+        return [f"l{label} is attached to a closed bundle"
+                for label, (attached, _, _) in state["links"].items() if attached]
     progs, links = chain["progs"], chain["links"]
     n = len(progs)
     if chain["count"] != n:
@@ -107,6 +111,8 @@ def is_change(op: Op, before: State) -> bool:
 def check_transition(op: Op, answer: List[Any], before: State, after: State) -> List[str]:
     problems: List[str] = []
     kind = op["op"]
+    if answer[0] == "skip":
+        return problems
     if answer[0] != "ok":
         if before["chain"] != after["chain"]:
             problems.append(f"failed ({answer[1]}) but the chain changed: "
@@ -118,6 +124,14 @@ def check_transition(op: Op, answer: List[Any], before: State, after: State) -> 
             problems.append(f"failed ({answer[1]}) but programs changed")
         return problems
     old, new = before["chain"], after["chain"]
+    if kind == "bundle_close" or old.get("closed"):
+        return problems
+    if kind == "tx_commit":
+        # one change if anything was staged (revision +1, or freed back to 1), else none
+        if old != new and new["revision"] != old["revision"] + 1 and not (
+                not new["progs"] and new["revision"] == 1):
+            problems.append(f"revision went {old['revision']} -> {new['revision']} on a commit")
+        return problems
     if is_change(op, before):
         n = len(new["progs"])
         if n == 0:

@@ -10,7 +10,7 @@ import copy
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from .ops import Op
+from ..ops.vocabulary import Op, relabel
 from .trial import Divergence, run_trace
 
 
@@ -114,42 +114,3 @@ def _simplify(best: Divergence, fails: Callable[[List[Op]], Optional[Divergence]
                     changed = True
                     break
     return best
-
-
-def relabel(ops: List[Op]) -> List[Op]:
-    """The same trace with labels renumbered 0, 1, ... in order of creation."""
-    progs: Dict[int, int] = {}
-    links: Dict[int, int] = {}
-    for op in ops:
-        if op["op"] == "new_prog" and op["as"] not in progs:
-            progs[op["as"]] = len(progs)
-        elif op["op"] == "link" and op["as"] not in links:
-            links[op["as"]] = len(links)
-    # labels never created keep a number past the created ones (those ops "skip")
-    def p(label: int) -> int:
-        return progs.setdefault(label, len(progs))
-
-    def l(label: int) -> int:
-        return links.setdefault(label, len(links))
-
-    out = []
-    for op in ops:
-        op = copy.deepcopy(op)
-        kind = op["op"]
-        if kind == "new_prog":
-            op["as"] = p(op["as"])
-        if kind == "link":
-            op["as"] = l(op["as"])
-        for key in ("prog", "new_prog", "old_prog"):
-            if op.get(key) is not None and kind != "new_prog":
-                op[key] = p(op[key])
-        if kind in ("update", "link_detach", "link_close"):
-            op["link"] = l(op["link"])
-        for key in ("relative", "replace"):
-            spec = op.get(key)
-            if spec and spec["kind"] in ("prog", "id_prog"):
-                spec["ref"] = p(spec["ref"])
-            elif spec and spec["kind"] in ("link", "id_link"):
-                spec["ref"] = l(spec["ref"])
-        out.append(op)
-    return out

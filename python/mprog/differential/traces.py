@@ -18,7 +18,7 @@ import json
 import os
 from typing import IO, Any, Callable, Dict, List, Optional, cast
 
-from .ops import Op, describe, validate
+from ..ops.vocabulary import Op, describe, validate
 from .trial import Divergence, Trial
 
 FORMAT = "mprog-trace/1"

@@ -1,19 +1,33 @@
 """A trial: the same operations applied to N backends, compared after every step.
 
-``Trial(backends, dialect)`` opens one bundle per backend. ``step(op)`` applies the op to each,
-normalizes the answers (``Side.apply``), reads each backend's full state, and raises
-``Divergence`` if the answers differ, the states differ, an invariant fails in any backend, or
-a backend breaks the protocol's error conventions. ``close()`` releases every object of every
-backend, also after a failure; a trial is a context manager.
+``Trial(backends, dialect)`` opens one bundle per backend (an ``mprog.ops.Interpreter``
+each). ``step(op)`` applies the op to each and raises ``Divergence`` if the normalized
+answers differ, the states differ, an invariant fails in any backend, or a backend breaks the
+protocol's error conventions. Two depths:
+
+- ``full=True`` (the default; tests, replay, localizing): after every step each backend's full
+  snapshot is read, compared and checked against every invariant (``invariants``);
+- ``full=False`` (campaigns): after every step each backend's cheap ``digest`` (revision,
+  count, labels in order, flags, the handles the op named) is compared, and the transition
+  checks that need no more than that run (a failure or a read-only op changed nothing, a change
+  stepped the revision by one or emptied the chain); the full checks run once, at the end.
+
+Transactions (``tx_*`` ops) are skipped on every backend when one of them has none (the live
+kernel: each syscall is one change, so it has no way to stage several): a three-way trial
+compares everything else. ``close()`` releases every object of every backend, also after a
+failure; a trial is a context manager.
 """
 from __future__ import annotations
 
 import json
+from time import perf_counter
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from . import invariants
-from .ops import Op, describe, link_refs, prog_refs
-from .side import Side
+from ..ops.generate import View
+from ..ops.interpreter import SKIP, Interpreter
+from ..ops.vocabulary import (READ_ONLY, TRANSACTION_OPS, Op, describe, link_refs,
+                              prog_refs, tx_refs)
 
 
 class Divergence(AssertionError):
@@ -37,6 +51,9 @@ class Divergence(AssertionError):
         self.states = states
         self.problems = problems or {}
         self.notes = notes or {}
+
+    def __reduce__(self) -> Any:  # worker processes send divergences back pickled
+        return (_rebuild, (dict(self.__dict__),))
 
     @property
     def op(self) -> Op:
@@ -76,70 +93,174 @@ class Divergence(AssertionError):
         return self.report()
 
 
-SKIP = ["skip"]
+def _rebuild(state: Dict[str, Any]) -> Divergence:
+    d = Divergence.__new__(Divergence)
+    AssertionError.__init__(d, state["message"])
+    d.__dict__.update(state)
+    return d
 
 
 class Trial:
     """N backends, one bundle each, driven in lockstep."""
 
     def __init__(self, backends: Dict[str, Any], dialect: str = "upstream", *,
-                 check_protocol: bool = True) -> None:
+                 check_protocol: bool = True, full: bool = True) -> None:
         self.dialect = dialect
         self.check_protocol = check_protocol
-        self.sides: List[Side] = []
+        self.full = full
+        self.sides: List[Interpreter] = []
         self.ops: List[Op] = []
         self.answers: List[Dict[str, Any]] = []
         self.prog_labels: Set[int] = set()
         self.link_labels: Set[int] = set()
+        self.tx_labels: Set[int] = set()
+        #: the agreed state as the generator sees it (``mprog.ops.View``)
+        self.view = View()
+        self.states: Dict[str, Any] = {}
+        #: seconds each backend spent running ops (the progress line's ops/s per backend)
+        self.seconds: Dict[str, float] = {}
         try:
             for name, module in backends.items():
-                self.sides.append(Side(name, module, dialect))
-            self.states = self._snapshots()
+                self.sides.append(Interpreter(name, module, dialect))
+            self.transactions = all(s.transactions for s in self.sides)
+            self.digests = [s.digest() for s in self.sides]
+            if full:
+                self.states = self._snapshots()
         except BaseException:
             self.close()
             raise
-        self._check_states(None, None)
+        if full:
+            self._check_states(None, None)
 
     # ----------------------------------------------------------------- stepping
 
     @property
     def state(self) -> Dict[str, Any]:
-        """The first backend's state (all agree, or ``step`` raised)."""
+        """The first backend's full state (all agree, or ``step`` raised)."""
+        if not self.full:
+            return self.sides[0].snapshot()
         return self.states[self.sides[0].name]
+
+    def _skips(self, op: Op) -> bool:
+        """Whether ``op`` names an object that does not exist (or needs what a backend lacks)."""
+        kind = op["op"]
+        return ((kind in TRANSACTION_OPS and not self.transactions)
+                or any(r not in self.prog_labels for r in prog_refs(op))
+                or any(r not in self.link_labels for r in link_refs(op))
+                or any(r not in self.tx_labels for r in tx_refs(op))
+                or (kind == "new_prog" and op["as"] in self.prog_labels)
+                or (kind == "link" and op["as"] in self.link_labels)
+                or (kind == "tx_begin" and op["as"] in self.tx_labels))
 
     def step(self, op: Op) -> Dict[str, Any]:
         """Apply ``op`` everywhere; returns ``{backend: answer}`` or raises ``Divergence``."""
-        if (any(r not in self.prog_labels for r in prog_refs(op))
-                or any(r not in self.link_labels for r in link_refs(op))
-                or (op["op"] == "new_prog" and op["as"] in self.prog_labels)
-                or (op["op"] == "link" and op["as"] in self.link_labels)):
-            answers = {s.name: SKIP for s in self.sides}  # names an object that does not exist
+        if self._skips(op):
+            answers = {s.name: SKIP for s in self.sides}
             self.ops.append(op)
             self.answers.append(answers)
+            if op["op"] == "tx_begin" and self.view.txs and self.view.txs[-1] == op["as"]:
+                self.view.txs.pop()
             return answers
-        before = self.states
-        answers = {s.name: s.apply(op) for s in self.sides}
+        sides = self.sides
+        answers = {}
+        seconds = self.seconds
+        for s in sides:
+            t0 = perf_counter()
+            answers[s.name] = s.apply(op)
+            seconds[s.name] = seconds.get(s.name, 0.0) + perf_counter() - t0
         self.ops.append(op)
         self.answers.append(answers)
-        self.states = self._snapshots()
-        first = self.sides[0].name
-        if any(a != answers[first] for a in answers.values()):
+        first = answers[sides[0].name]
+        if self.full:
+            before = self.states
+            self.states = self._snapshots()
+            self._compare_answers(answers, first)
+            self._check_states(op, before)
+            self.digests = [s.digest() for s in sides]
+        else:
+            before_digests = self.digests
+            self.digests = [s.digest(op) for s in sides]
+            self._compare_answers(answers, first)
+            self._check_digests(op, first, before_digests)
+        self._learn(op, first)
+        return answers
+
+    def _compare_answers(self, answers: Dict[str, Any], first: Any) -> None:
+        if any(a != first for a in answers.values()):
             self._diverge("answer", "backends answer differently")
         if self.check_protocol:
             bad = {s.name: s.violations for s in self.sides if s.violations}
             if bad:
                 self._diverge("protocol", "error does not follow docs/protocol.md", bad)
-        self._check_states(op, before)
-        if answers[first][0] == "ok":
-            if op["op"] == "new_prog":
+
+    def _check_digests(self, op: Op, answer: Any, before: List[Any]) -> None:
+        digests = self.digests
+        ref = digests[0]
+        for i in range(1, len(digests)):
+            if digests[i] != ref:
+                self._diverge("state", f"{self.sides[0].name} and {self.sides[i].name} are "
+                                       f"in different states")
+        old, new = before[0], ref
+        if len(old) < 2 or len(new) < 2:  # a closed bundle: nothing more to compare
+            return
+        kind = op["op"]
+        if answer[0] != "ok" or kind in READ_ONLY:
+            if old[:6] != new[:6]:
+                self._diverge("invariant", "an invariant does not hold", {
+                    s.name: [f"{kind} {'failed' if answer[0] != 'ok' else 'changes nothing'}"
+                             f" but the chain changed"] for s in self.sides})
+        elif old[:6] != new[:6]:
+            revision, count = new[0], new[1]
+            if not (revision == old[0] + 1 or (count == 0 and revision == 1)):
+                self._diverge("invariant", "an invariant does not hold", {
+                    s.name: [f"revision went {old[0]} -> {revision} on a change"]
+                    for s in self.sides})
+
+    def _learn(self, op: Op, answer: Any) -> None:
+        """Keep the labels and the generator's view up to date with what every backend did."""
+        kind = op["op"]
+        v = self.view
+        digest = self.digests[0]
+        if len(digest) >= 4:
+            v.order, v.slot_links = digest[2], digest[3]
+        else:  # the bundle is closed: it holds nothing
+            v.order, v.slot_links = (), ()
+        ok = answer[0] == "ok"
+        if kind == "new_prog":
+            if ok:
                 self.prog_labels.add(op["as"])
-            elif op["op"] == "link":
+                v.progs.append(op["as"])
+        elif kind == "link":
+            if ok:
                 self.link_labels.add(op["as"])
-        return answers
+                v.links.append(op["as"])
+                v.link_prog[op["as"]] = op["prog"]
+        elif kind == "prog_close":
+            if ok:
+                v.closed_progs.add(op["prog"])
+        elif kind == "link_close":
+            if ok:
+                v.closed_links.add(op["link"])
+        elif kind == "update":
+            if ok:
+                v.link_prog[op["link"]] = op["new_prog"]
+        elif kind == "tx_begin":
+            if ok:
+                self.tx_labels.add(op["as"])
+            elif op["as"] in v.txs:
+                v.txs.remove(op["as"])
+        elif kind in ("tx_commit", "tx_discard"):
+            if ok and op["tx"] in v.txs:
+                v.txs.remove(op["tx"])
 
     def run(self, ops: List[Op]) -> None:
         for op in ops:
             self.step(op)
+
+    def check_full(self) -> None:
+        """Read every backend's full state and check every invariant and agreement now."""
+        self.states = self._snapshots()
+        self._check_states(None, None)
 
     def _snapshots(self) -> Dict[str, Dict[str, Any]]:
         states: Dict[str, Dict[str, Any]] = {}
@@ -174,7 +295,12 @@ class Trial:
 
     def _diverge(self, kind: str, message: str,
                  problems: Optional[Dict[str, List[str]]] = None) -> None:
-        states = {s.name: getattr(self, "states", {}).get(s.name) for s in self.sides}
+        if not self.full and not self.states:
+            try:  # a report shows whole states, even when only digests were compared
+                self.states = {s.name: s.snapshot() for s in self.sides}
+            except Exception:  # noqa: BLE001 - the divergence matters more than its report
+                pass
+        states = {s.name: self.states.get(s.name) for s in self.sides}
         raise Divergence(kind, message, dialect=self.dialect, ops=list(self.ops),
                          answers=list(self.answers), states=states, problems=problems,
                          notes={s.name: list(s.notes) for s in self.sides if s.notes})
@@ -195,11 +321,14 @@ class Trial:
         self.close()
 
 
-def run_trace(backends: Dict[str, Any], dialect: str, ops: List[Op]) -> Optional[Divergence]:
+def run_trace(backends: Dict[str, Any], dialect: str, ops: List[Op], *,
+              full: bool = True) -> Optional[Divergence]:
     """Run ``ops`` on a fresh trial; the ``Divergence`` it raised, or ``None``."""
-    with Trial(backends, dialect) as trial:
+    with Trial(backends, dialect, full=full) as trial:
         try:
             trial.run(ops)
+            if not full:
+                trial.check_full()
         except Divergence as d:
             return d
     return None

@@ -33,6 +33,7 @@ from .naming import (check_count, check_dialect, check_handle, check_int, check_
 DIALECTS = ("upstream", "v2")
 _RULES = {"upstream": upstream, "v2": v2}
 _U64 = 1 << 64
+_REPLACE = int(Flag.REPLACE)  # a plain int: an IntFlag's & is slow
 
 #: ``callback(old, new)``: told of every committed change, with the chain before and after.
 Watcher = Callable[[QueryResult, QueryResult], object]
@@ -52,6 +53,9 @@ class Bundle(Unique):
         self._changes = 0  # every commit; unlike the revision never back to 1 (transactions)
         self._closed = False
         self._watchers: List[Watcher] = []
+        #: query()'s answer for the chain as it is (a QueryResult is immutable); a commit
+        #: drops it, so a read costs nothing until the chain changes
+        self._query_cache: Optional[QueryResult] = None
 
     dialect = property(lambda self: self._dialect)
     closed = property(lambda self: self._closed)
@@ -122,6 +126,10 @@ class Bundle(Unique):
 
     def query(self, count: Optional[int] = None) -> QueryResult:
         self._check_open()
+        if count is None:
+            if self._query_cache is None:
+                self._query_cache = _state(self._revision, self._slots)
+            return self._query_cache
         check_count(count)
         slots = self._slots
         total = len(slots)
@@ -157,6 +165,7 @@ class Bundle(Unique):
                 slot.prog._unhold()
         self._slots = ()
         self._revision = 1
+        self._query_cache = None
         try:
             if before is not None:
                 self._notify(before)
@@ -280,22 +289,27 @@ class Bundle(Unique):
         programs attached by program are held by their slot. Revision +1, or back to 1 when
         the chain is left empty (tcx frees it)."""
         old, self._slots = self._slots, new
-        for slot in old:
+        # Only the slots that changed change their holdings (the rules slice tuples, so most
+        # slots are the same before and after): a change costs what it touches, not the chain.
+        gone, came = set(old), set(new)
+        gone, came = gone - came, came - gone
+        for slot in gone:
             if slot.link is not None:
                 slot.link.attached = False
-        for slot in new:
+        for slot in came:
             if slot.link is not None:
                 slot.link.attached = True
             else:
                 slot.prog._hold()
-        for slot in old:
+        for slot in gone:
             if slot.link is None:
                 slot.prog._unhold()
         before = self._revision
         self._revision = self._revision + 1 if new else 1
         self._changes += 1
+        cached, self._query_cache = self._query_cache, None
         if self._watchers:
-            self._notify(_state(before, old))
+            self._notify(cached or _state(before, old))
 
     def _notify(self, before: QueryResult) -> None:
         # The change is committed: a watcher that raises cannot make it look failed, so its
@@ -410,14 +424,14 @@ def link_update(link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None
     if link.released:
         raise error(E.EBADF, op, f"{describe(link)} is closed")
     new_prog = program_arg(new_prog, op, "new program")
-    if flags & Flag.REPLACE:
+    if flags & _REPLACE:
         old_prog = program_arg(old_prog, op, "old program")
     elif not is_none(old_prog):  # an old_prog_fd of 0 is none, as the kernel reads it
         raise error(E.EINVAL, op, "old program given without REPLACE")
     bundle = _bundle_of(link)
     if bundle is None:
         raise error(E.ENOLINK, op, f"{describe(link)} is detached")
-    if flags & Flag.REPLACE and old_prog is not link.prog:
+    if flags & _REPLACE and old_prog is not link.prog:
         raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
                                  f"not {describe(old_prog)}")
     if new_prog is link.prog:
@@ -454,14 +468,16 @@ def link_close(link: BpfLink) -> None:
 
 def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryResult:
     """What query() says of these slots (``count``: the chain's total, if more than shown)."""
+    links = [s.link for s in slots]
+    pins = [int(s.pins) for s in slots]
     return QueryResult(
         revision=revision,
         count=len(slots) if count is None else count,
-        prog_ids=tuple(s.prog.id for s in slots),
-        link_ids=tuple(s.link.id if s.link is not None else 0 for s in slots),
+        prog_ids=tuple([s.prog.id for s in slots]),
+        link_ids=tuple([0 if link is None else link.id for link in links]),
         # v2 reports a slot's pins in the array of how it was attached; upstream has none.
-        prog_attach_flags=tuple(int(s.pins) if s.link is None else 0 for s in slots),
-        link_attach_flags=tuple(int(s.pins) if s.link is not None else 0 for s in slots),
+        prog_attach_flags=tuple([p if link is None else 0 for p, link in zip(pins, links)]),
+        link_attach_flags=tuple([0 if link is None else p for p, link in zip(pins, links)]),
     )
 
 

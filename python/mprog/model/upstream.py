@@ -9,6 +9,7 @@ empty chain on detach) are the bundle's; these functions start where ``tcx_prog_
 from __future__ import annotations
 
 import errno as E
+from types import SimpleNamespace
 from typing import Optional
 
 from ..errors import error
@@ -18,7 +19,8 @@ from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_an
 from .handles import BpfLink, Program
 from .naming import program_arg, resolve_relative
 
-F = Flag
+# Plain ints (an IntFlag's ``&`` goes through the enum machinery: most of an op's time).
+F = SimpleNamespace(**{f.name: int(f) for f in Flag})
 KNOWN = F.REPLACE | F.BEFORE | F.AFTER | F.ID | F.LINK
 # The live kernel (not SPEC): BPF_LINK_CREATE for tcx never masks its flags; only what no u32
 # holds is refused up front. An unknown bit is then ignored, except by the last check of
@@ -113,10 +115,11 @@ def _agree(slots: Slots, op: str, flags: int, anchor: Optional[Anchor], idx: Opt
     the slot after X (the total after the last). A missing relative is ENOENT before any
     disagreement.
     """
-    for directive, position in ((F.BEFORE, _before), (F.AFTER, _after)):
+    for name, directive, position in (("BEFORE", F.BEFORE, _before),
+                                      ("AFTER", F.AFTER, _after)):
         if flags & directive:
             at = position(slots, op, anchor)
-            claim = f"{directive.name} {describe(anchor) if anchor else 'nothing'}"
+            claim = f"{name} {describe(anchor) if anchor else 'nothing'}"
             if idx is not None and at != idx:
                 raise error(E.ERANGE, op, f"{claim} does not agree with {held}")
             idx, held = at, claim

@@ -1,18 +1,24 @@
-"""A seeded random generator of operations, biased toward the cases where bugs live.
+"""THE random generator of operations: seeded, and biased toward the cases where bugs live.
 
-``Generator(dialect, random.Random(seed))`` looks at the trial's current (agreed) state and
-proposes the next operations. Not uniform: it fills chains to 63 often, asks for current, stale
-and future revisions, names closed programs and detached or closed links, names relatives by
-handle and by id (and by ids nobody has), draws flags as subsets of the dialect's known bits
-(now and then with an unknown bit), and asks queries with short counts.
+``Generator(dialect, random.Random(seed))`` looks at a ``View`` of the current (agreed) state
+and proposes the next operations. Not uniform: it fills chains to 63 often, asks for current,
+stale and future revisions, names closed programs and detached or closed links, names
+relatives by handle and by id (and by ids nobody has), draws flags as subsets of the dialect's
+known bits (now and then with an unknown bit), asks queries with short counts, stages
+transactions and commits them (also after the chain moved on), and passes bad input.
+
+``Weights`` says how often each kind of op is drawn; a weight of 0 turns it off (a trial with
+the live kernel has no transactions; ``bad`` is how often an argument is replaced by bad
+input). ``batch.random_trace`` uses this generator too, with only what its records can say.
 """
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, List, Optional, Set
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..flags import MAX_PROGRAMS
-from .ops import KNOWN_FLAGS, Op, disambiguate, flag
+from .vocabulary import BAD_VALUES, KNOWN_FLAGS, Op, disambiguate, flag
 
 #: Bits no dialect knows, plus the other dialect's ID/FIRST/LAST where they are unknown.
 UNKNOWN_BITS = (1 << 0, 1 << 1, 1 << 9, 1 << 15, 1 << 31, 1 << 32)
@@ -21,15 +27,62 @@ UNKNOWN_BITS = (1 << 0, 1 << 1, 1 << 9, 1 << 15, 1 << 31, 1 << 32)
 RAW_IDS = (0, 0xFFFFFFF0, 0x7FFFFFFE, 0xFFFFFFFF)
 
 
-class Generator:
-    """Proposes operations for one trace; ``next(state, progs, links)`` returns a list."""
+@dataclass
+class Weights:
+    """How often each kind of op is drawn (relative weights; 0: never)."""
 
-    def __init__(self, dialect: str, rng: random.Random) -> None:
+    new_prog: float = 1.0
+    attach: float = 10.0
+    link: float = 8.0
+    detach: float = 8.0
+    query: float = 3.0
+    prog_close: float = 0.6
+    update: float = 5.0
+    link_detach: float = 2.5
+    link_close: float = 0.8
+    transaction: float = 1.0  # tx_begin; staged ops, commit and discard follow from it
+    bundle_close: float = 0.02
+    # percent of ops with one argument replaced by bad input: off by default while the backends
+    # still disagree on bad input (docs/protocol.md; `fuzz --bad-input 2` turns it on)
+    bad: float = 0.0
+    #: revisions: zero, current, stale, future, value
+    revisions: Tuple[float, ...] = (55, 25, 10, 6, 1)
+    #: relative kinds: id_raw and int (the rest is by handle or by id)
+    raw_relatives: bool = True
+
+
+#: What the batch records (``mprog.batch``) can say: no query, transaction or bad input, no
+#: stale or literal revision, no closing of the bundle.
+BATCH = Weights(query=0, transaction=0, bundle_close=0, bad=0, revisions=(75, 18, 0, 7, 0),
+                raw_relatives=False)
+
+
+@dataclass
+class View:
+    """What the generator looks at: the agreed state, by label (kept by the trial)."""
+
+    order: Tuple[Any, ...] = ()  # program labels in chain order
+    slot_links: Tuple[Any, ...] = ()  # link label of each slot, or None
+    progs: List[int] = field(default_factory=list)  # every program created, in order
+    closed_progs: Set[int] = field(default_factory=set)
+    links: List[int] = field(default_factory=list)  # every link created, in order
+    closed_links: Set[int] = field(default_factory=set)
+    link_prog: Dict[int, Any] = field(default_factory=dict)  # each link's program, last known
+    txs: List[int] = field(default_factory=list)  # transactions begun and not yet ended
+
+
+class Generator:
+    """Proposes operations for one trace; ``next(view)`` returns a list of ops."""
+
+    def __init__(self, dialect: str, rng: random.Random,
+                 weights: Optional[Weights] = None) -> None:
         self.dialect = dialect
         self.rng = rng
+        self.w = weights or Weights()
         self.known = KNOWN_FLAGS[dialect]
         self.next_prog = 0
         self.next_link = 0
+        self.next_tx = 0
         self.F = {name: flag(dialect, name) for name in
                   ("REPLACE", "BEFORE", "AFTER", "ID", "LINK", "FIRST", "LAST")}
         # a per-trace temperament, so some traces live near a full chain and others near empty
@@ -38,28 +91,40 @@ class Generator:
 
     # ---------------------------------------------------------------- overview
 
-    def next(self, state: Dict[str, Any], progs: Set[int], links: Set[int]) -> List[Op]:
-        chain = state["chain"]
-        self.s = state
-        self.order = list(chain["progs"])
-        self.slot_links = list(chain["links"])
-        self.progs = sorted(progs)
-        self.open_progs = [p for p in self.progs if not state["progs"].get(p)]
-        self.links = sorted(links)
-        self.free = [p for p in self.open_progs if p not in self.order]
+    def next(self, view: View) -> List[Op]:
+        self.v = view
+        self.order = view.order
+        self.slot_links = view.slot_links
+        self.progs = view.progs
+        closed = view.closed_progs
+        in_chain = set(self.order)
+        self.free = [p for p in view.progs if p not in closed and p not in in_chain]
+        self.links = view.links
         n = len(self.order)
         r = self.rng
+        w = self.w
         if not self.progs or (not self.free and r.random() < 0.6):
             return [self.new_prog()]
         if n < MAX_PROGRAMS and r.random() < self.fill_bias:
             return self.fill(r.choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
                                        min(MAX_PROGRAMS, n + r.randint(1, 6)))))
-        choices = [("new_prog", 3 if len(self.free) < 3 else 1), ("attach", 10), ("link", 8),
-                   ("detach", 8), ("query", 3), ("prog_close", 0.6 * self.close_bias)]
+        choices = [("new_prog", w.new_prog * (3 if len(self.free) < 3 else 1)),
+                   ("attach", w.attach), ("link", w.link), ("detach", w.detach),
+                   ("query", w.query), ("prog_close", w.prog_close * self.close_bias),
+                   ("bundle_close", w.bundle_close)]
         if self.links:
-            choices += [("update", 5), ("link_detach", 2.5), ("link_close", 0.8 * self.close_bias)]
+            choices += [("update", w.update), ("link_detach", w.link_detach),
+                        ("link_close", w.link_close * self.close_bias)]
+        if w.transaction:
+            choices.append(("tx_begin", w.transaction * (0.3 if view.txs else 1)))
+            if view.txs:
+                choices += [("tx_attach", 4 * w.transaction), ("tx_detach", 3 * w.transaction),
+                            ("tx_commit", 2 * w.transaction), ("tx_discard", 0.4 * w.transaction)]
         kind = self._weighted(choices)
-        return [disambiguate(getattr(self, kind)(), self.dialect)]
+        op = getattr(self, kind)()
+        if w.bad and r.random() * 100 < w.bad:
+            op = self.bad(op)
+        return [disambiguate(op, self.dialect)]
 
     def _weighted(self, choices: List[Any]) -> Any:
         total = sum(w for _, w in choices)
@@ -80,7 +145,7 @@ class Generator:
     def fill(self, upto: int) -> List[Op]:
         """New programs appended plainly (by program or link) until ``upto`` are attached."""
         ops: List[Op] = []
-        via_link = self.rng.random() < 0.3
+        via_link = self.w.link and self.rng.random() < 0.3
         for _ in range(max(0, upto - len(self.order))):
             new = self.new_prog()
             ops.append(new)
@@ -122,33 +187,38 @@ class Generator:
         return {"op": "detach", "prog": prog, "flags": flags, "relative": relative,
                 "expected_revision": self.revision()}
 
+    def _attached_links(self) -> List[int]:
+        return [l for l in self.slot_links if l is not None]
+
     def update(self) -> Op:
         r = self.rng
-        attached = [l for l in self.links if self.s["links"][l][0]]
-        link = self._pick([(attached, 75), (self.links, 25)])
-        current = self.s["links"][link][2]
-        new = self._pick([(self.free, 55), ([current] if isinstance(current, int) else [], 12),
-                          (self.order, 18), (self.progs, 15)])
+        link = self._pick([(self._attached_links(), 75), (self.links, 25)])
+        current = self.v.link_prog.get(link)
+        mine = [current] if isinstance(current, int) else []
+        new = self._pick([(self.free, 55), (mine, 12), (list(self.order), 18), (self.progs, 15)])
         x = r.random()
         replace = self.F["REPLACE"]
         flags = 0 if x < 0.5 else replace if x < 0.9 else self.random_flags()
         old = None
         if flags & replace:
-            old = self._pick([([current] if isinstance(current, int) else [], 70),
-                              (self.progs, 20), ([None], 10)])
+            old = self._pick([(mine, 70), (self.progs, 20), ([None], 10)])
         elif r.random() < 0.1:
             old = r.choice(self.progs)
         return {"op": "update", "link": link, "new_prog": new, "flags": flags, "old_prog": old}
 
     def link_detach(self) -> Op:
-        attached = [l for l in self.links if self.s["links"][l][0]]
-        return {"op": "link_detach", "link": self._pick([(attached, 80), (self.links, 20)])}
+        return {"op": "link_detach", "link": self._pick([(self._attached_links(), 80),
+                                                         (self.links, 20)])}
 
     def link_close(self) -> Op:
         return {"op": "link_close", "link": self.rng.choice(self.links)}
 
     def prog_close(self) -> Op:
-        return {"op": "prog_close", "prog": self._pick([(self.order, 40), (self.progs, 60)])}
+        return {"op": "prog_close", "prog": self._pick([(list(self.order), 40),
+                                                        (self.progs, 60)])}
+
+    def bundle_close(self) -> Op:
+        return {"op": "bundle_close"}
 
     def query(self) -> Op:
         kind = self._weighted([("none", 4), ("zero", 1), ("short", 3), ("exact", 1),
@@ -157,6 +227,57 @@ class Generator:
         if kind == "value":
             count["value"] = self.rng.choice((1, 63, 64, 2**32 - 1))
         return {"op": "query", "count": count}
+
+    # -- transactions: staged on a copy, committed as one change --------------------------
+
+    def tx_begin(self) -> Op:
+        op = {"op": "tx_begin", "as": self.next_tx,
+              "expected_revision": self.revision() if self.rng.random() < 0.3 else
+              {"kind": "zero"}}
+        self.v.txs.append(self.next_tx)  # the trial drops it again if the begin fails
+        self.next_tx += 1
+        return op
+
+    def _tx(self) -> int:
+        # mostly the newest transaction; now and then one already ended (a ValueError)
+        if self.rng.random() < 0.05 and self.next_tx:
+            return self.rng.randrange(self.next_tx)
+        return self.v.txs[-1]
+
+    def tx_attach(self) -> Op:
+        op = self.attach()
+        op["op"] = "tx_attach"
+        op["tx"] = self._tx()
+        return op
+
+    def tx_detach(self) -> Op:
+        op = self.detach()
+        op["op"] = "tx_detach"
+        op["tx"] = self._tx()
+        return op
+
+    def tx_commit(self) -> Op:
+        return {"op": "tx_commit", "tx": self._tx()}
+
+    def tx_discard(self) -> Op:
+        return {"op": "tx_discard", "tx": self._tx()}
+
+    # -- bad input ---------------------------------------------------------------------
+
+    def bad(self, op: Op) -> Op:
+        """``op`` with one of its arguments replaced by bad input (a wrong type, an int out of
+        range, another backend's program, another bundle's link)."""
+        slots = [k for k in ("prog", "new_prog", "old_prog", "flags", "relative", "replace",
+                             "expected_revision", "count") if k in op]
+        if not slots:
+            return op
+        key = self.rng.choice(slots)
+        names = list(BAD_VALUES)
+        if key in ("relative", "replace", "prog", "new_prog", "old_prog"):
+            names += ["foreign_prog", "foreign_link"] * 2  # the foreign ones matter most there
+        op = dict(op)
+        op[key] = {"kind": "bad", "value": self.rng.choice(names)}
+        return op
 
     # ------------------------------------------------------------- arguments
 
@@ -218,16 +339,15 @@ class Generator:
 
     def relative(self) -> Optional[Dict[str, Any]]:
         r = self.rng
-        in_chain_links = [l for l in self.slot_links if l is not None]
         x = r.random()
         if x < 0.55 or not self.links:
-            prog = self._pick([(self.order, 70), (self.free, 15), (self.progs, 15)])
+            prog = self._pick([(list(self.order), 70), (self.free, 15), (self.progs, 15)])
             if prog is None:
                 return None
             kind = "prog" if r.random() < 0.6 else "id_prog"
             return {"kind": kind, "ref": prog}
-        if x < 0.88:
-            link = self._pick([(in_chain_links, 70), (self.links, 30)])
+        if x < 0.88 or not self.w.raw_relatives:
+            link = self._pick([(self._attached_links(), 70), (self.links, 30)])
             kind = "link" if r.random() < 0.6 else "id_link"
             return {"kind": kind, "ref": link}
         if x < 0.95:
@@ -244,18 +364,21 @@ class Generator:
             return {"kind": "prog", "ref": r.choice(self.order)}
         if x < 0.92 and self.progs:
             return {"kind": "prog", "ref": r.choice(self.progs)}
-        if x < 0.96 and self.links:
+        if x < 0.96 and self.links and self.w.raw_relatives:
             return {"kind": "link", "ref": r.choice(self.links)}
+        if not self.w.raw_relatives:
+            return None
         return None if r.random() < 0.5 else {"kind": "int", "value": 0}
 
     def _prog_to_add(self) -> int:
-        prog: Optional[int] = self._pick([(self.free, 80), (self.order, 10), (self.progs, 10)])
+        prog: Optional[int] = self._pick([(self.free, 80), (list(self.order), 10),
+                                          (self.progs, 10)])
         assert prog is not None, "next() asks for an attach or link only once a program exists"
         return prog
 
     def revision(self) -> Dict[str, Any]:
-        kind = self._weighted([("zero", 55), ("current", 25), ("stale", 10), ("future", 6),
-                               ("value", 1)])
+        kind = self._weighted(list(zip(("zero", "current", "stale", "future", "value"),
+                                       self.w.revisions)))
         rev: Dict[str, Any] = {"kind": kind}
         if kind == "value":
             rev["value"] = self.rng.choice((1, 2**32, 2**64 - 1))

@@ -1,0 +1,354 @@
+"""THE interpreter: one operation of the vocabulary applied to one backend, its outcome
+normalized, and the backend's state read back by label.
+
+``Interpreter(name, module, dialect)`` opens a bundle of a backend module (``mprog``,
+``mprog.model``, ``mprog.kernel``, or anything offering docs/protocol.md). ``apply(op)`` runs
+one operation and returns the *normalized* outcome, a JSON-native value that compares equal
+across backends:
+
+- ``["ok", value]``: ``value`` is the new label (``new_prog``, ``link``, ``tx_begin``), a
+  query result (a dict with ids mapped to labels) or ``None``;
+- ``["err", "EEXIST"]``: an ``OSError`` by errno name (its class is checked against the errno
+  by ``violations``, so the pair (class, errno) is what agrees); ``query``'s ENOSPC adds
+  ``{"count": total, "partial": query}``;
+- ``["raise", "ValueError"]`` / ``["raise", "TypeError"]``: argument errors of the protocol;
+- ``["crash", "AttributeError"]``: anything else (a backend bug); the message is kept in
+  ``notes`` for the report, not compared.
+
+Reading the state: ``digest(op)`` is cheap (one query, labels in order, and the handles the op
+named) and is what a campaign compares after every step; ``snapshot()`` reads everything
+observable (every link, every program, iteration and ``len``) for the invariant checks.
+"""
+from __future__ import annotations
+
+import errno as _errno
+from typing import Any, Dict, List, Optional, Tuple, Type, cast
+
+from .. import errors
+from ..errors import MprogError
+from .vocabulary import BAD_VALUES, Op, is_bad
+
+#: Names ``MprogError`` messages start with, per op (docs/protocol.md, "Results").
+ERROR_PREFIX = {"attach": "attach", "link": "link", "detach": "detach", "query": "query",
+                "update": "update", "link_detach": "link detach",
+                "tx_attach": "attach", "tx_detach": "detach", "tx_commit": "transaction"}
+
+#: The outcome of an op that names a label nothing was created as (the op is not run).
+SKIP = ["skip"]
+
+
+def errname(err: Optional[int]) -> Any:
+    return _errno.errorcode.get(err, err) if err is not None else None
+
+
+class _Labels(Dict[int, Any]):
+    """Ids to labels; an id the harness never made reads as ``"?id"``."""
+
+    def __missing__(self, key: int) -> Any:
+        return f"?{key}"
+
+
+class Interpreter:
+    """A backend module plus the objects a trace created in it, keyed by label."""
+
+    def __init__(self, name: str, module: Any, dialect: str) -> None:
+        self.name = name
+        self.module = module
+        self.dialect = dialect
+        self.progs: Dict[int, Any] = {}
+        self.prog_ids: Dict[int, int] = {}
+        self.links: Dict[int, Any] = {}
+        self.link_ids: Dict[int, int] = {}
+        self.txs: Dict[int, Any] = {}
+        self._prog_label: Dict[int, Any] = _Labels()
+        self._link_label: Dict[int, Any] = _Labels({0: None})
+        self._foreign: Dict[str, Any] = {}
+        self._foreign_owned: List[Any] = []
+        #: per op: messages of raised exceptions (reported, not compared)
+        self.notes: List[str] = []
+        #: per op: breaches of docs/protocol.md's error conventions (the trial reports them)
+        self.violations: List[str] = []
+        self.bundle = module.Bundle(dialect=dialect)
+        #: Whether this backend offers transactions (the live kernel does not: there every
+        #: syscall is one change, and its ``transaction()`` raises NotImplementedError).
+        self.transactions = True
+        try:
+            self.bundle.transaction().discard()
+        except (AttributeError, NotImplementedError):
+            self.transactions = False
+
+    # ---------------------------------------------------------------- operations
+
+    def apply(self, op: Op) -> List[Any]:
+        if self.notes:
+            self.notes = []
+        if self.violations:
+            self.violations = []
+        try:
+            return ["ok", self._run(op)]
+        except MprogError as e:
+            self._conform(op, e)
+            return self._error(op, e)
+        except OSError as e:
+            self.violations.append(f"{type(e).__name__} is not an mprog.errors.MprogError: {e}")
+            return self._error(op, e)
+        except (ValueError, TypeError) as e:
+            self.notes.append(f"{type(e).__name__}: {e}")
+            return ["raise", type(e).__name__]
+        except Exception as e:  # a backend bug: record it, let the comparison report it
+            self.notes.append(f"{type(e).__name__}: {e}")
+            return ["crash", type(e).__name__]
+
+    def _error(self, op: Op, e: OSError) -> List[Any]:
+        out: List[Any] = ["err", errname(e.errno)]
+        if op["op"] == "query" and e.errno == _errno.ENOSPC:
+            partial = getattr(e, "partial", None)
+            out.append({"count": getattr(e, "count", None),
+                        "partial": self._query(partial) if partial is not None else None})
+        return out
+
+    def _conform(self, op: Op, e: MprogError) -> None:
+        self.notes.append(f"{type(e).__name__}: {e.strerror}")
+        prefix = ERROR_PREFIX.get(op["op"])
+        if prefix and not str(e.strerror or "").startswith(prefix + ":"):
+            self.violations.append(f"message {e.strerror!r} does not start with {prefix + ':'!r}")
+        # a backend's MprogError normally carries an errno; one without gets the base class
+        expected: Type[MprogError] = (MprogError if e.errno is None
+                                      else errors._BY_ERRNO.get(e.errno, MprogError))
+        if op["op"] == "query" and e.errno == _errno.ENOSPC:
+            expected = errors.QueryTooSmall
+        if not isinstance(e, (expected, errors.ChainFull)):
+            self.violations.append(f"{type(e).__name__} raised for {errname(e.errno)}, "
+                                   f"expected {expected.__name__}")
+
+    def _run(self, op: Op) -> Any:
+        kind = op["op"]
+        b = self.bundle
+        if kind == "attach" or kind == "tx_attach":
+            on = b if kind == "attach" else self.txs[op["tx"]]
+            on.attach(self._prog(op["prog"]), self._flags(op["flags"]),
+                      self._target(op.get("relative")), self._target(op.get("replace")),
+                      self._revision(op["expected_revision"]))
+            return None
+        if kind == "detach" or kind == "tx_detach":
+            on = b if kind == "detach" else self.txs[op["tx"]]
+            on.detach(self._prog(op.get("prog")), self._flags(op["flags"]),
+                      self._target(op.get("relative")),
+                      self._revision(op["expected_revision"]))
+            return None
+        if kind == "new_prog":
+            label = op["as"]
+            p = self.module.Program(name=f"p{label}")
+            self.progs[label] = p
+            self.prog_ids[label] = p.id
+            self._prog_label[p.id] = label
+            return label
+        if kind == "link":
+            link = b.link(self._prog(op["prog"]), self._flags(op["flags"]),
+                          self._target(op.get("relative")),
+                          self._revision(op["expected_revision"]))
+            label = op["as"]
+            self.links[label] = link
+            self.link_ids[label] = link.id
+            self._link_label[link.id] = label
+            return label
+        if kind == "update":
+            self.links[op["link"]].update(self._prog(op["new_prog"]), self._flags(op["flags"]),
+                                          self._prog(op.get("old_prog")))
+            return None
+        if kind == "link_detach":
+            self.links[op["link"]].detach()
+            return None
+        if kind == "link_close":
+            self.links[op["link"]].close()
+            return None
+        if kind == "prog_close":
+            self._prog(op["prog"]).close()
+            return None
+        if kind == "query":
+            return self._query(b.query(count=self._count(op["count"])))
+        if kind == "tx_begin":
+            self.txs[op["as"]] = b.transaction(self._revision(op["expected_revision"]))
+            return op["as"]
+        if kind == "tx_commit":
+            self.txs[op["tx"]].commit()
+            return None
+        if kind == "tx_discard":
+            self.txs[op["tx"]].discard()
+            return None
+        if kind == "bundle_close":
+            b.close()
+            return None
+        raise ValueError(f"unknown op {kind!r}")
+
+    # ------------------------------------------------------- symbolic arguments
+
+    def _prog(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is int:
+            return self.progs[value]
+        return self._bad(value)
+
+    def _flags(self, value: Any) -> Any:
+        return value if type(value) is int else self._bad(value)
+
+    def _bad(self, spec: Dict[str, Any]) -> Any:
+        """The value a ``{"kind": "bad"}`` argument stands for in this backend."""
+        name = spec["value"]
+        if name == "foreign_prog":
+            return self._foreign_object("prog")
+        if name == "foreign_link":
+            return self._foreign_object("link")
+        value = BAD_VALUES[name]
+        return list(value) if isinstance(value, list) else value
+
+    def _foreign_object(self, what: str) -> Any:
+        """A program of another backend; a link (attached) of another bundle of this one."""
+        if what not in self._foreign:
+            if what == "prog":
+                import mprog
+                import mprog.model
+                other = mprog if self.module is mprog.model else mprog.model
+                self._foreign[what] = other.Program(name="foreign")
+            else:
+                bundle = self.module.Bundle(dialect=self.dialect)
+                prog = self.module.Program(name="foreign")
+                self._foreign[what] = bundle.link(prog)
+                self._foreign_owned += [bundle, prog]
+            self._foreign_owned.append(self._foreign[what])
+        return self._foreign[what]
+
+    def _target(self, spec: Optional[Dict[str, Any]]) -> Any:
+        if spec is None:
+            return None
+        kind = spec["kind"]
+        if kind == "prog":
+            return self.progs[spec["ref"]]
+        if kind == "link":
+            return self.links[spec["ref"]]
+        if kind == "id_prog":
+            return self.prog_ids[spec["ref"]]
+        if kind == "id_link":
+            return self.link_ids[spec["ref"]]
+        if kind == "bad":
+            return self._bad(spec)
+        return spec["value"]  # id_raw, int
+
+    def _revision(self, spec: Dict[str, Any]) -> Any:
+        kind = spec["kind"]
+        if kind == "zero":
+            return 0
+        if kind == "value":
+            return cast(int, spec["value"])  # as the trace gives it: the backend checks it
+        if kind == "bad":
+            return self._bad(spec)
+        current: int = self.bundle.revision  # the backend module is untyped (Any)
+        if kind == "current":
+            return current
+        if kind == "future":
+            return current + 1
+        # stale: a revision the chain had before (or, on a fresh chain, one it never had)
+        return current - 1 if current > 1 else current + 7
+
+    def _count(self, spec: Dict[str, Any]) -> Any:
+        kind = spec["kind"]
+        if kind == "none":
+            return None
+        if kind == "zero":
+            return 0
+        if kind == "value":
+            return cast(int, spec["value"])  # as the trace gives it
+        if kind == "bad":
+            return self._bad(spec)
+        total = len(self.bundle)
+        if kind == "exact":
+            return total
+        if kind == "larger":
+            return total + 1 + total // 2
+        return max(1, total - 1 - total // 3)  # short
+
+    # ----------------------------------------------------------------- reading
+
+    def prog_label(self, pid: int) -> Any:
+        return self._prog_label[pid]  # "?id": an id the harness never made
+
+    def link_label(self, lid: int) -> Any:
+        return self._link_label[lid]
+
+    def _query(self, q: Any) -> Dict[str, Any]:
+        return {"revision": q.revision, "count": q.count,
+                "progs": list(map(self._prog_label.__getitem__, q.prog_ids)),
+                "links": list(map(self._link_label.__getitem__, q.link_ids)),
+                "prog_flags": list(q.prog_attach_flags),
+                "link_flags": list(q.link_attach_flags)}
+
+    def digest(self, op: Optional[Op] = None) -> Tuple[Any, ...]:
+        """The cheap state compared after every step: revision, count, program and link
+        labels in chain order, both flag arrays, and the state of each handle ``op`` named."""
+        try:
+            q = self.bundle.query()
+        except ValueError:  # the bundle is closed
+            return ("closed",)
+        out: Tuple[Any, ...] = (
+            q.revision, q.count, tuple(map(self._prog_label.__getitem__, q.prog_ids)),
+            tuple(map(self._link_label.__getitem__, q.link_ids)),
+            tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
+        if op is not None:
+            link = op.get("link", op.get("as") if op["op"] == "link" else None)
+            if link is not None and link in self.links:
+                out += (self._link_state(self.links[link]),)
+            prog = op.get("prog")
+            if op["op"] == "prog_close" and prog in self.progs:
+                out += (bool(self.progs[prog].closed),)
+        return out
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Everything observable, by label. ``self`` holds what must agree within a backend."""
+        b = self.bundle
+        progs = {label: bool(p.closed) for label, p in self.progs.items()}
+        links = {label: self._link_state(link) for label, link in self.links.items()}
+        try:
+            chain = self._query(b.query())
+        except ValueError:  # the bundle is closed
+            chain = {"revision": None, "count": 0, "progs": [], "links": [], "prog_flags": [],
+                     "link_flags": [], "closed": True}
+            return {"chain": chain, "links": links, "progs": progs,
+                    "self": {"revision": None, "len": 0, "list": []}}
+        listed = [self._prog_label[p.id] for p in b]
+        return {"chain": chain, "links": links, "progs": progs,
+                "self": {"revision": b.revision, "len": len(b), "list": listed}}
+
+    def _link_state(self, link: Any) -> List[Any]:
+        try:
+            prog = link.prog
+            prog_label = None if prog is None else self._prog_label[prog.id]
+        except Exception as e:  # noqa: BLE001 - compared, so a raising backend stands out
+            prog_label = f"raise:{type(e).__name__}"
+        return [bool(link.attached), bool(link.closed), prog_label]
+
+    # ----------------------------------------------------------------- cleanup
+
+    def close(self) -> List[str]:
+        """Close every link, program and the bundle; returns what failed (never raises)."""
+        problems = []
+        for label, link in self.links.items():
+            try:
+                link.close()
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"{self.name}: l{label}.close(): {type(e).__name__}: {e}")
+        for label, p in self.progs.items():
+            try:
+                p.close()
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"{self.name}: p{label}.close(): {type(e).__name__}: {e}")
+        try:
+            self.bundle.close()
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"{self.name}: bundle.close(): {type(e).__name__}: {e}")
+        for obj in self._foreign_owned:
+            try:
+                obj.close()
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"{self.name}: foreign {obj!r}.close(): {type(e).__name__}: {e}")
+        return problems

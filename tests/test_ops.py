@@ -1,0 +1,135 @@
+"""The one operation vocabulary (``mprog.ops``): validating, describing, relabeling, and the
+interpreter running the same ops (transactions and bad input included) on core and model."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import mprog
+from mprog import model
+from mprog.ops import (BAD_VALUES, Generator, Interpreter, View, Weights, describe, relabel,
+                       validate)
+from mprog.differential.trial import Trial
+
+REV0 = {"kind": "zero"}
+
+
+def attach(prog, flags=0, relative=None, **kw):
+    return dict({"op": "attach", "prog": prog, "flags": flags, "relative": relative,
+                 "replace": None, "expected_revision": REV0}, **kw)
+
+
+@pytest.mark.parametrize("bad, why", [
+    ([], "JSON object"),
+    ({"op": "nope"}, "unknown op"),
+    ({"op": "attach", "prog": 0}, "missing"),
+    (attach("zero"), "program label"),
+    (attach(0, flags="x"), "'flags' must be an int"),
+    (attach(0, relative={"kind": "prog"}), "needs an int 'ref'"),
+    (attach(0, relative={"kind": "weird"}), "must be one of"),
+    (attach({"kind": "bad", "value": "nope"}), "unknown bad value"),
+    ({"op": "tx_commit", "tx": None}, "must be a label"),
+])
+def test_validate_names_what_is_wrong(bad, why):
+    with pytest.raises(ValueError, match=why):
+        validate(bad)
+
+
+def test_describe_transactions_and_bad_input():
+    assert describe({"op": "tx_begin", "as": 2, "expected_revision": REV0}) == "t2 = transaction()"
+    op = dict(attach(1, 8, {"kind": "prog", "ref": 0}), op="tx_attach", tx=2)
+    assert describe(op) == "t2.attach(p1, BEFORE, rel=p0)"
+    assert describe(attach({"kind": "bad", "value": "float"})) == "attach(<float>, 0)"
+    assert describe({"op": "tx_commit", "tx": 0}) == "t0.commit()"
+
+
+def test_relabel_renumbers_transactions_too():
+    ops = [{"op": "new_prog", "as": 5}, {"op": "tx_begin", "as": 7, "expected_revision": REV0},
+           dict(attach(5), op="tx_attach", tx=7), {"op": "tx_commit", "tx": 7}]
+    out = relabel(ops)
+    assert [op.get("as", op.get("tx")) for op in out] == [0, 0, 0, 0]
+    assert out[2]["prog"] == 0
+
+
+def run_both(ops):
+    sides = [Interpreter("core", mprog, "upstream"), Interpreter("model", model, "upstream")]
+    try:
+        outcomes = [[s.apply(op) for op in ops] for s in sides]
+        digests = [s.digest() for s in sides]
+    finally:
+        for s in sides:
+            s.close()
+    return outcomes, digests
+
+
+def test_transaction_ops_run_alike_on_core_and_model():
+    ops = [{"op": "new_prog", "as": 0}, {"op": "new_prog", "as": 1}, attach(0),
+           {"op": "tx_begin", "as": 0, "expected_revision": REV0},
+           dict(attach(1), op="tx_attach", tx=0),
+           dict(attach(1), op="tx_attach", tx=0),  # EEXIST on the staged chain
+           {"op": "tx_detach", "tx": 0, "prog": 0, "flags": 0, "relative": None,
+            "expected_revision": REV0},
+           {"op": "tx_commit", "tx": 0}, {"op": "tx_commit", "tx": 0}]
+    (core, ref), (d1, d2) = run_both(ops)
+    assert core == ref
+    assert core[5] == ["err", "EEXIST"] and core[7] == ["ok", None]
+    assert core[8] == ["raise", "ValueError"]  # already committed
+    assert d1 == d2 and d1[2] == (1,) and d1[0] == 3  # one change for the whole transaction
+
+
+def test_commit_after_the_chain_moved_is_stale():
+    ops = [{"op": "new_prog", "as": 0}, {"op": "new_prog", "as": 1},
+           {"op": "tx_begin", "as": 0, "expected_revision": REV0},
+           dict(attach(1), op="tx_attach", tx=0), attach(0), {"op": "tx_commit", "tx": 0}]
+    (core, ref), _ = run_both(ops)
+    assert core == ref and core[-1] == ["err", "ESTALE"]
+
+
+def test_bad_values_reach_the_backend():
+    side = Interpreter("model", model, "upstream")
+    try:
+        for name in BAD_VALUES:
+            out = side.apply(attach({"kind": "bad", "value": name}))
+            assert out[0] in ("raise", "err"), (name, out)
+    finally:
+        side.close()
+
+
+def test_trial_skips_transactions_where_a_backend_has_none():
+    class NoTx:  # a backend module whose bundles have no transaction()
+        Program = model.Program
+        DIALECTS = model.DIALECTS
+
+        class Bundle(model.Bundle):
+            def transaction(self, *a, **k):
+                raise NotImplementedError
+
+    with Trial({"model": model, "notx": NoTx}, "upstream") as trial:
+        assert not trial.transactions
+        answers = trial.step({"op": "tx_begin", "as": 0, "expected_revision": REV0})
+        assert set(map(tuple, answers.values())) == {("skip",)}
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_generated_traces_cover_the_vocabulary(full):
+    seen = set()
+    with Trial({"core": mprog, "model": model}, "upstream", full=full) as trial:
+        gen = Generator("upstream", random.Random(3), Weights())
+        while len(trial.ops) < 3000:
+            for op in gen.next(trial.view):
+                trial.step(op)
+                seen.add(op["op"])
+    assert {"tx_begin", "tx_attach", "tx_detach", "tx_commit", "query", "update",
+            "link_close"} <= seen
+
+
+def test_view_is_what_the_backends_agree_on():
+    with Trial({"core": mprog, "model": model}, "upstream", full=False) as trial:
+        gen = Generator("upstream", random.Random(8))
+        while len(trial.ops) < 500:
+            for op in gen.next(trial.view):
+                trial.step(op)
+        state = trial.state
+        assert list(trial.view.order) == state["chain"]["progs"]
+        assert isinstance(trial.view, View)
