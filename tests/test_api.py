@@ -491,12 +491,10 @@ def test_transaction_stale(api_backend):
     b.close()
 
 
-def test_a_stale_transaction_says_what_happened(api_backend, request):
+def test_a_stale_transaction_says_what_happened(api_backend):
     """Made without expected_revision, it is stale because the chain changed, not because of an
     expected revision 0 (which means "no check")."""
     m = api_backend
-    if m is mprog:  # the core's message is fixed with its binding's shared messages
-        request.applymarker(pytest.mark.xfail(strict=True, reason="core binding pending"))
     b = m.Bundle()
     b.attach(m.Program())
     tx = b.transaction()

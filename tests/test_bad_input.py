@@ -285,28 +285,9 @@ def outcome(w: World, c: Case) -> str:
     return "ok"
 
 
-# Pending on the core until the binding's argument conversion follows these rules (the
-# binding is being split by concept first). Strict: each turns into a failure once fixed.
-_INTS_AND_LINKS = ("closed link", "open link", "zero", "one", "true", "neg", "u32", "u64")
-CORE_PENDING = {f"{pos}[{v}]" for pos, values in (
-    ("Bundle(dialect)", ["bytes"]), ("Program(name)", ["bytes"]),
-    ("Program(fn)", [n for n in ALL if n != "none"]),
-    ("attach(REPLACE replace)", HANDLE), ("attach(replace)", HANDLE),
-    ("attach(prog)", [*_INTS_AND_LINKS, "none"]), ("link(prog)", [*_INTS_AND_LINKS, "none"]),
-    ("update(new_prog)", [*_INTS_AND_LINKS, "none"]), ("detach(prog)", _INTS_AND_LINKS),
-    ("update(REPLACE old_prog)", _INTS_AND_LINKS), ("update(old_prog)", _INTS_AND_LINKS),
-    ("query(count)", ["u64"])) for v in values}
-
-
-def pending_on_core(request, backend, key, pending):
-    if backend.__name__ == "mprog" and key in pending:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="core binding pending"))
-
-
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
-def test_bad_input(world, c, request):
+def test_bad_input(world, c):
     """One call, one outcome on every backend; a failure changes nothing at all."""
-    pending_on_core(request, world.m, c.id, CORE_PENDING)
     before = world.state()
     got = outcome(world, c)
     assert got == c.expect
@@ -334,8 +315,7 @@ VERDICTS = {
 
 
 @pytest.mark.parametrize("name", VERDICTS)
-def test_run_takes_an_int_verdict(backend, name, request):
-    pending_on_core(request, backend, name, {n for n, (_, e) in VERDICTS.items() if e != "ok"})
+def test_run_takes_an_int_verdict(backend, name):
     verdict, expect = VERDICTS[name]
     with backend.Bundle() as b:
         p = backend.Program(name="judge", fn=lambda ctx: verdict)

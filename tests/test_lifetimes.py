@@ -22,13 +22,6 @@ def collect():
 
 
 @pytest.fixture
-def pending_on_core(request):
-    """The core's Link and Bundle do not warn yet (its binding is being split first)."""
-    if request.getfixturevalue("backend").__name__ == "mprog":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="core binding pending"))
-
-
-@pytest.fixture
 def quiet():
     """Fail on any ResourceWarning: closed objects must not warn."""
     with warnings.catch_warnings():
@@ -36,7 +29,7 @@ def quiet():
         yield
 
 
-def test_an_unused_link_is_released_at_once_with_a_warning(backend, pending_on_core):
+def test_an_unused_link_is_released_at_once_with_a_warning(backend):
     with backend.Bundle() as b:
         p = backend.Program(name="p")
         with pytest.warns(ResourceWarning, match="unclosed"):
@@ -46,7 +39,7 @@ def test_an_unused_link_is_released_at_once_with_a_warning(backend, pending_on_c
         p.close()
 
 
-def test_a_dropped_link_is_released_when_collected(backend, pending_on_core):
+def test_a_dropped_link_is_released_when_collected(backend):
     with backend.Bundle() as b:
         p, q = backend.Program(name="p"), backend.Program(name="q")
         b.attach(p)
@@ -63,7 +56,7 @@ def test_a_dropped_link_is_released_when_collected(backend, pending_on_core):
             h.close()
 
 
-def test_a_dropped_bundle_is_released_and_its_links_detached(backend, pending_on_core):
+def test_a_dropped_bundle_is_released_and_its_links_detached(backend):
     b = backend.Bundle()
     p, q, r = (backend.Program(name=n) for n in "pqr")
     b.attach(p)

@@ -2,6 +2,9 @@
 
 #include <unordered_map>
 
+#include "links.hpp"
+#include "raise.hpp"
+
 namespace mprog::python {
 namespace {
 
@@ -16,9 +19,21 @@ std::unordered_map<std::uint32_t, LinkObject*>& links() {
 std::uint32_t last_program_id = 0;
 std::uint32_t last_link_id = 0;
 
+std::string checked_name(py::handle name) {
+  if (!PyUnicode_Check(name.ptr()))
+    raise_type_error(std::string("name must be a str, not ") + Py_TYPE(name.ptr())->tp_name);
+  return name.cast<std::string>();
+}
+
+py::object checked_fn(py::object fn) {
+  if (!fn.is_none() && !PyCallable_Check(fn.ptr())) raise_type_error("fn must be callable or None");
+  return fn;
+}
+
 }  // namespace
 
-ProgramObject::ProgramObject(std::string n, py::object f) : name(std::move(n)), fn(std::move(f)) {
+ProgramObject::ProgramObject(py::handle n, py::object f)
+    : name(checked_name(n)), fn(checked_fn(std::move(f))) {
   core.id = ++last_program_id;
   core.user = this;
   programs()[core.id] = this;
@@ -29,21 +44,26 @@ ProgramObject::~ProgramObject() { programs().erase(core.id); }
 LinkObject::LinkObject(py::object p) : prog(std::move(p)) {
   core.id = next_link_id();
   core.prog = &as_program(prog).core;
+  core.user = this;
   links()[core.id] = this;
 }
 
 LinkObject::~LinkObject() {
+  // Dropped without close(): released all the same, with a ResourceWarning (docs/protocol.md
+  // "Lifetimes"). A link that was never handed out (its attach failed) is closed already.
+  if (!closed) warn_unclosed(link_repr(*this));
   close();
   links().erase(core.id);
 }
 
 void LinkObject::close() {
   if (closed) return;
-  Bundle* chain = core.bundle;
+  // Held to the end: releasing the program may drop the bundle's last reference (its fn).
+  py::object chain = bundle_of(core);
   mprog::detach(Ref<Link>(&core));
   closed = true;
   release(as_program(prog));
-  if (chain) notify_changed(chain);  // last: the link is fully released whatever a watcher does
+  notify_changed(chain);  // last: the link is fully released whatever a watcher does
 }
 
 ProgramObject* program_by_id(std::uint32_t id) {
@@ -65,6 +85,12 @@ py::handle owner(ProgramObject& p) {
   // owner cannot change while p exists (it owns p), so look it up once.
   if (!p.self) p.self = py::cast(&p, py::return_value_policy::reference).ptr();
   return p.self;
+}
+
+py::handle owner(LinkObject& l) {
+  // The instance that owns l already exists: this finds it (borrowed, like owner(Program)).
+  // Not cached: only transactions ask, once per link in the chain they start from.
+  return py::cast(&l, py::return_value_policy::reference).ptr();
 }
 
 void hold(ProgramObject& p) {

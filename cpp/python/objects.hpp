@@ -23,7 +23,8 @@ struct ProgramObject {
   std::uint32_t holders = 0;  // chains holding it by program + open links holding it
   PyObject* self = nullptr;   // the Python object that owns it, once looked up (see owner())
 
-  ProgramObject(std::string name, py::object fn);
+  // name: a str, fn: a callable or None (TypeError otherwise, docs/protocol.md "Bad input").
+  ProgramObject(py::handle name, py::object fn);
   ~ProgramObject();
   bool alive() const { return !closed || holders > 0; }
   static ProgramObject& of(const Program* p) { return *reinterpret_cast<ProgramObject*>(p->user); }
@@ -52,6 +53,11 @@ ProgramObject& as_program(py::handle h);  // TypeError if not a Program
 py::handle owner(ProgramObject& p);       // its Python object (borrowed)
 void hold(ProgramObject& p);              // a chain or link starts holding it
 void release(ProgramObject& p);           // ... and stops
-void notify_changed(Bundle* chain);       // tell the chain's watchers (bundle_object.cpp)
+py::handle owner(LinkObject& l);          // its Python object (borrowed)
+// The Python object of the bundle a link is attached to, as a strong reference (None if
+// detached). A link does not hold its bundle, so a link operation that may run Python code
+// (a released program's destructor, a watcher) holds it for the rest of the call.
+py::object bundle_of(const Link& link);   // links.cpp
+void notify_changed(py::handle bundle);   // tell its watchers, if not None (links.cpp)
 
 }  // namespace mprog::python

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "injected.hpp"
+
 namespace mprog::python {
 namespace py = pybind11;
 namespace {
@@ -48,22 +50,40 @@ std::string what(const Result& r, const Context& c) {
 
 }  // namespace
 
-py::handle imported(const char* module, const char* name) {
-  // Leaked on purpose: a static py::object would be destroyed after the interpreter.
-  return py::object(py::module_::import(module).attr(name)).release();
+Context Context::of(const char* operation, const Request& r, std::uint64_t revision,
+                    PyObject* anchor) {
+  Context c(operation);
+  c.prog_id = r.prog.object ? r.prog.object->id : 0;
+  c.flags = r.flags;
+  c.expected_revision = r.expected_revision;
+  c.revision = revision;
+  c.anchor = anchor;
+  return c;
 }
 
 py::object make_error(const Result& r, const Context& c) {
-  static py::handle error = imported("mprog.errors", "error");
-  return error(-r.error, c.op, what(r, c), py::arg("full") = r.why == Why::chain_full,
-               py::arg("revision") = c.revision,
-               py::arg("anchor") = py::handle(c.anchor ? c.anchor : Py_None));
+  return injected().error(-r.error, c.op, what(r, c), py::arg("full") = r.why == Why::chain_full,
+                          py::arg("revision") = c.revision,
+                          py::arg("anchor") = py::handle(c.anchor ? c.anchor : Py_None));
 }
 
 void raise_result(const Result& r, const Context& c) {
   py::object e = make_error(r, c);
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(e.ptr())), e.ptr());
   throw py::error_already_set();
+}
+
+void raise_error(int error, const char* op, const std::string& what, std::uint64_t revision) {
+  py::object e = injected().error(error, op, what, py::arg("revision") = revision);
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(e.ptr())), e.ptr());
+  throw py::error_already_set();
+}
+
+void warn_unclosed(const std::string& what) {
+  py::error_scope saved;  // restored when this returns
+  if (PyErr_ResourceWarning(nullptr, 1, "unclosed %s: call close() (or use a with block)",
+                            what.c_str()) < 0)
+    PyErr_WriteUnraisable(nullptr);
 }
 
 void raise_value_error(const std::string& what) { throw py::value_error(what); }

@@ -1,5 +1,5 @@
 // Trace replay. The handle rules here are those of the Python binding
-// (cpp/python/bundle_object.cpp, objects.cpp): how a relative is named, when a handle is
+// (cpp/python/arguments.cpp, objects.cpp): how a relative is named, when a handle is
 // closed, and when a program is alive to be named by id. The core decides everything else.
 #include "mprog/replay.hpp"
 
@@ -207,12 +207,10 @@ Counts Session::apply(const Op* ops, std::size_t n, std::int32_t* errnos, std::s
 
 std::vector<ChainSlot> Session::chain() const {
   std::vector<ChainSlot> out;
-  const Entry& e = bundle_->current();
-  for (std::uint32_t i = 0; i < e.count; ++i) {
-    const Link* l = bundle_->slot(i).link;
-    out.push_back({static_cast<std::uint16_t>(e.programs[i]->id - 1),
+  bundle_->for_each_tuple([&](const Program* p, const Link* l) {
+    out.push_back({static_cast<std::uint16_t>(p->id - 1),
                    static_cast<std::uint16_t>(l ? l->id - 1 : kNone)});
-  }
+  });
   return out;
 }
 

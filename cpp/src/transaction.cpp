@@ -35,10 +35,10 @@ void apply(Entry& e, Slot* slots, const Plan& plan) {
 
 }  // namespace
 
-Transaction::Transaction(const Bundle& bundle)
-    : entry_(bundle.current()), base_revision_(bundle.revision()),
+Transaction::Transaction(Bundle& bundle)
+    : bundle_(&bundle), entry_(bundle.active_entry()), base_revision_(bundle.revision()),
       base_generation_(bundle.generation()), dialect_(bundle.dialect()) {
-  std::copy(&bundle.slot(0), &bundle.slot(0) + kSlots, slots_);
+  std::copy(bundle.slots_, bundle.slots_ + kSlots, slots_);
 }
 
 Result Transaction::attach(const Request& request) { return stage(plan_attach, request); }
@@ -55,7 +55,8 @@ Result Transaction::stage(Planner planner, const Request& request) {
   return {};
 }
 
-Result Transaction::commit(Bundle& bundle, std::uint64_t expected_revision) {
+Result Transaction::commit(std::uint64_t expected_revision) {
+  Bundle& bundle = *bundle_;
   if (expected_revision && expected_revision != base_revision_) return {-ESTALE, Why::stale};
   // Not the revision: it starts again at 1 when a chain is freed, so emptied-and-refilled
   // would look unchanged.

@@ -5,9 +5,9 @@ and ``mprog.kernel`` the live kernel's tcx, with the same names (docs/protocol.m
 """
 from __future__ import annotations
 
-from . import errors
+from . import _core, errors
 from ._core import Bundle, Link, Program, Transaction
-from .anchors import After, Anchor, Before, Head, Replace, Tail
+from .anchors import After, Anchor, Before, Head, Replace, Tail, to_request
 from .errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
                      InvalidArgument, LinkDetached, MprogError, NotAttached, NotFound,
                      PinViolation, QueryTooSmall, StaleRevision, WrongProgram)
@@ -15,6 +15,10 @@ from .explain import Explanation
 from .flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, MAX_PROGRAMS, NEXT, CgroupFlag, Flag, V2Flag
 from .query import QueryEntry, QueryResult
 from .retry import retry
+
+# What the C++ binding uses of this package, handed over once (it imports nothing by name).
+_core._inject(error=errors.error, query_too_small=QueryTooSmall, query_result=QueryResult,
+              explanation=Explanation, to_request=to_request)
 
 __version__ = "0.1.0"
 DIALECTS = ("upstream", "v2")

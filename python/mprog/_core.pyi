@@ -107,9 +107,15 @@ class Bundle:
     def __iter__(self) -> Iterator[Program]: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *args: object) -> None: ...
+    def __repr__(self) -> str: ...
 
 def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "upstream",
            errnos: bool = False) -> Dict[str, Any]:
     """Apply a trace of 16-byte ops (see mprog.batch) to a new bundle in one call.
     Returns {'ops', 'counts' (errno -> n, 0 = success), 'revision', 'chain' ((prog, link)
     indices in order), 'errnos' (int32 per op, if asked)}."""
+
+def _inject(*, error: Callable[..., Any], query_too_small: Callable[..., Any],
+            query_result: Callable[..., Any], explanation: Callable[..., Any],
+            to_request: Callable[..., Any]) -> None:
+    """Called once by mprog/__init__.py: what the binding uses of the Python package."""

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mprog/mprog.hpp"
@@ -140,7 +142,7 @@ void transaction_and_link_guards() {
   CHECK(tx.attach(by(c)));
   CHECK(bundle.detach(by(a)) && bundle.revision() == 1);
   CHECK(bundle.attach(by(b)) && bundle.revision() == 2);  // the revision tx began at
-  CHECK(tx.commit(bundle).error == -ESTALE);
+  CHECK(tx.commit().error == -ESTALE);
   CHECK((ids(bundle) == std::vector<std::uint32_t>{2}));
 
   mprog::Bundle other;
@@ -152,6 +154,39 @@ void transaction_and_link_guards() {
 
 // A thread that ends gives its counter back; the next new thread reuses it, so the registry
 // the writer scans grows with the number of threads alive at once, not ever created.
+// A transaction is bound to the bundle it was made for: it cannot be handed another one to
+// commit into (that compared the generation counters of two unrelated bundles), nor be made
+// from a bundle it could not change.
+template <class T, class = void>
+struct commits_into_any_bundle : std::false_type {};
+template <class T>
+struct commits_into_any_bundle<
+    T, std::void_t<decltype(std::declval<T&>().commit(std::declval<mprog::Bundle&>()))>>
+    : std::true_type {};
+static_assert(!commits_into_any_bundle<mprog::Transaction>::value,
+              "commit() must not take a bundle: a transaction commits into its own");
+static_assert(!std::is_constructible<mprog::Transaction, const mprog::Bundle&>::value,
+              "a transaction changes its bundle: it cannot start from a const one");
+
+void transaction_commits_into_its_own_bundle() {
+  mprog::Program a{1, nullptr, nullptr}, b{2, nullptr, nullptr};
+  mprog::Bundle mine, other;
+  mprog::Transaction tx(mine);
+  CHECK(&tx.bundle() == &mine);
+  CHECK(tx.attach(by(a)));
+  // The other bundle changes (its generation moves past mine's): no effect on this commit.
+  CHECK(other.attach(by(b)) && other.detach(by(b)) && other.attach(by(b)));
+  CHECK(tx.commit());
+  CHECK((ids(mine) == std::vector<std::uint32_t>{1}) && mine.revision() == 2);
+  CHECK((ids(other) == std::vector<std::uint32_t>{2}));
+  // And a change to its own bundle makes it stale, whatever the other bundle did.
+  mprog::Transaction stale(mine);
+  CHECK(stale.detach(by(a)));
+  CHECK(mine.detach(by(a)) && mine.attach(by(a)));
+  CHECK(stale.commit().error == -ESTALE);
+  CHECK((ids(mine) == std::vector<std::uint32_t>{1}));
+}
+
 void counter_reuse() {
   const mprog::ReaderCounter* first = nullptr;
   const mprog::ReaderCounter* second = nullptr;
@@ -195,6 +230,7 @@ int main() {
   grace_period();
   nested_sections();
   transaction_and_link_guards();
+  transaction_commits_into_its_own_bundle();
   counter_reuse();
   thread_churn();
   if (failures) {

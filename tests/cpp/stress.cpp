@@ -214,18 +214,19 @@ class Writer {
     return p;
   }
 
-  const mprog::Entry& chain() const { return s_.bundle.current(); }
+  // The writer's own view: it is the only writer, so the active entry cannot change under it.
+  const mprog::Entry& chain() const { return s_.bundle.active(); }
   Program* chain_program() {
     const auto& e = chain();
     return e.count ? e.programs[pick(e.count)] : nullptr;
   }
   mprog::Link* chain_link() {
-    const auto& e = chain();
-    if (!e.count) return nullptr;
-    const std::uint32_t start = pick(e.count);
-    for (std::uint32_t i = 0; i < e.count; ++i)
-      if (mprog::Link* l = s_.bundle.slot((start + i) % e.count).link) return l;
-    return nullptr;
+    mprog::Link* links[mprog::kSlots];
+    std::uint32_t n = 0;
+    s_.bundle.for_each_tuple([&](mprog::Program*, mprog::Link* l) {
+      if (l) links[n++] = l;
+    });
+    return n ? links[pick(n)] : nullptr;
   }
 
   // BEFORE/AFTER (rarely both, which the rules refuse) and usually a relative in the chain.
@@ -327,7 +328,7 @@ class Writer {
         t.detach(q);
       }
     }
-    return t.commit(s_.bundle);
+    return t.commit();
   }
 
   // After an operation: check the control path, record the state, retire what left.

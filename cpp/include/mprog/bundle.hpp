@@ -7,6 +7,11 @@
 // returns before anything is written, so it changes nothing.
 //
 // Fast path (run, read): lock-free, inside a ReadSection, touching only Entry::programs.
+//
+// The embedder's surface, as the kernel's mprog.c exports attach, detach and query: the
+// control-path entry points below, the link entry points update()/detach() at the end, the
+// read side (run, active), and Transaction (mprog/transaction.hpp). Lifetimes: the core
+// owns no Program or Link, it points at them (docs/lifetimes.md).
 #pragma once
 
 #include <atomic>
@@ -18,7 +23,8 @@
 
 namespace mprog {
 
-struct ChainView;  // src/plan.hpp: the read-only chain the rule sets plan against
+struct ChainView;  // private (src/plan.hpp): the read-only chain the rule sets plan against
+class Transaction;
 
 // The outcome of an operation: 0 or a negative errno, and why (for messages).
 struct Result {
@@ -65,15 +71,13 @@ class Bundle {
   Result query(QueryHead& head, QueryEntry* entries, std::uint32_t capacity) const;
 
   // Empties the chain without the rules (tcx on device removal): links become detached and
-  // the revision starts again at 1. Programs attached by program are the caller's to release.
+  // the revision starts again at 1. Programs attached by program are the caller's to release
+  // (for_each_tuple, before, names them).
   void reset();
 
   // Dry run: would this operation succeed, and where would it land? Changes nothing.
   Result check_attach(const Request& request, Placement* where) const;
   Result check_detach(const Request& request, Placement* where) const;
-
-  // Makes `entry` and `slots` the chain in one change (Transaction::commit).
-  void install(const Entry& entry, const Slot* slots);
 
   std::uint64_t revision() const { return revision_; }
   // Counts every committed change and, unlike the revision, never starts again at 1 when the
@@ -84,6 +88,15 @@ class Bundle {
   // was attached by program), once no reader can see it any more; nullptr if none.
   Program* released() const { return released_; }
 
+  // The writer's walk of the chain (kernel: bpf_mprog_foreach_tuple): f(program, link) for
+  // each entry in order, link nullptr for a program attached by program. For the writer
+  // (where writers are serialized), not for readers: they use active().
+  template <class F>
+  void for_each_tuple(F&& f) const {
+    const Entry& e = active_entry();
+    for (std::uint32_t i = 0; i < e.count; ++i) f(e.programs[i], slots_[i].link);
+  }
+
   // ---- fast path ----
   // Calls the programs in order until one returns something other than kNext.
   int run(void* ctx) const;
@@ -92,16 +105,21 @@ class Bundle {
   // section's opening store (rcu.hpp, argument (b)).
   const Entry& active() const { return *active_.load(std::memory_order_seq_cst); }
 
-  // ---- links (their control path; the entry points are update() and detach() below) ----
+ private:
+  // The link operations and transactions change the chain from outside these entry points.
+  friend Result update(Ref<Link>, Ref<Program>, std::uint64_t, Ref<Program>);
+  friend Result detach(Ref<Link>);
+  friend class Transaction;
+
   Result update_link(Link& link, Program& new_prog);
   Result detach_link(Link& link);
+  // Makes `entry` and `slots` the chain in one change (Transaction::commit): no rule is
+  // checked here, the transaction checked each of its operations.
+  void install(const Entry& entry, const Slot* slots);
 
-  // The chain as the writer sees it, for the rule sets (upstream.cpp, v2.cpp).
+  // The chain as the writer sees it, for the rule sets (upstream.cpp, v2.cpp). The writer is
+  // the only one that stores active_, so its own loads need no ordering.
   ChainView view() const;
-  const Entry& current() const { return active_entry(); }
-  const Slot& slot(std::uint32_t i) const { return slots_[i]; }
-
- private:
   const Entry& active_entry() const { return *active_.load(std::memory_order_relaxed); }
   Entry& peer() { return active_entry_ptr() == &entries_[0] ? entries_[1] : entries_[0]; }
   const Entry* active_entry_ptr() const { return active_.load(std::memory_order_relaxed); }

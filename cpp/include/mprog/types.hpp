@@ -56,6 +56,7 @@ struct Link {
   std::uint32_t id = 0;
   Program* prog = nullptr;
   Bundle* bundle = nullptr;
+  void* user = nullptr;  // the caller's, like Program::user
   bool attached() const { return bundle != nullptr; }
 };
 

@@ -1,0 +1,40 @@
+// Several attach/detach operations committed as one change (mprog::Transaction), as Python
+// sees it: Bundle.transaction().
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include "bundle_object.hpp"
+#include "mprog/mprog.hpp"
+
+namespace mprog::python {
+
+class TransactionObject {
+ public:
+  TransactionObject(py::object bundle, py::handle expected_revision);
+  void attach(py::handle prog, py::handle flags, py::handle relative, py::handle replace,
+              py::handle expected_revision);
+  void detach(py::handle prog, py::handle flags, py::handle relative, py::handle expected_revision);
+  void commit();
+  void discard() { done_ = true; }
+  py::list programs() const;
+  std::uint32_t size() const { return tx_.size(); }
+
+ private:
+  BundleObject& bundle() const { return bundle_.cast<BundleObject&>(); }
+  static Bundle& open_core(py::handle bundle);  // ValueError if the bundle is closed
+  void check_open() const;
+
+  py::object bundle_;
+  // Everything the scratch chain points at (the programs and links it started from, the
+  // programs staged since), held for the transaction's whole life (docs/lifetimes.md).
+  py::list held_;
+  Transaction tx_;
+  std::uint64_t expected_revision_;
+  std::uint64_t began_at_;  // the revision it began at, for a true stale message
+  bool done_ = false;
+};
+
+void register_transaction(py::module_& m);
+
+}  // namespace mprog::python
