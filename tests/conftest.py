@@ -56,7 +56,7 @@ def api_backend(request):
 
 
 #: Backends that implement the cgroup dialect (the core does not yet).
-CGROUP_BACKENDS = ("kernel",)
+CGROUP_BACKENDS = ("model", "kernel")
 
 
 class CgroupHarness:

@@ -88,6 +88,15 @@ def test_mode_combinations_the_kernel_refuses(cg):
         assert unchanged(b, b.attach, p, MU | 1 << bit) == "EINVAL"      # unknown bits
 
 
+def test_link_checks_its_program_before_its_flags_attach_the_other_way(cg):
+    b = cg.bundle()
+    closed = cg.closed_program()
+    assert unchanged(b, b.link, closed, OV) == "EBADF"
+    assert unchanged(b, b.attach, closed, MU | 1 << 7) == "EINVAL"
+    assert unchanged(b, b.attach, closed, MU) == "EBADF"
+    assert unchanged(b, b.link, closed, 0, expected_revision=9) == "EBADF"
+
+
 # -- capacity and duplicates ------------------------------------------------------------
 
 def test_a_list_holds_64_then_e2big_before_anything_but_estale(cg):
@@ -145,6 +154,19 @@ def test_an_ancestor_with_one_program_without_override_forbids_attaching_below(c
     a.attach(p, MU)
     c.attach(r)
     assert cg.order(c) == [r]
+
+
+def test_the_nearest_ancestor_that_holds_anything_decides(cg):
+    a = cg.bundle()
+    b = cg.bundle(parent=a)
+    c = cg.bundle(parent=b)
+    p, q, r = cg.programs(3)
+    b.attach(q, MU)
+    a.attach(p)  # one program without override, above b's ALLOW_MULTI list
+    c.attach(r)  # b decides (ALLOW_MULTI), not a
+    assert cg.order(c, effective=True) == [r, q]
+    b.detach(q)
+    assert unchanged(c, c.attach, q) == "EPERM"  # b is empty now: a decides
 
 
 def test_attaching_above_is_never_refused_for_what_is_below(cg):

@@ -32,7 +32,7 @@ def test_exports():
     for name in ("Bundle", "Program", "Link", "Flag", "V2Flag", "QueryResult", "NotFound",
                  "QueryTooSmall", "ChainFull"):
         assert hasattr(m, name)
-    assert m.DIALECTS == ("upstream", "v2")
+    assert m.DIALECTS == ("upstream", "v2", "cgroup")
     with pytest.raises(ValueError):
         m.Bundle("v3")
 

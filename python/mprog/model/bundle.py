@@ -27,25 +27,33 @@ from ..verdict import checked
 from . import upstream, v2
 from .chain import Request, Slots, describe, find_link, find_prog, removed, replaced
 from .handles import BpfLink, Link, Program
-from .naming import (check_count, check_dialect, check_handle, check_int, check_known, is_none,
-                     program_arg)
+from .naming import (check_args, check_count, check_dialect, check_handle, check_int,
+                     check_known, check_update, closed_link, is_none, program_arg)
 
-DIALECTS = ("upstream", "v2")
+DIALECTS = ("upstream", "v2", "cgroup")
 _RULES = {"upstream": upstream, "v2": v2}
 _U64 = 1 << 64
-_REPLACE = int(Flag.REPLACE)  # a plain int: an IntFlag's & is slow
 
 #: ``callback(old, new)``: told of every committed change, with the chain before and after.
 Watcher = Callable[[QueryResult, QueryResult], object]
 
 
 class Bundle(Unique):
-    """A chain of at most 63 programs at one hook, in the rules of one dialect."""
+    """A chain of at most 63 programs at one hook, in the rules of one dialect; with the
+    cgroup dialect, one cgroup's list in a hierarchy (``mprog.model.cgroup.CgroupBundle``)."""
 
     _closed = True  # until __init__ has made it: __del__ of a half-made bundle does nothing
 
-    def __init__(self, dialect: str = "upstream") -> None:
-        check_dialect(dialect, DIALECTS)
+    def __new__(cls, dialect: str = "upstream", parent: Any = None) -> Any:
+        if cls is Bundle and dialect == "cgroup":
+            from .cgroup import CgroupBundle
+            return CgroupBundle(dialect, parent)
+        return super().__new__(cls)
+
+    def __init__(self, dialect: str = "upstream", parent: Any = None) -> None:
+        check_dialect(dialect, _RULES)
+        if parent is not None:
+            raise ValueError("parent= places a cgroup bundle; a chain has none")
         self._dialect = dialect
         self._rules = _RULES[dialect]
         self._slots: Slots = ()
@@ -214,6 +222,36 @@ class Bundle(Unique):
         self._check_open()
         return Transaction(self, expected_revision)
 
+    # -- links (Link's methods land here, with the BpfLink: the bundle owns the chain) ---------
+
+    def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
+        op = "update"
+        # The order of link_update() and tcx_link_update() (docs/protocol.md).
+        new_prog = check_update(link, new_prog, flags, old_prog)
+        if new_prog is link.prog:
+            return  # nothing changes, not even the revision
+        if find_prog(self._slots, new_prog) is not None:
+            raise error(E.EEXIST, op, f"{describe(new_prog)} is already in the chain")
+        idx = self._slot_of(link)
+        old = link.prog
+        new_prog._hold()  # the link holds its program, whatever its pins (they stay)
+        link.prog = new_prog
+        self._commit(replaced(self._slots, idx, self._slots[idx]._replace(prog=new_prog)))
+        old._unhold()
+
+    def _link_detach(self, link: BpfLink) -> None:
+        if link.closed:
+            raise closed_link(link, "link detach")
+        if link.attached:
+            self._release(link)
+
+    def _link_close(self, link: BpfLink) -> None:
+        if link.closed:
+            return
+        if link.attached:  # closing the last fd releases the link: tcx_link_release()
+            self._release(link)
+        link.forget()
+
     def _release(self, link: BpfLink) -> None:
         # Detaching a link cannot fail: its slot is found by the link itself (and in v2 its pins
         # go with the slot).
@@ -234,11 +272,7 @@ class Bundle(Unique):
     def _check_args(self, flags: Any, relative: Any, expected_revision: Any,
                     **handles: Any) -> None:
         self._check_open()
-        check_int(flags, "flags")
-        check_handle(relative, "relative")
-        check_int(expected_revision, "expected_revision", _U64)
-        for name, value in handles.items():
-            check_handle(value, name)
+        check_args(flags, relative, expected_revision, **handles)
 
     def _placement(self, flags: Any, relative: Any, replace: Any) -> Tuple[Any, Any, Any, Any]:
         """An anchor where flags go says flags, relative and replace itself (mprog.anchors)."""
@@ -400,70 +434,6 @@ class Transaction:
     def _check_open(self) -> None:
         if self._done:
             raise ValueError("the transaction is already committed or discarded")
-
-
-# -- links (Link's methods land here; an attached link's bundle owns the chain) ----------------
-
-def _bundle_of(link: BpfLink) -> Optional[Bundle]:
-    """The bundle of an attached link. Only attached links need it; a link whose bundle was
-    collected was detached by the bundle's release (or is about to be, within the same
-    collection), so it counts as detached."""
-    bundle: Optional[Bundle] = link.bundle()
-    if bundle is None:
-        link.attached = False
-    return bundle if link.attached else None
-
-
-def link_update(link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
-    op = "update"
-    check_int(flags, "flags")
-    check_handle(new_prog, "new_prog")
-    check_handle(old_prog, "old_prog")
-    # The order of link_update() and tcx_link_update() (docs/protocol.md).
-    check_known(flags, Flag.REPLACE, op)  # REPLACE is 1<<2 in both dialects
-    if link.released:
-        raise error(E.EBADF, op, f"{describe(link)} is closed")
-    new_prog = program_arg(new_prog, op, "new program")
-    if flags & _REPLACE:
-        old_prog = program_arg(old_prog, op, "old program")
-    elif not is_none(old_prog):  # an old_prog_fd of 0 is none, as the kernel reads it
-        raise error(E.EINVAL, op, "old program given without REPLACE")
-    bundle = _bundle_of(link)
-    if bundle is None:
-        raise error(E.ENOLINK, op, f"{describe(link)} is detached")
-    if flags & _REPLACE and old_prog is not link.prog:
-        raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
-                                 f"not {describe(old_prog)}")
-    if new_prog is link.prog:
-        return  # nothing changes, not even the revision
-    slots = bundle._slots
-    if find_prog(slots, new_prog) is not None:
-        raise error(E.EEXIST, op, f"{describe(new_prog)} is already in the chain")
-    idx = bundle._slot_of(link)
-    old = link.prog
-    new_prog._hold()  # the link holds its program, whatever its pins (they stay)
-    link.prog = new_prog
-    bundle._commit(replaced(slots, idx, slots[idx]._replace(prog=new_prog)))
-    old._unhold()
-
-
-def link_detach(link: BpfLink) -> None:
-    if link.released:
-        raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
-    bundle = _bundle_of(link)
-    if bundle is not None:
-        bundle._release(link)
-
-
-def link_close(link: BpfLink) -> None:
-    if link.released:
-        return
-    bundle = _bundle_of(link)
-    try:
-        if bundle is not None:  # closing the last fd releases the link: tcx_link_release()
-            bundle._release(link)
-    finally:
-        link.forget()
 
 
 def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryResult:

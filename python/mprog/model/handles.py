@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Optional
 
 from ..lifetime import LinkScope, Unique, warn_unclosed
 
+PROGRAM_DIALECTS = ("upstream", "v2", "cgroup")
 _program_ids = itertools.count(1)
 _link_ids = itertools.count(1)
 # Programs that may still live, by id (a collected one leaves by itself).
@@ -42,11 +43,17 @@ def link_by_id(link_id: int) -> Optional["BpfLink"]:
 class Program(Unique):
     """A thing that can be attached. ``fn(ctx) -> int`` is what ``Bundle.run`` calls."""
 
-    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None) -> None:
+    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None,
+                 dialect: str = "upstream") -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         if fn is not None and not callable(fn):
             raise TypeError("fn must be callable or None")
+        if dialect not in PROGRAM_DIALECTS:
+            raise ValueError(f"unknown dialect {dialect!r}; expected one of {PROGRAM_DIALECTS}")
+        # What kind of program it is, as the kernel's program type: a tcx (SCHED_CLS) program
+        # serves the upstream and v2 dialects, a cgroup (CGROUP_SKB) program the cgroup one.
+        self.dialect = dialect
         self._id = next(_program_ids)
         self._name = name
         self._fn = fn
@@ -85,14 +92,14 @@ class BpfLink:
     """The link itself (the kernel's ``bpf_link``): what a chain slot holds. It lives until its
     handle is closed or collected; ``bundle`` is weak (a link does not keep its bundle)."""
 
-    __slots__ = ("id", "prog", "bundle", "attached", "released")
+    __slots__ = ("id", "prog", "bundle", "attached", "closed")
 
     def __init__(self, bundle: Any, prog: Program) -> None:
         self.id = 0  # provisional until settle(): the attach it was made for may still fail
         self.prog = prog
         self.bundle: Callable[[], Any] = weakref.ref(bundle)
         self.attached = False
-        self.released = False
+        self.closed = False
 
     def settle(self) -> None:
         # bpf_link_settle(): the attach succeeded; the link gets its id and holds its program.
@@ -101,17 +108,25 @@ class BpfLink:
         self.prog._hold()
 
     def forget(self) -> None:
-        self.released = True
+        self.closed = True
         _open_links.pop(self.id, None)
         self.prog._unhold()
+
+    def owner(self) -> Any:
+        """The bundle whose chain the link is in, or None if it is detached. A bundle that was
+        collected detached its links (or is about to, in the same collection): detached."""
+        bundle = self.bundle()
+        if bundle is None:
+            self.attached = False
+        return bundle if self.attached else None
 
 
 class Link(LinkScope):
     """An attachment through a link (the handle: an fd); created only by ``Bundle.link``.
 
-    The work of ``update``, ``detach`` and ``close`` is the bundle's (it owns the chain).
-    As a context manager it is closed at the end of the with block, unless ``keep()`` was
-    called (``mprog.lifetime.LinkScope``).
+    The work of ``update``, ``detach`` and ``close`` is the bundle's (it owns the chain), on
+    the BpfLink; a detached link needs no bundle. As a context manager it is closed at the end
+    of the with block, unless ``keep()`` was called (``mprog.lifetime.LinkScope``).
     """
 
     def __init__(self, bundle: Any, prog: Program) -> None:
@@ -120,27 +135,38 @@ class Link(LinkScope):
     id = property(lambda self: self._link.id)
     prog = property(lambda self: self._link.prog)
     attached = property(lambda self: self._link.attached)
-    closed = property(lambda self: self._link.released)
+    closed = property(lambda self: self._link.closed)
 
     def update(self, new_prog: Any, flags: int = 0, old_prog: Any = None) -> None:
         """Swap the link's program in place (``BPF_LINK_UPDATE``)."""
-        from .bundle import link_update
-        link_update(self._link, new_prog, flags, old_prog)
+        bundle = self._link.owner()
+        if bundle is not None:
+            bundle._link_update(self._link, new_prog, flags, old_prog)
+        else:  # detached: the checks up to ENOLINK are all there is
+            from .naming import check_update
+            check_update(self._link, new_prog, flags, old_prog)
 
     def detach(self) -> None:
         """Leave the chain; the link stays open (``BPF_LINK_DETACH``)."""
-        from .bundle import link_detach
-        link_detach(self._link)
+        bundle = self._link.owner()
+        if bundle is not None:
+            bundle._link_detach(self._link)
+        elif self._link.closed:
+            from .naming import closed_link
+            raise closed_link(self._link, "link detach")
 
     def close(self) -> None:
         """Release the link (idempotent): detaches it first if it is still attached."""
-        from .bundle import link_close
-        link_close(self._link)
+        bundle = self._link.owner()
+        if bundle is not None:
+            bundle._link_close(self._link)
+        elif not self._link.closed:
+            self._link.forget()
 
     def __del__(self) -> None:
         # Only a link that was handed out (settled) and never closed: a failed link() made
         # no link.
-        if self._link.id and not self._link.released:
+        if self._link.id and not self._link.closed:
             warn_unclosed(self)
             self.close()
 

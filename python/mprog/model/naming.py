@@ -17,6 +17,7 @@ from .handles import Link, Program, link_by_id, program_by_id
 
 _U32 = 1 << 32
 _U64 = 1 << 64
+_REPLACE = 1 << 2  # a plain int: an IntFlag's & is slow
 
 
 # -- Python types and ranges ---------------------------------------------------------------
@@ -35,6 +36,15 @@ def check_handle(value: Any, name: str) -> None:
     elif value is not None and not isinstance(value, (Program, Link)):
         raise TypeError(f"{name} must be a Program, a Link, an int or None, "
                         f"not {type(value).__name__}")
+
+
+def check_args(flags: Any, relative: Any, expected_revision: Any, **handles: Any) -> None:
+    """The Python types of an attach, link or detach (before anything else)."""
+    check_int(flags, "flags")
+    check_handle(relative, "relative")
+    check_int(expected_revision, "expected_revision", _U64)
+    for name, value in handles.items():
+        check_handle(value, name)
 
 
 def check_count(count: Any) -> None:
@@ -77,6 +87,33 @@ def program_arg(value: Any, op: str, what: str) -> Program:
     return value
 
 
+def closed_link(link: Any, op: str) -> Exception:
+    return error(E.EBADF, op, f"{describe(link)} is closed")
+
+
+def check_update(link: Any, new_prog: Any, flags: Any, old_prog: Any) -> Program:
+    """link_update()'s checks up to the link's own (ENOLINK, EPERM), in order; the new
+    program. What follows (``update_prog``) is each hook's."""
+    op = "update"
+    check_int(flags, "flags")
+    check_handle(new_prog, "new_prog")
+    check_handle(old_prog, "old_prog")
+    check_known(flags, _REPLACE, op)  # REPLACE is 1<<2 in every dialect
+    if link.closed:
+        raise closed_link(link, op)
+    new = program_arg(new_prog, op, "new program")
+    if flags & _REPLACE:
+        old_prog = program_arg(old_prog, op, "old program")
+    elif not is_none(old_prog):  # an old_prog_fd of 0 is none, as the kernel reads it
+        raise error(E.EINVAL, op, "old program given without REPLACE")
+    if not link.attached:
+        raise error(E.ENOLINK, op, f"{describe(link)} is detached")
+    if flags & _REPLACE and old_prog is not link.prog:
+        raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
+                                 f"not {describe(old_prog)}")
+    return new
+
+
 # -- relatives -----------------------------------------------------------------------------
 
 def resolve_relative(value: Any, flags: int, F: Any, op: str,
@@ -95,6 +132,7 @@ def resolve_relative(value: Any, flags: int, F: Any, op: str,
 
 def _lookup(value: Any, by_id: bool, kind: Type[Union[Program, Link]], op: str,
             what: str) -> Any:
+    """The program or link a relative names (by handle, or by id with ``by_id``)."""
     noun = kind.__name__.lower()
     if by_id:
         return _by_id(value, kind, op, what)
@@ -123,3 +161,8 @@ def _by_id(value: Any, kind: Type[Union[Program, Link]], op: str, what: str) -> 
     if found is None:
         raise error(E.ENOENT, op, f"{what}: no {noun} has id {ident}")
     return found
+
+
+#: The cgroup dialect resolves its relatives itself (cgroup.c, not mprog.c) but names
+#: them exactly as above.
+lookup = _lookup

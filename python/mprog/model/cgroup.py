@@ -1,0 +1,388 @@
+"""The cgroup dialect (cgroup-bpf with the mprog API, Linux 6.17+), from docs/cgroup.md.
+
+A cgroup bundle is one cgroup's list of programs for one attach type, with a mode
+(0, ALLOW_OVERRIDE or ALLOW_MULTI), a revision and a place in a hierarchy (``parent=``).
+Each public operation makes the kernel's checks in the kernel's order, one function per
+layer (the syscall's, then the cgroup's), and commits a new list in one step. The effective
+array of a cgroup is computed from the hierarchy whenever it is asked for, so a change
+anywhere above is always seen below.
+
+Unlike tcx (``upstream``): the cap is 64 (E2BIG), a duplicate is EINVAL, a program may sit
+in a list both by program and through links, the revision never starts again at 1, query
+reports no link ids, and detach takes no flags and no relative.
+"""
+from __future__ import annotations
+
+import errno as E
+from typing import Any, Iterator, List, NamedTuple, Optional, Tuple
+
+from ..errors import QueryTooSmall, error
+from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
+from ..query import QueryResult
+from .chain import describe
+from .handles import BpfLink, Link, Program
+from .naming import (check_args, check_count, check_known, check_update, is_none, lookup,
+                     program_arg)
+
+F = CgroupFlag
+MODES = F.ALLOW_OVERRIDE | F.ALLOW_MULTI
+#: BPF_PROG_ATTACH: BPF_F_ATTACH_MASK_BASE | BPF_F_ATTACH_MASK_MPROG.
+ATTACH_KNOWN = MODES | F.REPLACE | F.PREORDER | F.BEFORE | F.AFTER | F.ID | F.LINK
+#: BPF_LINK_CREATE for cgroups: BPF_F_LINK_ATTACH_MASK (a link is always ALLOW_MULTI).
+LINK_KNOWN = F.ID | F.BEFORE | F.AFTER | F.PREORDER | F.LINK
+
+
+class Entry(NamedTuple):
+    """One program in a cgroup's list: attached by program (``link`` None) or by a link."""
+
+    prog: Program
+    link: Optional[BpfLink]
+    preorder: bool
+
+    def runs(self) -> Program:
+        return self.link.prog if self.link is not None else self.prog
+
+
+Entries = Tuple[Entry, ...]
+
+
+class CgroupBundle:
+    """One cgroup's list for one attach type, in a hierarchy of cgroup bundles."""
+
+    def __init__(self, dialect: str = "cgroup", parent: Any = None) -> None:
+        if dialect != "cgroup":
+            raise ValueError(f"a cgroup bundle has the cgroup dialect, not {dialect!r}")
+        if parent is not None:
+            if not isinstance(parent, CgroupBundle):
+                raise TypeError("parent must be a cgroup Bundle of the model, not "
+                                f"{type(parent).__name__}")
+            parent._check_open()
+        self._parent: Optional[CgroupBundle] = parent
+        self._entries: Entries = ()
+        self._mode = 0
+        self._revision = 1
+        self._closed = False
+
+    dialect = property(lambda self: "cgroup")
+    parent = property(lambda self: self._parent)
+    closed = property(lambda self: self._closed)
+
+    @property
+    def revision(self) -> int:
+        self._check_open()
+        return self._revision
+
+    def __len__(self) -> int:
+        self._check_open()
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Program]:
+        self._check_open()
+        return iter([e.runs() for e in self._entries])
+
+    def __enter__(self) -> "CgroupBundle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return (f"<model cgroup Bundle mode={self._mode:#x} rev={self._revision} "
+                f"progs={[p.id for p in self]}{state}>")
+
+    # -- the protocol ------------------------------------------------------------------
+
+    def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
+               expected_revision: int = 0) -> None:
+        op = "attach"
+        self._check_types(flags, relative, expected_revision, prog=prog, replace=replace)
+        # bpf_prog_attach(): the flag mask, then the program; cgroup_bpf_prog_attach(): the
+        # program to replace, fetched only under ALLOW_MULTI|REPLACE.
+        check_known(flags, ATTACH_KNOWN, op)
+        prog = _cgroup_program(prog, op, "program")
+        replacing = None
+        if flags & F.ALLOW_MULTI and flags & F.REPLACE:
+            replacing = _cgroup_program(replace, op, "replace")
+        self._attach(op, prog, None, flags, relative, replacing, expected_revision)
+
+    def link(self, prog: Any, flags: Any = 0, relative: Any = None,
+             expected_revision: int = 0) -> Link:
+        op = "link"
+        self._check_types(flags, relative, expected_revision, prog=prog)
+        if not 0 <= flags < 1 << 32:  # bits a u32 cannot carry never reach the kernel
+            raise error(E.EINVAL, op, f"unknown flag bits in {flags:#x}")
+        # link_create(): the program first, then cgroup_bpf_link_attach()'s flag mask.
+        prog = _cgroup_program(prog, op, "program")
+        check_known(flags, LINK_KNOWN, op)
+        link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
+        self._attach(op, None, link._link, flags | F.ALLOW_MULTI, relative, None,
+                     expected_revision)
+        link._link.settle()
+        link._link.attached = True
+        return link
+
+    def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
+               expected_revision: int = 0) -> None:
+        op = "detach"
+        self._check_types(flags, relative, expected_revision, prog=prog)
+        # bpf_prog_detach() for cgroup types: no flags, no relative, at all.
+        if flags or not is_none(relative):
+            raise error(E.EINVAL, op, "cgroup detach takes no flags and no relative")
+        # A handle that is no open cgroup program is read as no program (not EBADF).
+        named = prog if isinstance(prog, Program) and not prog.closed \
+            and prog.dialect == "cgroup" else None
+        _check_fresh(self._revision, expected_revision, op)
+        entries = self._entries
+        if self._mode & F.ALLOW_MULTI:
+            if named is None:
+                raise error(E.EINVAL, op, "with ALLOW_MULTI the program to detach must be named")
+            idx = next((i for i, e in enumerate(entries)
+                        if e.prog is named and e.link is None), None)
+            if idx is None:
+                raise error(E.ENOENT, op, f"{describe(named)} is not in the list by program")
+        else:
+            if not entries:
+                raise error(E.ENOENT, op, "the list is empty")
+            idx = 0  # without ALLOW_MULTI the one program goes, whatever was named
+        self._remove(idx)
+
+    def query(self, count: Optional[int] = None, effective: bool = False) -> QueryResult:
+        self._check_open()
+        check_count(count)
+        if not isinstance(effective, bool):
+            raise TypeError(f"effective must be a bool, not {type(effective).__name__}")
+        if effective:
+            ids = tuple(p.id for p in self.effective())
+            revision, mode, flags = 0, 0, 0  # the kernel reports neither for this query
+        else:
+            ids = tuple(e.runs().id for e in self._entries)
+            revision, mode, flags = self._revision, self._mode, self._mode
+        total = len(ids)
+        shown = ids if count is None else ids[:count]
+        n = len(shown)
+        result = QueryResult(revision, total, shown, (0,) * n, (flags,) * n, (0,) * n, mode)
+        if count is not None and 0 < count < total:
+            raise QueryTooSmall(E.ENOSPC, f"query: {count} entries asked, the list holds "
+                                f"{total}", op="query", count=total, partial=result)
+        return result
+
+    def run(self, ctx: Any) -> int:
+        """Every program of the effective array, in order, whatever the others said: ALLOW
+        if each allowed (an odd verdict; a program without ``fn`` allows), else DENY."""
+        verdict = ALLOW
+        for prog in self.effective():
+            if prog.fn is not None and not prog.fn(ctx) & 1:
+                verdict = DENY
+        return verdict
+
+    def effective(self) -> List[Program]:
+        """The effective array in run order (docs/cgroup.md, "Effective arrays").
+
+        From this cgroup upward, a level counts if nothing counted below it yet or its mode
+        is ALLOW_MULTI. PREORDER programs run first, the root-most level's first (each level's
+        in list order); then the other programs, this cgroup's first, then upward."""
+        self._check_open()
+        preorder: List[Program] = []
+        rest: List[Program] = []
+        counted = 0
+        for level in self._lineage():
+            if counted and not level._mode & F.ALLOW_MULTI:
+                continue
+            preorder[:0] = [e.runs() for e in level._entries if e.preorder]
+            rest += [e.runs() for e in level._entries if not e.preorder]
+            counted += len(level._entries)
+        return preorder + rest
+
+    def close(self) -> None:
+        """Release what the bundle holds (idempotent): links become detached (they stay
+        open), programs attached by program are let go; the list empties for the cgroups
+        below too. Afterwards only ``close()``, ``dialect`` and ``closed`` work."""
+        if self._closed:
+            return
+        for entry in self._entries:
+            if entry.link is not None:
+                entry.link.attached = False
+            else:
+                entry.prog._unhold()
+        self._entries = ()
+        self._mode = 0
+        self._closed = True
+
+    # -- links (Link's methods land here) ----------------------------------------------
+
+    def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
+        op = "update"
+        new_prog = check_update(link, new_prog, flags, old_prog)  # then cgroup_bpf_replace()
+        if new_prog.dialect != "cgroup":
+            raise error(E.EINVAL, op, f"{describe(new_prog)} is not a cgroup program")
+        # No duplicate check, and the link's own program again is a change all the same.
+        old = link.prog
+        new_prog._hold()
+        link.prog = new_prog
+        self._revision += 1
+        old._unhold()
+
+    def _link_detach(self, link: BpfLink) -> None:
+        if link.closed:
+            raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
+        if link.attached:
+            self._release(link)
+
+    def _link_close(self, link: BpfLink) -> None:
+        if link.closed:
+            return
+        if link.attached:  # closing the last fd releases the link
+            self._release(link)
+        link.forget()
+
+    def _release(self, link: BpfLink) -> None:
+        idx = next(i for i, e in enumerate(self._entries) if e.link is link)
+        link.attached = False
+        self._remove(idx)
+
+    # -- the rules ---------------------------------------------------------------------
+
+    def _attach(self, op: str, prog: Optional[Program], link: Optional[BpfLink], flags: int,
+                relative: Any, replacing: Optional[Program], expected_revision: int) -> None:
+        """__cgroup_bpf_attach(): ``prog`` (by program) or ``link``; ``replacing`` is the
+        program fetched for ALLOW_MULTI|REPLACE, else None."""
+        mode = flags & MODES
+        if mode == MODES or (flags & F.REPLACE and not flags & F.ALLOW_MULTI):
+            raise error(E.EINVAL, op, "ALLOW_OVERRIDE with ALLOW_MULTI, or REPLACE without "
+                                      "ALLOW_MULTI")
+        if flags & F.REPLACE and flags & (F.BEFORE | F.AFTER):
+            raise error(E.EINVAL, op, "REPLACE takes no BEFORE/AFTER")
+        _check_fresh(self._revision, expected_revision, op)
+        if not self._hierarchy_allows_attach():
+            raise error(E.EPERM, op, "an ancestor holds one program without ALLOW_OVERRIDE")
+        entries = self._entries
+        if entries and self._mode != mode:
+            raise error(E.EPERM, op, f"mode {mode:#x} differs from the list's {self._mode:#x}")
+        if len(entries) >= CGROUP_MAX_PROGRAMS:
+            raise error(E.E2BIG, op, f"the list holds {CGROUP_MAX_PROGRAMS} programs already")
+        entry = Entry(prog, link, bool(flags & F.PREORDER))  # type: ignore[arg-type]
+        slot = _existing_slot(entries, op, prog, mode, replacing)
+        if slot is not None:  # replaced in place, whatever the relative says
+            old = entries[slot]
+            new = entries[:slot] + (entry,) + entries[slot + 1:]
+            self._commit(new, mode)
+            if prog is not None:
+                prog._hold()
+            old.prog._unhold()
+            return
+        at = _insert_at(entries, op, prog, link, flags, relative)
+        self._commit(entries[:at] + (entry,) + entries[at:], mode)
+        if prog is not None:
+            prog._hold()
+
+    def _hierarchy_allows_attach(self) -> bool:
+        """The nearest ancestor that holds anything decides: ALLOW_MULTI allows; one program
+        allows only with ALLOW_OVERRIDE. Empty ancestors are passed over."""
+        for level in self._lineage()[1:]:
+            if level._mode & F.ALLOW_MULTI:
+                return True
+            if len(level._entries) == 1:
+                return bool(level._mode & F.ALLOW_OVERRIDE)
+        return True
+
+    def _remove(self, idx: int) -> None:
+        entry = self._entries[idx]
+        entries = self._entries[:idx] + self._entries[idx + 1:]
+        self._commit(entries, self._mode if entries else 0)  # an empty list has no mode
+        if entry.link is None:
+            entry.prog._unhold()
+
+    def _commit(self, entries: Entries, mode: int) -> None:
+        self._entries = entries
+        self._mode = mode
+        self._revision += 1  # never back to 1: the cgroup keeps its counter
+
+    def _lineage(self) -> List["CgroupBundle"]:
+        """This cgroup, then its ancestors up to the root."""
+        levels: List[CgroupBundle] = []
+        node: Optional[CgroupBundle] = self
+        while node is not None:
+            levels.append(node)
+            node = node._parent
+        return levels
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("the bundle is closed")
+
+    def _check_types(self, flags: Any, relative: Any, expected_revision: Any,
+                     **handles: Any) -> None:
+        self._check_open()
+        check_args(flags, relative, expected_revision, **handles)
+
+    # Off the kernel's ABI: not (yet) offered by the cgroup dialect.
+    def explain(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("explain() is not offered by the cgroup dialect")
+
+    watch = unwatch = transaction = explain
+
+
+def _cgroup_program(value: Any, op: str, what: str) -> Program:
+    """bpf_prog_get_type(fd, CGROUP_SKB): closed EBADF, not a program or another type EINVAL."""
+    prog = program_arg(value, op, what)
+    if prog.dialect != "cgroup":
+        raise error(E.EINVAL, op, f"{what} ({describe(prog)}) is not a cgroup program")
+    return prog
+
+
+def _check_fresh(revision: int, expected: int, op: str) -> None:
+    if expected and expected != revision:
+        raise error(E.ESTALE, op, f"expected revision {expected}, the list is at {revision}")
+
+
+def _existing_slot(entries: Entries, op: str, prog: Optional[Program], mode: int,
+                   replacing: Optional[Program]) -> Optional[int]:
+    """find_attach_entry(): the slot an attach takes over, or None to insert a new one.
+
+    Without ALLOW_MULTI that is the one program (if any). With it, the program must not be
+    in the list by program already (EINVAL; through a link it may be), and REPLACE names a
+    slot attached by program (ENOENT otherwise)."""
+    if not mode & F.ALLOW_MULTI:
+        return 0 if entries else None
+    for e in entries:
+        if prog is not None and e.link is None and e.prog is prog and prog is not replacing:
+            raise error(E.EINVAL, op, f"{describe(prog)} is already in the list")
+    if replacing is None:
+        return None
+    for i, e in enumerate(entries):
+        if e.link is None and e.prog is replacing:
+            return i
+    raise error(E.ENOENT, op, f"the program to replace ({describe(replacing)}) is not in the "
+                              "list by program")
+
+
+def _insert_at(entries: Entries, op: str, prog: Optional[Program], link: Optional[BpfLink],
+               flags: int, relative: Any) -> int:
+    """get_prog_list() and insert_pl_to_hlist(): where a new entry goes."""
+    by_link, by_id = bool(flags & F.LINK), bool(flags & F.ID)
+    before, after = bool(flags & F.BEFORE), bool(flags & F.AFTER)
+    named = by_link or by_id or not is_none(relative)
+    if named:
+        if before == after:
+            raise error(E.EINVAL, op, "a relative needs exactly one of BEFORE and AFTER")
+        if by_link != (link is not None):
+            raise error(E.EINVAL, op, "a link attach names a link relative (LINK), a program "
+                                      "attach a program relative")
+    elif entries and before and after:
+        raise error(E.EINVAL, op, "BEFORE and AFTER together, without a relative")
+    if not named:  # PREORDER does not matter here: first or last of the whole list
+        return 0 if before else len(entries)
+    if by_link:
+        anchor_link = lookup(relative, by_id, Link, op, "relative")
+        idx = next((i for i, e in enumerate(entries) if e.link is anchor_link), None)
+    else:
+        anchor_prog = lookup(relative, by_id, Program, op, "relative")
+        idx = next((i for i, e in enumerate(entries)
+                    if e.link is None and e.prog is anchor_prog), None)
+    if idx is None:
+        raise error(E.ENOENT, op, f"relative {describe(relative)} is not in the list")
+    if entries[idx].preorder != bool(flags & F.PREORDER):
+        raise error(E.EINVAL, op, f"relative {describe(relative)} and the new entry differ "
+                                  "in PREORDER")
+    return idx if before else idx + 1
