@@ -1,7 +1,7 @@
 """python/mprog/_core.pyi says what the extension offers; this keeps it true.
 
-The stub is hand-written (pybind11 sees only ``object`` where the bindings take handles), so
-it can drift when the bindings change. Every public class, method and property of the built
+The stub is hand-written (the signatures pybind11 records name types for help(), not
+importable annotations), so it can drift when the bindings change. Every public class, method and property of the built
 ``mprog._core`` must be in the stub and the other way round, properties must be properties,
 and each method's parameters (names, order, which have defaults) must match the signature
 pybind11 records in the docstring.
@@ -178,3 +178,23 @@ def test_method_parameters_match(cls_name: str) -> None:
         if params is None:
             continue
         assert stub.methods[name] == params, f"{cls_name}.{name}: stub parameters differ"
+
+
+# Parameters whose type really is "any object" (what a program gets as its ctx).
+ANY_OBJECT_PARAMETERS = {"ctx"}
+
+
+@pytest.mark.parametrize("cls_name", sorted(RUNTIME_CLASSES))
+def test_signatures_name_their_types(cls_name: str) -> None:
+    """help() shows what each parameter takes, not pybind11's `object` for every handle."""
+    methods, _ = runtime_members(RUNTIME_CLASSES[cls_name])
+    for name, fn in sorted(methods.items()):
+        if name.startswith("__") and name != "__init__":
+            continue  # the protocols' own parameters (__exit__'s exception triple, ...)
+        doc = getattr(fn, "__doc__", None) or ""
+        m = re.match(re.escape(name) + r"\((.*)\)\s*->", doc.splitlines()[0] if doc else "")
+        assert m, f"{cls_name}.{name}: no signature"
+        for part in _split_top_level(m.group(1))[1:]:  # without self
+            pname, _, ptype = part.split("=", 1)[0].partition(":")
+            if pname.strip() not in ANY_OBJECT_PARAMETERS:
+                assert ptype.strip() != "object", f"{cls_name}.{name}({part}): says only 'object'"

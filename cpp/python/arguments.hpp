@@ -16,6 +16,25 @@ namespace mprog::python {
 
 namespace py = pybind11;
 
+// Argument types as signatures and help() show them. Each accepts any object, as py::handle
+// does (the conversions below decide: TypeError, or an errno from the core); only the name
+// differs, where pybind11 would say `object` for every parameter.
+inline int any_object(PyObject*) { return 1; }
+#define MPROG_PY_ARGUMENT(Name)                                      \
+  class Name : public py::object {                                    \
+    PYBIND11_OBJECT_DEFAULT(Name, object, ::mprog::python::any_object) \
+  };
+MPROG_PY_ARGUMENT(ProgramArg)        // mprog.Program
+MPROG_PY_ARGUMENT(OptionalProgramArg)  // mprog.Program | None
+MPROG_PY_ARGUMENT(FlagsArg)          // int | mprog.Anchor
+MPROG_PY_ARGUMENT(RelativeArg)       // mprog.Program | mprog.Link | int | None
+MPROG_PY_ARGUMENT(IntArg)            // int
+MPROG_PY_ARGUMENT(OptionalIntArg)    // int | None
+MPROG_PY_ARGUMENT(WatcherArg)        // Callable[[QueryResult, QueryResult], object]
+MPROG_PY_ARGUMENT(ProgramFnArg)      // Callable[[object], int] | None
+MPROG_PY_ARGUMENT(StrArg)            // str (bytes too would be a std::string's)
+#undef MPROG_PY_ARGUMENT
+
 Dialect parse_dialect(py::handle name);  // TypeError if not a str, ValueError if unknown
 const char* dialect_name(Dialect d);
 
@@ -54,3 +73,21 @@ Arguments arguments(Dialect dialect, py::handle flags, py::handle relative, py::
                     py::handle expected_revision, bool replace_is_relative);
 
 }  // namespace mprog::python
+
+namespace pybind11::detail {
+#define MPROG_PY_ARGUMENT_NAME(Name, text)         \
+  template <>                                      \
+  struct handle_type_name<mprog::python::Name> {   \
+    static constexpr auto name = const_name(text); \
+  };
+MPROG_PY_ARGUMENT_NAME(ProgramArg, "mprog.Program")
+MPROG_PY_ARGUMENT_NAME(OptionalProgramArg, "mprog.Program | None")
+MPROG_PY_ARGUMENT_NAME(FlagsArg, "int | mprog.Anchor")
+MPROG_PY_ARGUMENT_NAME(RelativeArg, "mprog.Program | mprog.Link | int | None")
+MPROG_PY_ARGUMENT_NAME(IntArg, "int")
+MPROG_PY_ARGUMENT_NAME(StrArg, "str")
+MPROG_PY_ARGUMENT_NAME(OptionalIntArg, "int | None")
+MPROG_PY_ARGUMENT_NAME(WatcherArg, "Callable[[mprog.QueryResult, mprog.QueryResult], object]")
+MPROG_PY_ARGUMENT_NAME(ProgramFnArg, "Callable[[object], int] | None")
+#undef MPROG_PY_ARGUMENT_NAME
+}  // namespace pybind11::detail

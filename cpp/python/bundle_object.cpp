@@ -31,16 +31,16 @@ Arguments BundleObject::arguments(py::handle flags, py::handle relative, py::han
 
 void BundleObject::changed() {
   // Closed meanwhile (by code a release ran): close() has told the watchers already.
-  if (!closed_ && !watchers_.empty()) watchers_.tell(query(py::none()));
+  if (!closed_ && !watchers_.empty()) watchers_.tell(state());
 }
 
-py::object BundleObject::watch(py::object callback) {
+py::object BundleObject::watch(const WatcherArg& callback) {
   check_open();
-  watchers_.add(callback, watchers_.empty() ? query(py::none()) : py::object());
+  watchers_.add(callback, watchers_.empty() ? state() : py::object());
   return callback;
 }
 
-void BundleObject::unwatch(py::handle callback) {
+void BundleObject::unwatch(const WatcherArg& callback) {
   check_open();
   watchers_.remove(callback);
 }
@@ -50,8 +50,9 @@ void BundleObject::take_released() {
   if (Program* p = core_.released()) release(ProgramObject::of(p));
 }
 
-void BundleObject::attach(py::handle prog, py::handle flags, py::handle relative,
-                          py::handle replace, py::handle expected_revision) {
+void BundleObject::attach(const ProgramArg& prog, const FlagsArg& flags,
+                          const RelativeArg& relative, const RelativeArg& replace,
+                          const IntArg& expected_revision) {
   Arguments a = arguments(flags, relative, replace, expected_revision, true);
   Request& r = a.request;
   r.prog = program_argument(prog, false);
@@ -62,8 +63,8 @@ void BundleObject::attach(py::handle prog, py::handle flags, py::handle relative
   changed();
 }
 
-py::object BundleObject::link(py::handle prog, py::handle flags, py::handle relative,
-                              py::handle expected_revision) {
+py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
+                              const RelativeArg& relative, const IntArg& expected_revision) {
   Arguments a = arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;
   r.prog = program_argument(prog, false);  // for a link create: the link's program fd
@@ -88,8 +89,8 @@ py::object BundleObject::link(py::handle prog, py::handle flags, py::handle rela
   return obj;
 }
 
-void BundleObject::detach(py::handle prog, py::handle flags, py::handle relative,
-                          py::handle expected_revision) {
+void BundleObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
+                          const RelativeArg& relative, const IntArg& expected_revision) {
   Arguments a = arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;
   r.prog = program_argument(prog, true);
@@ -99,7 +100,7 @@ void BundleObject::detach(py::handle prog, py::handle flags, py::handle relative
   changed();
 }
 
-py::object BundleObject::query(py::handle count) const {
+py::object BundleObject::query(const OptionalIntArg& count) const {
   check_open();
   const std::uint32_t capacity = to_count(count);
   QueryHead head;
@@ -124,6 +125,10 @@ py::object BundleObject::query(py::handle count) const {
       py::arg("revision") = head.revision);
   PyErr_SetObject(py_side.query_too_small.ptr(), e.ptr());
   throw py::error_already_set();
+}
+
+py::object BundleObject::state() const {
+  return query(py::reinterpret_borrow<OptionalIntArg>(py::none()));
 }
 
 py::list BundleObject::programs() const {
@@ -199,12 +204,12 @@ std::string BundleObject::repr() const {
   return out + "])";
 }
 
-py::object BundleObject::explain(const std::string& op, py::handle prog, py::handle flags,
-                                 py::handle relative, py::handle replace,
-                                 py::handle expected_revision) const {
+py::object BundleObject::explain(const std::string& op, const OptionalProgramArg& prog,
+                                 const FlagsArg& flags, const RelativeArg& relative,
+                                 const RelativeArg& replace, const IntArg& expected_revision) const {
   if (op != "attach" && op != "detach") raise_value_error("explain: op must be 'attach' or 'detach'");
   const bool attaching = op == "attach";
-  Arguments a = arguments(flags, relative, attaching ? replace : py::none(), expected_revision, attaching);
+  Arguments a = arguments(flags, relative, attaching ? py::handle(replace) : py::handle(py::none()), expected_revision, attaching);
   Request& r = a.request;
   r.prog = program_argument(prog, !attaching);
   Placement where;

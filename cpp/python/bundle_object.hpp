@@ -18,16 +18,18 @@ class BundleObject {
   explicit BundleObject(py::handle dialect);  // a str: TypeError, unknown: ValueError
   ~BundleObject();
 
-  void attach(py::handle prog, py::handle flags, py::handle relative, py::handle replace,
-              py::handle expected_revision);
-  py::object link(py::handle prog, py::handle flags, py::handle relative,
-                  py::handle expected_revision);
-  void detach(py::handle prog, py::handle flags, py::handle relative, py::handle expected_revision);
-  py::object query(py::handle count) const;
-  py::object explain(const std::string& op, py::handle prog, py::handle flags, py::handle relative,
-                     py::handle replace, py::handle expected_revision) const;
-  py::object watch(py::object callback);
-  void unwatch(py::handle callback);
+  void attach(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
+              const RelativeArg& replace, const IntArg& expected_revision);
+  py::object link(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
+                  const IntArg& expected_revision);
+  void detach(const OptionalProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
+              const IntArg& expected_revision);
+  py::object query(const OptionalIntArg& count) const;
+  py::object explain(const std::string& op, const OptionalProgramArg& prog, const FlagsArg& flags,
+                     const RelativeArg& relative, const RelativeArg& replace,
+                     const IntArg& expected_revision) const;
+  py::object watch(const WatcherArg& callback);
+  void unwatch(const WatcherArg& callback);
 
   int run(py::handle ctx) const;
   py::list programs() const;  // a consistent snapshot, in order
@@ -55,6 +57,7 @@ class BundleObject {
 
  private:
   void take_released();
+  py::object state() const;  // the whole chain's QueryResult, for the watchers
 
   Bundle core_;
   bool closed_ = false;

@@ -22,7 +22,8 @@ void notify_changed(py::handle bundle) {
   if (!bundle.is_none()) bundle.cast<BundleObject&>().changed();
 }
 
-void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::handle old_prog) {
+void update_link(LinkObject& link, const ProgramArg& new_prog, const IntArg& flags,
+                 const OptionalProgramArg& old_prog) {
   const std::uint64_t f = to_flags(flags);
   check_handle(new_prog, "new_prog");
   check_handle(old_prog, "old_prog");

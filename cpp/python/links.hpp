@@ -4,11 +4,13 @@
 
 #include <pybind11/pybind11.h>
 
+#include "arguments.hpp"
 #include "objects.hpp"
 
 namespace mprog::python {
 
-void update_link(LinkObject& link, py::handle new_prog, py::handle flags, py::handle old_prog);
+void update_link(LinkObject& link, const ProgramArg& new_prog, const IntArg& flags,
+                 const OptionalProgramArg& old_prog);
 void detach_link(LinkObject& link);
 std::string link_repr(const LinkObject& link);
 

@@ -8,7 +8,7 @@ namespace mprog::python {
 void register_bundle(py::module_& m) {
   py::class_<BundleObject>(m, "Bundle", "A chain of up to 63 programs at one hook, with the "
                                         "kernel's bpf_mprog rules (docs/protocol.md).")
-      .def(py::init<py::object>(), py::arg("dialect") = "upstream",
+      .def(py::init<StrArg>(), py::arg("dialect") = "upstream",
            "dialect: 'upstream' (tcx) or 'v2'.")
       .def("attach", &BundleObject::attach, py::arg("prog"), py::arg("flags") = 0,
            py::arg("relative") = py::none(), py::arg("replace") = py::none(),
@@ -36,7 +36,7 @@ void register_bundle(py::module_& m) {
       .def("watch", &BundleObject::watch, py::arg("callback"),
            "Call callback(old, new) (QueryResults) after every committed change.")
       .def("unwatch", &BundleObject::unwatch, py::arg("callback"), "Stop calling callback.")
-      .def("transaction", [](py::object self, py::handle expected_revision) {
+      .def("transaction", [](py::object self, const IntArg& expected_revision) {
              return TransactionObject(self, expected_revision);
            }, py::arg("expected_revision") = 0,
            "Operations applied as one change on commit (or at the end of a with block).")

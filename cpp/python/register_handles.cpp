@@ -7,7 +7,10 @@ namespace mprog::python {
 void register_handles(py::module_& m) {
   py::class_<ProgramObject>(m, "Program", "A program handle: a name, an optional callable, and an "
                                           "id that query reports.")
-      .def(py::init<py::object, py::object>(), py::arg("name") = "", py::arg("fn") = py::none(),
+      .def(py::init([](const StrArg& name, const ProgramFnArg& fn) {
+             return new ProgramObject(name, fn);
+           }),
+           py::arg("name") = "", py::arg("fn") = py::none(),
            "fn(ctx) -> int is what Bundle.run calls; NEXT (-1) hands on to the next program.")
       .def_property_readonly("id", [](const ProgramObject& p) { return p.core.id; },
                              "Unique within the process, never reused (> 0).")

@@ -6,7 +6,7 @@
 
 namespace mprog::python {
 
-TransactionObject::TransactionObject(py::object bundle, py::handle expected_revision)
+TransactionObject::TransactionObject(py::object bundle, const IntArg& expected_revision)
     : bundle_(std::move(bundle)), tx_(open_core(bundle_)),
       expected_revision_(to_u64(expected_revision, "expected_revision")),
       began_at_(tx_.bundle().revision()) {
@@ -30,8 +30,9 @@ void TransactionObject::check_open() const {
   bundle().check_open();  // a bundle closed meanwhile takes nothing more
 }
 
-void TransactionObject::attach(py::handle prog, py::handle flags, py::handle relative,
-                               py::handle replace, py::handle expected_revision) {
+void TransactionObject::attach(const ProgramArg& prog, const FlagsArg& flags,
+                               const RelativeArg& relative, const RelativeArg& replace,
+                               const IntArg& expected_revision) {
   check_open();
   Arguments a = bundle().arguments(flags, relative, replace, expected_revision, true);
   Request& r = a.request;
@@ -41,8 +42,8 @@ void TransactionObject::attach(py::handle prog, py::handle flags, py::handle rel
   held_.append(prog);  // the scratch chain points at it
 }
 
-void TransactionObject::detach(py::handle prog, py::handle flags, py::handle relative,
-                               py::handle expected_revision) {
+void TransactionObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
+                               const RelativeArg& relative, const IntArg& expected_revision) {
   check_open();
   Arguments a = bundle().arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;

@@ -11,10 +11,11 @@ namespace mprog::python {
 
 class TransactionObject {
  public:
-  TransactionObject(py::object bundle, py::handle expected_revision);
-  void attach(py::handle prog, py::handle flags, py::handle relative, py::handle replace,
-              py::handle expected_revision);
-  void detach(py::handle prog, py::handle flags, py::handle relative, py::handle expected_revision);
+  TransactionObject(py::object bundle, const IntArg& expected_revision);
+  void attach(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
+              const RelativeArg& replace, const IntArg& expected_revision);
+  void detach(const OptionalProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
+              const IntArg& expected_revision);
   void commit();
   void discard() { done_ = true; }
   py::list programs() const;

@@ -15,11 +15,20 @@ namespace {
   throw std::invalid_argument(std::string("malformed trace op: ") + what);
 }
 
+// Checked before the tables are allocated: asking for ten million programs is an error, not
+// hundreds of megabytes and then an error.
+std::uint32_t within_limits(std::uint32_t programs, std::uint32_t links) {
+  if (programs >= kNone || links >= kNone)
+    throw std::invalid_argument("a session holds at most " + std::to_string(kNone - 1) +
+                                " programs and as many links");
+  return programs;
+}
+
 }  // namespace
 
 Session::Session(Dialect dialect, std::uint32_t programs, std::uint32_t links)
-    : programs_(programs), links_(links), bundle_(std::make_unique<Bundle>(dialect)) {
-  if (programs >= kNone || links >= kNone) malformed("more than 65534 programs or links");
+    : programs_(within_limits(programs, links)), links_(links),
+      bundle_(std::make_unique<Bundle>(dialect)) {
   for (std::uint32_t i = 0; i < programs; ++i) programs_[i].core.id = i + 1;
   for (std::uint32_t j = 0; j < links; ++j) links_[j].core.id = j + 1;
   const bool v2 = dialect == Dialect::v2;

@@ -1,6 +1,7 @@
-# Type stubs for the pybind11 extension mprog._core (cpp/python/module.cpp).
-# Hand-written, since pybind11 sees only `object` where the bindings take handles; the names,
-# parameters and defaults are checked against the built extension by tests/test_stubs.py.
+# Type stubs for the pybind11 extension mprog._core (cpp/python/register_*.cpp).
+# Hand-written: the binding's signatures name their types for help() (cpp/python/arguments.hpp)
+# but are not importable annotations. Names, parameters and defaults are checked against the
+# built extension by tests/test_stubs.py.
 from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar, Union
 
 from _typeshed import ReadableBuffer

@@ -77,6 +77,8 @@ struct ChainSlot {
 // anything but this session. Not thread-safe: one caller at a time, like any writer.
 class Session {
  public:
+  // At most 65534 programs and 65534 links (an index is 16 bits, kNone excluded): more
+  // throws std::invalid_argument before anything is allocated.
   Session(Dialect dialect, std::uint32_t programs, std::uint32_t links);
   ~Session();
   Session(const Session&) = delete;
