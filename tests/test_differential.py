@@ -36,7 +36,7 @@ from mprog.ops.generate import RAW_IDS, UNKNOWN_BITS  # noqa: E402
 from mprog.differential.minimize import minimize  # noqa: E402
 from mprog.ops.vocabulary import KNOWN_FLAGS, disambiguate, flag  # noqa: E402
 from mprog.differential.traces import load as load_trace  # noqa: E402
-from mprog.differential.traces import ops_of, replay, save_divergence  # noqa: E402
+from mprog.differential.traces import compare, ops_of, save_divergence  # noqa: E402
 from mprog.differential.trial import Trial, run_trace  # noqa: E402
 from mprog.flags import MAX_PROGRAMS  # noqa: E402
 
@@ -345,7 +345,7 @@ def test_broken_backend_is_found_minimized_and_replayed(tmp_path):
     data = load_trace(found.path)
     ops = ops_of(data)
     assert ops == small.ops
-    again = replay(modules, data["dialect"], ops)
+    again = compare(modules, data["dialect"], ops)
     assert again is not None and again.signature == small.signature
     assert run_trace({name: module, "again": module}, "upstream", ops) is None
 
@@ -398,7 +398,7 @@ def test_cli_replay_and_exit_status(tmp_path, capsys):
     assert d is not None and len(d.ops) == len(ops)
     path = save_divergence(str(tmp_path), list(modules), d)
     assert load_trace(path)["divergence"]["step"] == len(ops) - 1
-    assert replay(modules, "upstream", ops_of(load_trace(path))).signature == d.signature
+    assert compare(modules, "upstream", ops_of(load_trace(path))).signature == d.signature
 
     # fuzz exits 0 without divergence and says how fast it went
     assert main(["fuzz", "--backends", f"{name},{name}", "--traces", "3", "--trace-len", "20",
@@ -418,7 +418,7 @@ def test_saved_trace_replays_without_divergence(path):
     modules = need(*data["backends"])
     ops = ops_of(data)
     last: list = []
-    divergence = replay(modules, data["dialect"], ops, echo=last.append)
+    divergence = compare(modules, data["dialect"], ops, echo=last.append)
     assert divergence is None, divergence.report()
     answers = [json.loads(line.split(":", 1)[1]) for line in last[-len(modules):]]
     assert answers == [data["verdict"]["settled"]] * len(modules), data["verdict"]["why"]

@@ -20,7 +20,7 @@ from typing import Callable, ContextManager, List, Optional, TextIO
 
 from .differential import backends as _backends
 from .differential.campaign import CampaignResult, run_campaign
-from .differential.traces import ops_of, replay
+from .differential.traces import compare, ops_of
 from . import trace as _trace
 
 
@@ -109,7 +109,7 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     print(f"replaying {args.file}: {len(data['steps'])} ops, dialect {dialect}, "
           f"backends {','.join(modules)}")
-    divergence = replay(modules, dialect, ops_of(data), echo=print)
+    divergence = compare(modules, dialect, ops_of(data), echo=print)
     if divergence is None:
         print("no divergence")
         return 0

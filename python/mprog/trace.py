@@ -18,7 +18,7 @@ Record from a fresh bundle, and create and close programs through the recorder
 Transactions are not recorded (the vocabulary has no word for them).
 
 ``load(path)`` reads such a file, a differential trace (``mprog-trace/1``, or a journal), or a
-bare JSON list of ops; ``replay(trace, backend)`` runs it on a fresh bundle and returns each
+bare JSON list of ops; ``run(trace, backend)`` runs it on a fresh bundle and returns each
 op's outcome and the chain after it. ``python -m mprog show FILE`` prints that as tables.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ from .ops.interpreter import Interpreter, errname
 from .ops.vocabulary import Op, describe, flag, validate
 from .query import QueryResult
 
-__all__ = ["FORMAT", "Recorder", "RecordedLink", "Trace", "Step", "record", "load", "replay"]
+__all__ = ["FORMAT", "Recorder", "RecordedLink", "Trace", "Step", "record", "load", "run"]
 
 FORMAT = "mprog-record/1"
 Outcome = List[Any]
@@ -354,7 +354,7 @@ class Step:
         return self.recorded is None or self.recorded == self.outcome
 
 
-def replay(trace: Trace, backend: Any = "core", dialect: Optional[str] = None,
+def run(trace: Trace, backend: Any = "core", dialect: Optional[str] = None,
            on_step: Optional[Callable[[Step], None]] = None) -> List[Step]:
     """Run ``trace`` on a fresh bundle of ``backend`` (a name or a module); each step's
     outcome in the recorder's terms and the chain after it. ``on_step`` sees each as it runs."""
@@ -401,5 +401,5 @@ def show(trace: Trace, backend: Any = "core", dialect: Optional[str] = None,
         echo(line)
         echo("      " + s.chain.table().replace("\n", "\n      "))
 
-    steps = replay(trace, backend, dialect, on_step=step)
+    steps = run(trace, backend, dialect, on_step=step)
     return all(s.agrees for s in steps)
