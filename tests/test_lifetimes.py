@@ -158,3 +158,25 @@ def _tables(m):
         from mprog.model import handles as mh
         return len(mh._live_programs), len(mh._open_links)
     return ()  # the core's registries hold no Python objects: its destructors erase them
+
+
+def test_the_cgroup_dialect_follows_the_same_rule(cg):
+    """A dropped cgroup link is released (its slot gone), a dropped cgroup bundle too."""
+    m = cg.module
+    b = m.Bundle("cgroup")
+    p, q = (m.Program(name=n, dialect="cgroup") for n in "pq")
+    b.attach(p, m.CgroupFlag.ALLOW_MULTI)
+    keep = b.link(q)
+    rev = b.revision
+    with pytest.warns(ResourceWarning, match="unclosed"):
+        del keep
+        collect()
+    assert list(b.query().prog_ids) == [p.id] and b.revision == rev + 1
+    link = b.link(q)
+    with pytest.warns(ResourceWarning, match="unclosed"):
+        del b
+        collect()
+    assert not link.attached and not link.closed
+    link.close()
+    for h in (p, q):
+        h.close()

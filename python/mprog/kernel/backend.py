@@ -221,6 +221,10 @@ class Bundle(Unique):
 
     # -- plumbing ------------------------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        return self.netns is None
+
     def _ns(self) -> int:
         if self.netns is None:
             raise ValueError("operation on a closed Bundle")
@@ -355,7 +359,7 @@ class Bundle(Unique):
             os.close(ns)
 
     def __del__(self) -> None:
-        if self.netns is not None:
+        if not self.closed:
             warn_unclosed(self)
             self.close()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import weakref
 from typing import Any, Dict, Iterator, List, Optional
 
 from .. import errors
@@ -92,11 +93,18 @@ class CgroupBundle(Bundle):
         except BaseException:
             cgroupfs.remove(self.path)
             raise
-        self._links: List[CgroupLink] = []
+        # Weak: a link dropped without close() is released when collected (mprog.lifetime).
+        self._links: "weakref.WeakSet[CgroupLink]" = weakref.WeakSet()
         self._held: Dict[int, Program] = {}  # as Bundle's: list(self) after callers dropped them
         if parent is not None:
             parent.children.append(self)
         handles.open_bundles.add(self)
+
+    cgroup_fd: Optional[int] = None  # until __init__ has opened the cgroup
+
+    @property
+    def closed(self) -> bool:
+        return self.cgroup_fd is None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -134,7 +142,7 @@ class CgroupBundle(Bundle):
         except OSError as e:
             raise fail(_errno(e), "link", handles.describe(prog)) from None
         link = CgroupLink(handles.above_zero(fd), prog)
-        self._links.append(link)
+        self._links.add(link)
         return link
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
@@ -208,10 +216,10 @@ class CgroupBundle(Bundle):
             self._remove()
 
     def _detach_all(self) -> None:
-        for link in self._links:
+        for link in list(self._links):
             if link.fd is not None:
                 syscall.link_detach(link.fd)  # a detached link: success, nothing changes
-        self._links = []
+        self._links = weakref.WeakSet()
         # What is left was attached by program. Without ALLOW_MULTI the kernel detaches the
         # one entry whatever program is named; with it, each by its own fd.
         while True:

@@ -18,6 +18,7 @@ from typing import Any, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..errors import QueryTooSmall, error
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
+from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
 from .chain import describe
 from .handles import BpfLink, Link, Program
@@ -46,8 +47,11 @@ class Entry(NamedTuple):
 Entries = Tuple[Entry, ...]
 
 
-class CgroupBundle:
-    """One cgroup's list for one attach type, in a hierarchy of cgroup bundles."""
+class CgroupBundle(Unique):
+    """One cgroup's list for one attach type, in a hierarchy of cgroup bundles. Dropped
+    without ``close()`` it is released when collected, with a ResourceWarning."""
+
+    _closed = True  # until __init__ has made it: __del__ of a half-made bundle does nothing
 
     def __init__(self, dialect: str = "cgroup", parent: Any = None) -> None:
         if dialect != "cgroup":
@@ -85,6 +89,11 @@ class CgroupBundle:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        if not self._closed:
+            warn_unclosed(self)
+            self.close()
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
