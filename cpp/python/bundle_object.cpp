@@ -36,8 +36,8 @@ void BundleObject::changed() {
 
 py::object BundleObject::watch(const WatcherArg& callback) {
   check_open();
-  watchers_.add(callback, watchers_.empty() ? state() : py::object());
-  return callback;
+  watchers_.add(py::reinterpret_borrow<py::object>(callback), watchers_.empty() ? state() : py::object());
+  return py::reinterpret_borrow<py::object>(callback);
 }
 
 void BundleObject::unwatch(const WatcherArg& callback) {
@@ -57,7 +57,7 @@ void BundleObject::attach(const ProgramArg& prog, const FlagsArg& flags,
   Request& r = a.request;
   r.prog = program_argument(prog, false);
   const Result res = core_.attach(r);
-  if (!res) raise_result(res, Context::of("attach", r, core_.revision(), a.anchor));
+  if (!res) raise_result(res, Context::of("attach", r, core_, a.anchor).locate(res, core_));
   hold(ProgramObject::of(r.prog.object));
   take_released();
   changed();
@@ -73,8 +73,8 @@ py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
     // lookup always fails, at its place in the order of checks), but no link is made for it.
     Link never_made;
     const Result res = core_.attach(never_made, r);
-    raise_result(res ? Result{-EINVAL, Why::bad_handle} : res,
-                 Context::of("link", r, core_.revision(), a.anchor));
+    const Result failed = res ? Result{-EINVAL, Why::bad_handle} : res;
+    raise_result(failed, Context::of("link", r, core_, a.anchor).locate(failed, core_));
   }
   auto obj = py::cast(new LinkObject(py::reinterpret_borrow<py::object>(prog)),
                       py::return_value_policy::take_ownership);
@@ -82,7 +82,7 @@ py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
   const Result res = core_.attach(l.core, r);
   if (!res) {
     l.closed = true;  // never handed out; nothing to release
-    raise_result(res, Context::of("link", r, core_.revision(), a.anchor));
+    raise_result(res, Context::of("link", r, core_, a.anchor).locate(res, core_));
   }
   hold(ProgramObject::of(r.prog.object));
   changed();
@@ -95,7 +95,7 @@ void BundleObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
   Request& r = a.request;
   r.prog = program_argument(prog, true);
   const Result res = core_.detach(r);
-  if (!res) raise_result(res, Context::of("detach", r, core_.revision(), a.anchor));
+  if (!res) raise_result(res, Context::of("detach", r, core_, a.anchor).locate(res, core_));
   take_released();
   changed();
 }
@@ -128,7 +128,7 @@ py::object BundleObject::query(const OptionalIntArg& count) const {
 }
 
 py::object BundleObject::state() const {
-  return query(py::reinterpret_borrow<OptionalIntArg>(py::none()));
+  return query(OptionalIntArg(py::none()));
 }
 
 py::list BundleObject::programs() const {
@@ -216,8 +216,7 @@ py::object BundleObject::explain(const std::string& op, const OptionalProgramArg
   const Result res = attaching ? core_.check_attach(r, &where) : core_.check_detach(r, &where);
   const py::object& explanation = injected().explanation;
   if (!res)
-    return explanation(op, py::arg("error") = make_error(res, Context::of(op.c_str(), r, core_.revision(),
-                                                                          a.anchor)));
+    return explanation(op, py::arg("error") = make_error(res, Context::of(op.c_str(), r, core_, a.anchor).locate(res, core_)));
   static const char* const actions[] = {"insert", "replace", "remove"};
   return explanation(op, actions[static_cast<int>(where.kind)], where.index);
 }

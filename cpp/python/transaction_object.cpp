@@ -8,8 +8,7 @@ namespace mprog::python {
 
 TransactionObject::TransactionObject(py::object bundle, const IntArg& expected_revision)
     : bundle_(std::move(bundle)), tx_(open_core(bundle_)),
-      expected_revision_(to_u64(expected_revision, "expected_revision")),
-      began_at_(tx_.bundle().revision()) {
+      expected_revision_(to_u64(expected_revision, "expected_revision")) {
   // The scratch chain points at every program and link the chain holds now; the chain may
   // let go of them while the transaction is open (a detach, a link closed, the bundle
   // closed), so the transaction holds them itself.
@@ -38,7 +37,7 @@ void TransactionObject::attach(const ProgramArg& prog, const FlagsArg& flags,
   Request& r = a.request;
   r.prog = program_argument(prog, false);
   const Result res = tx_.attach(r);
-  if (!res) raise_result(res, Context::of("attach", r, bundle().revision(), a.anchor));
+  if (!res) raise_result(res, Context::of("attach", r, bundle().core(), a.anchor).locate(res, tx_));
   held_.append(prog);  // the scratch chain points at it
 }
 
@@ -49,7 +48,7 @@ void TransactionObject::detach(const OptionalProgramArg& prog, const FlagsArg& f
   Request& r = a.request;
   r.prog = program_argument(prog, true);
   const Result res = tx_.detach(r);
-  if (!res) raise_result(res, Context::of("detach", r, bundle().revision(), a.anchor));
+  if (!res) raise_result(res, Context::of("detach", r, bundle().core(), a.anchor).locate(res, tx_));
 }
 
 void TransactionObject::commit() {
@@ -68,14 +67,11 @@ void TransactionObject::commit() {
   const Result res = tx_.commit(expected_revision_);
   if (!res) {
     for (Program* p : joining) release(ProgramObject::of(p));
-    // Stale for one of two reasons; say which (expected revision 0 means "no check").
-    const std::string now = std::to_string(b.revision()), began = std::to_string(began_at_);
-    raise_error(-res.error, "transaction",
-                expected_revision_ && expected_revision_ != began_at_
-                    ? "expected revision " + std::to_string(expected_revision_) +
-                          ", but it began at " + began
-                    : "the chain changed since revision " + began + " (it is at " + now + ")",
-                b.revision());
+    Context c("transaction");
+    c.expected_revision = expected_revision_;
+    c.revision = b.revision();
+    c.base_revision = tx_.base_revision();
+    raise_result(res, c);
   }
   done_ = true;
   if (tx_.operations() == 0) {  // nothing was installed: undo the holds taken above

@@ -32,7 +32,6 @@ class TransactionObject {
   py::list held_;
   Transaction tx_;
   std::uint64_t expected_revision_;
-  std::uint64_t began_at_;  // the revision it began at, for a true stale message
   bool done_ = false;
 };
 

@@ -18,6 +18,7 @@ import weakref
 from typing import Any, Dict, Iterator, List, Optional
 
 from .. import errors
+from ..anchors import to_cgroup_request
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
 from ..query import QueryResult
 from . import args, cgroupfs, handles, syscall
@@ -117,6 +118,8 @@ class CgroupBundle(Bundle):
 
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
+        self._cg()
+        flags, relative, replace = to_cgroup_request(flags, relative, replace, "attach")
         prog_fd = args.program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
@@ -132,6 +135,8 @@ class CgroupBundle(Bundle):
 
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
+        self._cg()
+        flags, relative, _ = to_cgroup_request(flags, relative, None, "link")
         prog_fd = args.program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
@@ -147,6 +152,8 @@ class CgroupBundle(Bundle):
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
+        self._cg()
+        flags, relative, _ = to_cgroup_request(flags, relative, None, "detach")
         prog_fd = args.optional_program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)

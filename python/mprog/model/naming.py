@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno as E
 from typing import Any, Optional, Type, Union
 
+from .. import messages as M
 from ..errors import error
 from .chain import Anchor, describe
 from .handles import Link, Program, link_by_id, program_by_id
@@ -75,7 +76,7 @@ def check_known(flags: int, known: int, op: str) -> None:
     Plain ints on purpose: ``~`` of an IntFlag only complements within its members."""
     unknown = int(flags) & ~int(known)
     if unknown:
-        raise error(E.EINVAL, op, f"unknown flag bits {unknown:#x}")
+        raise error(E.EINVAL, op, M.text("unknown_flags", bits=unknown))
 
 
 def program_arg(value: Any, op: str, what: str) -> Program:
@@ -88,7 +89,7 @@ def program_arg(value: Any, op: str, what: str) -> Program:
 
 
 def closed_link(link: Any, op: str) -> Exception:
-    return error(E.EBADF, op, f"{describe(link)} is closed")
+    return error(E.EBADF, op, M.text("link_closed", link=describe(link)))
 
 
 def check_update(link: Any, new_prog: Any, flags: Any, old_prog: Any) -> Program:
@@ -107,10 +108,10 @@ def check_update(link: Any, new_prog: Any, flags: Any, old_prog: Any) -> Program
     elif not is_none(old_prog):  # an old_prog_fd of 0 is none, as the kernel reads it
         raise error(E.EINVAL, op, "old program given without REPLACE")
     if not link.attached:
-        raise error(E.ENOLINK, op, f"{describe(link)} is detached")
+        raise error(E.ENOLINK, op, M.text("link_detached", link=describe(link)))
     if flags & _REPLACE and old_prog is not link.prog:
-        raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
-                                 f"not {describe(old_prog)}")
+        raise error(E.EPERM, op, M.text("wrong_old_prog", link=describe(link),
+                                        program=describe(link.prog), old=describe(old_prog)))
     return new
 
 
