@@ -167,10 +167,10 @@ def replay_figures(quick: bool) -> Dict[str, float]:
 
     out = {}
     # Churn: 31 programs stay, a 32nd is attached and detached; every op succeeds.
-    setup = batch.Trace()
+    setup = batch.Records()
     for i in range(31):
         setup.attach(i)
-    churn = batch.Trace()
+    churn = batch.Records()
     churn.attach(31)
     churn.detach(31)
     data = bytes(setup) + bytes(churn) * 500_000  # 1,000,031 ops
@@ -194,7 +194,7 @@ def replay_figures(quick: bool) -> Dict[str, float]:
     # The same mixed trace call by call through mprog.Bundle, for the ratio.
     import mprog
 
-    part = batch.Trace(bytes(mixed)[: 20_000 * batch.RECORD.size])
+    part = batch.Records(bytes(mixed)[: 20_000 * batch.RECORD.size])
     part._links = mixed.links  # a prefix creates at most as many links
     samples = []
     for _ in range(3):

@@ -10,7 +10,8 @@ import importlib
 import pytest
 
 BACKENDS = ("core", "model", "kernel")
-_MODULES = {"core": "mprog", "model": "mprog.model", "kernel": "mprog.kernel"}
+_MODULES = {"core": "mprog", "model": "mprog.model", "kernel": "mprog.kernel",
+            "oracle": "mprog.oracle"}
 
 
 def load_backend(name: str):
@@ -42,9 +43,10 @@ def backend(request):
         module.assert_nothing_left()
 
 
-@pytest.fixture(params=("core", "model"))
+@pytest.fixture(params=("core", "model", "oracle"))
 def v2_backend(request):
-    """Backends that implement the v2 dialect (the kernel never ran it)."""
+    """Backends that implement the v2 dialect (the kernel never ran it; the oracle is the v2
+    series read again, independently of core and model)."""
     return load_backend(request.param)
 
 

@@ -885,7 +885,7 @@ def test_record_load_replay(api_backend, replay_on, tmp_path):
     t = trace.load(path)
     assert t.dialect == "upstream" and len(t.ops) == len(lines) - 1
     assert t.outcomes == [x["outcome"] for x in lines[1:]]
-    steps = trace.replay(t, replay_on)
+    steps = trace.run(t, replay_on)
     assert [s.outcome for s in steps] == t.outcomes
     assert all(s.agrees for s in steps)
     # the same chain, by label: compare shapes (ids are each backend's own)
@@ -922,7 +922,7 @@ def test_record_random_session_replays(api_backend, dialect, tmp_path):
     path = tmp_path / "random.jsonl"
     path.write_text(buf.getvalue())
     t = trace.load(str(path))
-    steps = trace.replay(t, other)
+    steps = trace.run(t, other)
     assert all(s.agrees for s in steps), [s for s in steps if not s.agrees][:1]
     assert {o[0] for o in t.outcomes} >= {"ok", "err"}
     # the chain after each op has the same revision and length on both
@@ -945,7 +945,7 @@ def test_load_differential_traces(tmp_path):
     bare.write_text(json.dumps(ops))
     t = trace.load(str(bare))
     assert t.ops == ops
-    steps = trace.replay(t, "model")
+    steps = trace.run(t, "model")
     assert [s.outcome for s in steps] == [["ok", 0], ["ok", None]]
     assert steps[-1].chain.count == 1
     bad = tmp_path / "bad.json"

@@ -11,10 +11,10 @@ import pytest
 import mprog
 import mprog.model
 from mprog import batch
-from mprog.batch import CURRENT, STALE, Trace
+from mprog.batch import CURRENT, STALE, Records
 
 
-def agree(trace: Trace, programs: int, dialect: str, backend=mprog) -> batch.ReplayResult:
+def agree(trace: Records, programs: int, dialect: str, backend=mprog) -> batch.ReplayResult:
     fast = batch.replay(trace, programs, dialect=dialect, errnos=True)
     slow = batch.apply(backend, trace, programs, dialect=dialect)
     for i, (a, b) in enumerate(zip(fast.errnos, slow.errnos)):
@@ -48,7 +48,7 @@ def test_random_traces_reach_the_interesting_errnos(dialect):
 
 
 def test_full_chain_and_churn():
-    t = Trace()
+    t = Records()
     for i in range(64):
         t.attach(i)  # the 64th: ERANGE
     t.detach(None, mprog.Flag.BEFORE)  # the first
@@ -64,7 +64,7 @@ def test_full_chain_and_churn():
 
 def test_links_handles_and_ids():
     F = mprog.Flag
-    t = Trace()
+    t = Records()
     t.attach(0)
     first = t.link(1, F.BEFORE, ("prog", 0))  # [1 via link 0, 0]
     t.link(2, F.AFTER | F.LINK, ("link", first))  # [1, 2, 0]
@@ -90,7 +90,7 @@ def test_links_handles_and_ids():
 
 def test_v2_pins_agree():
     V = mprog.V2Flag
-    t = Trace()
+    t = Records()
     t.attach(0, V.FIRST)
     t.attach(1, V.LAST)
     t.attach(2)  # lands between the pins
@@ -104,7 +104,7 @@ def test_v2_pins_agree():
 def test_v2_link_create_ignores_unknown_bits_in_replay(backend):
     # docs/v2.md, choice 11: the v2 series' link_create never masked its u32 flags
     V = mprog.V2Flag
-    t = Trace()
+    t = Records()
     t.link(0, 1 << 8)  # appended
     t.link(1, V.LAST | 1 << 0)  # a LAST-pinned link
     t.link(2, V.LAST | 1 << 31)  # EBUSY: LAST is held
@@ -118,10 +118,10 @@ def test_v2_link_create_ignores_unknown_bits_in_replay(backend):
 
 
 def test_a_million_ops_in_one_call():
-    t = Trace()
+    t = Records()
     for i in range(31):
         t.attach(i)
-    churn = Trace()
+    churn = Records()
     churn.attach(31)
     churn.detach(31)
     data = bytes(t) + bytes(churn) * 500_000
@@ -132,23 +132,23 @@ def test_a_million_ops_in_one_call():
 
 
 def test_malformed_ops_raise_value_error():
-    t = Trace()
+    t = Records()
     t.attach(0)
     t.attach(5)  # no program 5 of 2
     with pytest.raises(ValueError, match="op 1"):
         batch.replay(t, 2)
-    t = Trace()
+    t = Records()
     t.update(0, 0)  # link 0 was never created
     with pytest.raises(ValueError, match="op 0"):
         batch.replay(t, 1, links=1)
     with pytest.raises(ValueError):
         batch.replay(b"\0" * 15, 1)
     with pytest.raises(ValueError):
-        batch.replay(Trace(), 1, dialect="v3")
+        batch.replay(Records(), 1, dialect="v3")
 
 
 def test_trace_data_can_be_any_buffer():
-    t = Trace()
+    t = Records()
     t.attach(0)
     t.attach(1, mprog.Flag.BEFORE)
     raw = bytes(t)
@@ -156,3 +156,30 @@ def test_trace_data_can_be_any_buffer():
     assert batch.replay(bytearray(raw), 2) == expected
     assert batch.replay(memoryview(b"x" + raw)[1:], 2) == expected  # unaligned
     assert expected.chain == ((1, None), (0, None))
+
+
+@pytest.mark.parametrize("dialect", ["upstream", "v2"])
+def test_records_encode_the_vocabulary_and_decode_back(dialect):
+    rng = random.Random(11)
+    records = batch.random_trace(rng, 300, 8, dialect)
+    ops = batch.decode(records, 8, dialect)
+    again, programs = batch.encode(ops, dialect)
+    assert programs == 8 and len(again) == len(records)
+    # the same meaning (an id no object has may be spelled another way)
+    assert batch.replay(again, 8, dialect=dialect, errnos=True) == batch.replay(
+        records, 8, dialect=dialect, errnos=True)
+
+
+@pytest.mark.parametrize("op, why", [
+    ({"op": "query", "count": {"kind": "none"}}, "no such op"),
+    ({"op": "tx_begin", "as": 0, "expected_revision": {"kind": "zero"}}, "no such op"),
+    ({"op": "attach", "prog": 0, "flags": 0, "relative": None, "replace": None,
+      "expected_revision": {"kind": "stale"}}, "revision"),
+    ({"op": "attach", "prog": {"kind": "bad", "value": "str"}, "flags": 0, "relative": None,
+      "replace": None, "expected_revision": {"kind": "zero"}}, "not made"),
+    ({"op": "attach", "prog": 3, "flags": 0, "relative": None, "replace": None,
+      "expected_revision": {"kind": "zero"}}, "not made"),
+])
+def test_encode_refuses_what_records_cannot_say(op, why):
+    with pytest.raises(ValueError, match=why):
+        batch.encode([{"op": "new_prog", "as": 0}, op])

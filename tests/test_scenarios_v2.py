@@ -158,6 +158,34 @@ def _outcome(b, names, call):
     return ("ok", q.revision, progs, links, q.prog_attach_flags, q.link_attach_flags)
 
 
+@pytest.mark.parametrize("pin", [0, FIRST, LAST, FIRST | LAST], ids=["none", "F", "L", "FL"])
+def test_an_ignored_link_bit_is_not_kept_by_the_link(env, pin):
+    """The link keeps only its pins (tcx_link_attach: flags & (FIRST|LAST)), so its update and
+    its detach behave as for a link created without the bit."""
+    runs = []
+    for extra in (0, 1 << 8 | 1 << 31):
+        b = env.bundle()
+        a, q, r = env.prog("a"), env.prog("q"), env.prog("r")
+        names = {a.id: "a", q.id: "q", r.id: "r"}
+        link = env.link(b, q, pin | extra)
+        seen = [snapshot_named(b, names, link)]
+        if pin != FIRST | LAST:
+            b.attach(a)
+        link.update(r)
+        seen.append(snapshot_named(b, names, link))
+        link.detach()
+        seen.append(snapshot_named(b, names, link))
+        runs.append(seen)
+    assert runs[0] == runs[1]
+
+
+def snapshot_named(b, names, link):
+    q = b.query()
+    return (q.revision, [names[i] for i in q.prog_ids],
+            ["new" if i == link.id else i for i in q.link_ids],
+            q.prog_attach_flags, q.link_attach_flags)
+
+
 @pytest.mark.parametrize("bit", U32_UNKNOWN_V2_BITS, ids=hex)
 @pytest.mark.parametrize("spec", ["", "a", "F a", "a L", "FL", "~F a ~L"])
 def test_an_ignored_link_bit_changes_nothing_at_all(env, spec, bit):
@@ -179,8 +207,8 @@ def test_an_ignored_link_bit_changes_nothing_at_all(env, spec, bit):
 
 
 @pytest.mark.parametrize("bit", [1 << 6, 1 << 7], ids=["LAST", "v2-ID"])
-def test_upstream_dialect_of_a_v2_backend_rejects_v2_bits(v2_backend, bit):
-    e = Env(v2_backend)
+def test_upstream_dialect_of_a_v2_backend_rejects_v2_bits(api_backend, bit):
+    e = Env(api_backend)  # core and model: the oracle offers v2 only
     try:
         b, (a,) = e.chain(1)
         assert b.dialect == "upstream"
@@ -247,6 +275,15 @@ def test_query_of_a_chain_with_no_entry_is_revision_1_count_0(env, how):
     assert_fails(b, ESTALE, b.attach, q2, expected_revision=2)
     b.attach(q2, expected_revision=b.query().revision)
     assert b.revision == 2
+
+
+@pytest.mark.parametrize("op", ["attach", "link", "detach"])
+def test_expected_revision_beyond_u32_is_ESTALE(env, op):
+    # docs/v2.md, choice 13: the v2 ABI's field was a u32; the whole value is compared
+    b, p, _ = build(env, "a")
+    target = p["a"] if op == "detach" else env.prog("q")
+    for rev in (2**32, 2**32 + b.revision, 2**64 - 1):
+        assert_fails(b, ESTALE, getattr(b, op), target, expected_revision=rev)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1041,3 +1078,17 @@ def test_run_follows_the_pinned_order(env):
     b.attach(f, V.FIRST)
     assert b.run(None) == NEXT
     assert calls == ["f", "a", "z"]
+
+
+def test_replace_anchor_names_the_program_on_link_too(env):
+    # docs/v2.md, choice 10: Replace(p) fills the one v2 field, so link() names p as attach does
+    Replace = env.backend.Replace
+    b, p, links = build(env, "a ~b")
+    q = env.prog("q")
+    assert_fails(b, EBUSY, b.link, q, Replace(p["a"]))  # a new link never owns a's slot
+    assert_fails(b, EBUSY, b.link, q, Replace(p["b"]))  # nor another link's
+    assert_fails(b, ENOENT, b.link, q, Replace(env.prog("absent")))
+    assert_fails(b, EEXIST, b.link, p["a"], Replace(p["b"]))
+    assert_fails(b, EINVAL, b.detach, None, Replace(p["a"]))
+    b.attach(q, Replace(p["a"], first=True))
+    assert ids(b) == order({**p, "q": q}, "q b") and pins(b) == [FIRST, 0]

@@ -2,25 +2,30 @@
 
     python -m mprog fuzz [--backends core,model] [--dialect upstream|v2]
                          [--seconds N | --ops N | --traces N] [--seed S] [--trace-len L]
-                         [--out DIR]
+                         [--out DIR] [--jobs N] [--bad-input PERCENT]
     python -m mprog replay FILE [--backends core,model]
     python -m mprog show FILE [--backend core|model] [--dialect upstream|v2]
+    python -m mprog --version
 
 FILE is a differential trace (or journal), or a trace recorded by ``mprog.trace.record``.
 
-Exit status 1 if any divergence was found (or replayed), 2 for usage errors or a backend
-that cannot run here.
+Exit status 1 if any divergence was found (or replayed), 2 for usage errors (each said in one
+line: nonsense arguments are refused before anything runs), a malformed trace, a backend that
+cannot run here, or output that was closed early (``| head``).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
+import os
 import sys
 from typing import Callable, ContextManager, List, Optional, TextIO
 
+from . import __version__
 from .differential import backends as _backends
-from .differential.campaign import CampaignResult, run_campaign
-from .differential.traces import ops_of, replay
+from .differential.campaign import CampaignResult, cpus, run_campaign
+from .differential.traces import compare, ops_of
 from . import trace as _trace
 
 
@@ -28,8 +33,11 @@ def _progress_printer(stream: TextIO) -> Callable[[CampaignResult, float], None]
     tty = stream.isatty()
 
     def show(result: CampaignResult, elapsed: float) -> None:
+        per_backend = "  ".join(f"{name} {rate:,.0f}"
+                                for name, rate in result.backend_ops_per_second().items())
         line = (f"{elapsed:6.1f}s  traces {result.traces}  ops {result.ops}  "
-                f"{result.ops_per_second:,.0f} ops/s  divergences {result.divergences}")
+                f"{result.ops_per_second:,.0f} ops/s ({per_backend})  "
+                f"divergences {result.divergences} ({len(result.distinct)} distinct)")
         if tty:
             stream.write("\r" + line + "\x1b[K")
         else:
@@ -50,6 +58,10 @@ def _kernel_grace_periods(names: List[str], normal: bool) -> ContextManager[obje
 
 def _fuzz(args: argparse.Namespace) -> int:
     names = _backends.parse(args.backends)
+    problem = _fuzz_nonsense(args, names)
+    if problem:
+        print(f"mprog fuzz: {problem}", file=sys.stderr)
+        return 2
     try:
         modules = _backends.resolve(names)
         _backends.check_dialect(modules, args.dialect)
@@ -65,13 +77,16 @@ def _fuzz(args: argparse.Namespace) -> int:
                               out=args.out, minimize=not args.no_minimize,
                               progress=None if args.quiet else _progress_printer(out),
                               journal=args.journal, jobs=args.jobs,
-                              max_reports=args.max_reports)
+                              max_reports=args.max_reports, bad_input=args.bad_input)
     if not args.quiet and out.isatty():
         out.write("\n")
     print(f"backends {','.join(modules)}  dialect {args.dialect}  seed {result.seed}  "
-          f"jobs {args.jobs}")
-    print(f"{result.traces} traces, {result.ops} ops in {result.seconds:.1f}s: "
-          f"{result.ops_per_second:,.0f} ops/s")
+          f"jobs {args.jobs or cpus()}")
+    per_backend = ", ".join(f"{name} {rate:,.0f}"
+                            for name, rate in result.backend_ops_per_second().items())
+    print(f"{result.traces} traces ({result.full_traces} checked in full), {result.ops} ops in "
+          f"{result.seconds:.1f}s: {result.ops_per_second:,.0f} ops/s "
+          f"(per backend, of its own time: {per_backend})")
     for problem in result.cleanup_problems[:10]:
         print(f"cleanup: {problem}")
     if not result.divergences:
@@ -93,6 +108,32 @@ def _fuzz(args: argparse.Namespace) -> int:
     return 1
 
 
+def _fuzz_nonsense(args: argparse.Namespace, names: List[str]) -> Optional[str]:
+    """What is wrong with the fuzz arguments, in one line (None: nothing)."""
+    if len(names) < 2:
+        return f"--backends needs at least two backends to compare, got {args.backends!r}"
+    if len(set(names)) != len(names):
+        return (f"--backends names a backend twice ({args.backends!r}): it would be compared "
+                f"with itself")
+    for name, value in (("--seconds", args.seconds),):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            return f"{name} must be a positive number of seconds, not {value}"
+    for name, value, least in (("--ops", args.ops, 1), ("--traces", args.traces, 1),
+                               ("--trace-len", args.trace_len, 1), ("--jobs", args.jobs, 0),
+                               ("--max-reports", args.max_reports, 0)):
+        if value is not None and value < least:
+            return f"{name} must be at least {least}, not {value}"
+    if args.bad_input is not None and not (math.isfinite(args.bad_input)
+                                           and 0 <= args.bad_input <= 100):
+        return f"--bad-input is a percentage (0 to 100), not {args.bad_input}"
+    if args.out is not None:
+        if not os.path.isdir(args.out):
+            return f"--out {args.out!r} is not a directory"
+        if not os.access(args.out, os.W_OK | os.X_OK):
+            return f"--out {args.out!r} is not writable"
+    return None
+
+
 def _replay(args: argparse.Namespace) -> int:
     try:
         data = _trace.load(args.file).as_differential()
@@ -109,7 +150,7 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     print(f"replaying {args.file}: {len(data['steps'])} ops, dialect {dialect}, "
           f"backends {','.join(modules)}")
-    divergence = replay(modules, dialect, ops_of(data), echo=print)
+    divergence = compare(modules, dialect, ops_of(data), echo=print)
     if divergence is None:
         print("no divergence")
         return 0
@@ -131,6 +172,7 @@ def _show(args: argparse.Namespace) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mprog",
                                      description="Differential fuzzing of mprog's backends.")
+    parser.add_argument("--version", action="version", version=f"mprog {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     fuzz = sub.add_parser("fuzz", help="run random traces against several backends")
@@ -149,7 +191,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     fuzz.add_argument("--no-minimize", action="store_true", help="write traces unshrunk")
     fuzz.add_argument("--quiet", action="store_true", help="no progress line")
     fuzz.add_argument("--jobs", type=int, default=1,
-                      help="traces run at once on threads (helps the kernel backend a lot)")
+                      help="worker processes running traces (0: one per core; default 1)")
+    fuzz.add_argument("--bad-input", type=float, metavar="PERCENT",
+                      help="percent of ops given one bad argument (wrong type, out of range, "
+                           "another backend's object; default 0)")
     fuzz.add_argument("--normal-rcu", action="store_true",
                       help="with the kernel backend, keep the kernel's normal (slow) RCU grace "
                            "periods instead of expediting them for the run")
@@ -173,7 +218,15 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func  # each subcommand's set_defaults
-    return func(args)
+    try:
+        return func(args)
+    except BrokenPipeError:
+        # The reader went away (``| head``): say so once, and keep Python's own flush at exit
+        # from raising again on the closed stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        print(f"mprog {args.command}: output closed early (broken pipe)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -129,7 +129,12 @@ class Replace(Anchor):
         object.__setattr__(self, "last", last)
 
     def request(self, dialect: str) -> Request:
-        return int(_flags(dialect).REPLACE) | self._pins(dialect), None, self.prog
+        flags = int(_flags(dialect).REPLACE) | self._pins(dialect)
+        if dialect == "v2":
+            # The v2 ABI had one field for relative and replace_bpf_fd, so the program to
+            # replace is the relative too: link(), which has no replace=, still names it.
+            return flags, self.prog, self.prog
+        return flags, None, self.prog
 
     def __repr__(self) -> str:
         return f"Replace({self.prog!r})"

@@ -18,7 +18,7 @@ Record from a fresh bundle, and create and close programs through the recorder
 Transactions are not recorded (the vocabulary has no word for them).
 
 ``load(path)`` reads such a file, a differential trace (``mprog-trace/1``, or a journal), or a
-bare JSON list of ops; ``replay(trace, backend)`` runs it on a fresh bundle and returns each
+bare JSON list of ops; ``run(trace, backend)`` runs it on a fresh bundle and returns each
 op's outcome and the chain after it. ``python -m mprog show FILE`` prints that as tables.
 """
 from __future__ import annotations
@@ -34,10 +34,10 @@ from .anchors import Anchor, to_request
 from .differential import backends as _backends
 from .differential import traces as _traces
 from .ops.interpreter import Interpreter, errname
-from .ops.vocabulary import Op, describe, flag, validate
+from .ops.vocabulary import Op, describe, flag, flag_names, validate
 from .query import QueryResult
 
-__all__ = ["FORMAT", "Recorder", "RecordedLink", "Trace", "Step", "record", "load", "replay"]
+__all__ = ["FORMAT", "Recorder", "RecordedLink", "Trace", "Step", "record", "load", "run"]
 
 FORMAT = "mprog-record/1"
 Outcome = List[Any]
@@ -138,7 +138,8 @@ class Recorder:
               "expected_revision": _revision(expected_revision)}
         made: List[Any] = []
         self._run(op, lambda: made.append(self.bundle.link(prog, _unwrap(flags), _unwrap(relative),
-                                                           expected_revision)), value=label)
+                                                           expected_revision)), value=label,
+                  made=made)
         link = made[0]
         self._links[id(link)] = label
         self._link_objects[label] = link
@@ -199,7 +200,9 @@ class Recorder:
         label = len(self._prog_objects)
         self._prog_objects.append(prog)
         self._progs[id(prog)] = label
-        self._write({"op": "new_prog", "as": label, "outcome": ["ok", label]})
+        # the recording's own id and name, for show (a replay's ids are its backend's)
+        self._write({"op": "new_prog", "as": label, "outcome": ["ok", label], "id": prog.id,
+                     "name": getattr(prog, "name", "")})
         return label
 
     def _prog_label(self, prog: Any) -> Any:
@@ -232,7 +235,7 @@ class Recorder:
         return {"kind": "id_raw", "value": value}
 
     def _run(self, op: Op, call: Callable[[], Any], value: Any = None,
-             query: Optional[List[QueryResult]] = None) -> None:
+             query: Optional[List[QueryResult]] = None, made: Optional[List[Any]] = None) -> None:
         try:
             call()
         except OSError as e:
@@ -248,7 +251,10 @@ class Recorder:
             raise
         if query:
             value = self._labels(query[0])
-        self._write(dict(op, outcome=["ok", value]))
+        line = dict(op, outcome=["ok", value])
+        if made:
+            line["id"] = made[0].id
+        self._write(line)
 
     def _labels(self, q: QueryResult) -> Dict[str, Any]:
         """A query result with ids as labels (as the differential harness compares them)."""
@@ -298,6 +304,10 @@ class Trace:
     ops: List[Op]
     outcomes: List[Optional[Outcome]] = field(default_factory=list)
     backends: List[str] = field(default_factory=lambda: ["core", "model"])  # to compare
+    #: as recorded: the ids of programs and links by label, and programs' names
+    prog_ids: Dict[int, int] = field(default_factory=dict)
+    link_ids: Dict[int, int] = field(default_factory=dict)
+    names: Dict[int, str] = field(default_factory=dict)
 
     def as_differential(self) -> Dict[str, Any]:
         """The same trace as a differential ``mprog-trace/1`` dict (what ``replay`` runs)."""
@@ -307,8 +317,24 @@ class Trace:
         return _traces.to_json(self.dialect, self.backends, self.ops, answers)
 
 
+#: What a recorded line carries besides its op.
+_RECORDED = ("outcome", "id", "name")
+
+
 def load(path: str) -> Trace:
-    """A recorded JSON-lines trace, a differential trace or journal, or a JSON list of ops."""
+    """A recorded JSON-lines trace, a differential trace or journal, or a JSON list of ops.
+
+    ``ValueError`` (with the file and what is wrong) for anything else, also for a file that is
+    JSON but not a trace of well-formed ops."""
+    try:
+        return _load(path)
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise ValueError(f"{path}: not a trace ({type(e).__name__}: {e})") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}" if path not in str(e) else str(e)) from None
+
+
+def _load(path: str) -> Trace:
     with open(path) as f:
         text = f.read()
     backends = ["core", "model"]
@@ -317,11 +343,21 @@ def load(path: str) -> Trace:
         header = json.loads(first)
     except ValueError:
         header = None
+    prog_ids: Dict[int, int] = {}
+    link_ids: Dict[int, int] = {}
+    names: Dict[int, str] = {}
     if isinstance(header, dict) and header.get("format") == FORMAT:
         lines = [json.loads(line) for line in text.splitlines()[1:] if line.strip()]
-        ops = [{k: v for k, v in line.items() if k != "outcome"} for line in lines]
+        for line in lines:
+            validate(line)
+        ops = [{k: v for k, v in line.items() if k not in _RECORDED} for line in lines]
         outcomes = [line.get("outcome") for line in lines]
         dialect = header.get("dialect", "upstream")
+        for line in lines:
+            if line["op"] in ("new_prog", "link") and "id" in line:
+                (prog_ids if line["op"] == "new_prog" else link_ids)[line["as"]] = line["id"]
+            if line["op"] == "new_prog" and line.get("name"):
+                names[line["as"]] = str(line["name"])
     else:
         data = json.loads(text) if not (isinstance(header, dict) and
                                         header.get("format") == _traces.JOURNAL) else None
@@ -332,9 +368,16 @@ def load(path: str) -> Trace:
             ops, dialect = _traces.ops_of(loaded), loaded["dialect"]
             backends = list(loaded.get("backends") or backends)
         outcomes = [None] * len(ops)
-    for op in ops:
-        validate(op)
-    return Trace(dialect, ops, outcomes, backends)
+    if not isinstance(ops, list):
+        raise ValueError("the ops are not a list")
+    for i, op in enumerate(ops):
+        try:
+            validate(op)
+        except ValueError as e:
+            raise ValueError(f"op {i}: {e}") from None
+    if not isinstance(dialect, str):
+        raise ValueError(f"the dialect {dialect!r} is not a name")
+    return Trace(dialect, ops, outcomes, backends, prog_ids, link_ids, names)
 
 
 @dataclass
@@ -348,14 +391,16 @@ class Step:
     recorded: Optional[Outcome]
     chain: QueryResult
     created: Optional[int] = None  # the backend's id of the program or link the op made
+    #: the chain by label: (program label, link label or None) per slot, in order
+    labels: Tuple[Tuple[Any, Any], ...] = ()
 
     @property
     def agrees(self) -> bool:
         return self.recorded is None or self.recorded == self.outcome
 
 
-def replay(trace: Trace, backend: Any = "core", dialect: Optional[str] = None,
-           on_step: Optional[Callable[[Step], None]] = None) -> List[Step]:
+def run(trace: Trace, backend: Any = "core", dialect: Optional[str] = None,
+        on_step: Optional[Callable[[Step], None]] = None) -> List[Step]:
     """Run ``trace`` on a fresh bundle of ``backend`` (a name or a module); each step's
     outcome in the recorder's terms and the chain after it. ``on_step`` sees each as it runs."""
     module = _backends.load(backend) if isinstance(backend, str) else backend
@@ -368,8 +413,11 @@ def replay(trace: Trace, backend: Any = "core", dialect: Optional[str] = None,
             outcome = side.apply(op)
             recorded = trace.outcomes[i] if i < len(trace.outcomes) else None
             made = {"new_prog": side.prog_ids, "link": side.link_ids}.get(op["op"], {})
-            step = Step(i, op, describe(op, dialect), outcome, recorded, side.bundle.query(),
-                        made.get(op.get("as", -1)) if outcome[0] == "ok" else None)
+            chain = side.bundle.query()
+            labels = tuple((side.prog_label(p), side.link_label(l))
+                           for p, l in zip(chain.prog_ids, chain.link_ids))
+            step = Step(i, op, describe(op, dialect), outcome, recorded, chain,
+                        made.get(op.get("as", -1)) if outcome[0] == "ok" else None, labels)
             steps.append(step)
             if on_step is not None:
                 on_step(step)
@@ -388,18 +436,49 @@ def _outcome_text(outcome: Outcome) -> str:
 def show(trace: Trace, backend: Any = "core", dialect: Optional[str] = None,
          echo: Callable[[str], None] = print) -> bool:
     """Replay ``trace`` printing each op, its outcome and the chain as a table after it.
-    Returns whether every outcome agreed with the recorded one."""
+    Returns whether every outcome agreed with the recorded one.
+
+    Programs and links are shown by label, with the name and id *the recording* gave them
+    (a replay's ids are its own backend's), and flags by name."""
     name = backend if isinstance(backend, str) else getattr(backend, "__name__", "?")
-    echo(f"{len(trace.ops)} ops, dialect {dialect or trace.dialect}, backend {name}")
+    dialect = dialect or trace.dialect
+    echo(f"{len(trace.ops)} ops, dialect {dialect}, backend {name}")
+
+    def prog(label: Any) -> str:
+        text = f"p{label}" if isinstance(label, int) else str(label)
+        if label in trace.names:
+            text += f" {trace.names[label]!r}"
+        if label in trace.prog_ids:
+            text += f" (id {trace.prog_ids[label]})"
+        return text
+
+    def link(label: Any) -> str:
+        if label is None:
+            return "-"
+        text = f"l{label}" if isinstance(label, int) else str(label)
+        if label in trace.link_ids:
+            text += f" (id {trace.link_ids[label]})"
+        return text
 
     def step(s: Step) -> None:
         line = f"{s.index:4d}  {s.text}  ->  {_outcome_text(s.outcome)}"
-        if s.created is not None:
-            line += f"  (id {s.created})"
+        made = s.op.get("as") if s.outcome[0] == "ok" else None
+        if s.op["op"] == "new_prog" and made in trace.prog_ids:
+            line += f"  (id {trace.prog_ids[made]})"
+        elif s.op["op"] == "link" and made in trace.link_ids:
+            line += f"  (id {trace.link_ids[made]})"
         if not s.agrees:
             line += f"   DIFFERS from the recording: {json.dumps(s.recorded)}"
         echo(line)
-        echo("      " + s.chain.table().replace("\n", "\n      "))
+        rows = [("#", "program", "link", "prog flags", "link flags")]
+        for i, ((p, l), pf, lf) in enumerate(zip(s.labels, s.chain.prog_attach_flags,
+                                                  s.chain.link_attach_flags)):
+            rows.append((str(i), prog(p), link(l), flag_names(dialect, pf),
+                         flag_names(dialect, lf)))
+        widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+        echo(f"      revision {s.chain.revision}, {s.chain.count} program(s)")
+        for r in rows if len(rows) > 1 else []:
+            echo("      " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
 
-    steps = replay(trace, backend, dialect, on_step=step)
+    steps = run(trace, backend, dialect, on_step=step)
     return all(s.agrees for s in steps)

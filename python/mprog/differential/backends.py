@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict, Iterable, List, Tuple
 
-MODULES = {"core": "mprog", "model": "mprog.model", "kernel": "mprog.kernel"}
+MODULES = {"core": "mprog", "model": "mprog.model", "kernel": "mprog.kernel",
+           "oracle": "mprog.oracle"}  # v2 only: the v2 series read again (issue 15)
 
 
 class BackendUnavailable(RuntimeError):

@@ -1,4 +1,4 @@
-"""Trace files: a diverging (or any) trace as JSON, and replaying one.
+"""Trace files: a diverging (or any) trace as JSON, and comparing backends on one.
 
 Format ``mprog-trace/1``::
 
@@ -103,7 +103,7 @@ def ops_of(data: Dict[str, Any]) -> List[Op]:
     return [step["op"] for step in data["steps"]]
 
 
-def replay(backends: Dict[str, Any], dialect: str, ops: List[Op],
+def compare(backends: Dict[str, Any], dialect: str, ops: List[Op],
            echo: Optional[Callable[[str], None]] = None) -> Optional[Divergence]:
     """Run ``ops`` on a fresh trial, echoing each op and each backend's answer."""
     with Trial(backends, dialect) as trial:

@@ -80,16 +80,28 @@ def holds(slot: Slot, anchor: Anchor) -> bool:
     return slot.prog is anchor.prog and (anchor.link is None or slot.link is anchor.link)
 
 
+# Plain loops: the model looks things up on every operation, and a loop is the fastest way
+# Python has to find an object by identity.
+
 def find_anchor(slots: Slots, anchor: Anchor) -> Optional[int]:
-    return next((i for i, s in enumerate(slots) if holds(s, anchor)), None)
+    for i, s in enumerate(slots):
+        if holds(s, anchor):
+            return i
+    return None
 
 
 def find_prog(slots: Slots, prog: Optional[Program]) -> Optional[int]:
-    return next((i for i, s in enumerate(slots) if s.prog is prog), None)
+    for i, s in enumerate(slots):
+        if s.prog is prog:
+            return i
+    return None
 
 
 def find_link(slots: Slots, link: Link) -> Optional[int]:
-    return next((i for i, s in enumerate(slots) if s.link is link), None)
+    for i, s in enumerate(slots):
+        if s.link is link:
+            return i
+    return None
 
 
 def inserted(slots: Slots, idx: int, slot: Slot) -> Slots:

@@ -49,12 +49,14 @@ class Weights:
     revisions: Tuple[float, ...] = (55, 25, 10, 6, 1)
     #: relative kinds: id_raw and int (the rest is by handle or by id)
     raw_relatives: bool = True
+    #: flags beyond 32 bits now and then (records hold a u32)
+    wide_flags: bool = True
 
 
-#: What the batch records (``mprog.batch``) can say: no query, transaction or bad input, no
-#: stale or literal revision, no closing of the bundle.
-BATCH = Weights(query=0, transaction=0, bundle_close=0, bad=0, revisions=(75, 18, 0, 7, 0),
-                raw_relatives=False)
+#: What the batch records (``mprog.batch``) can say: a fixed set of programs made up front, no
+#: query, transaction or bad input, no stale or literal revision, no closing of the bundle.
+BATCH = Weights(new_prog=0, query=0, transaction=0, bundle_close=0, bad=0,
+                revisions=(75, 18, 0, 7, 0), raw_relatives=False, wide_flags=False)
 
 
 @dataclass
@@ -103,7 +105,7 @@ class Generator:
         n = len(self.order)
         r = self.rng
         w = self.w
-        if not self.progs or (not self.free and r.random() < 0.6):
+        if w.new_prog and (not self.progs or (not self.free and r.random() < 0.6)):
             return [self.new_prog()]
         if n < MAX_PROGRAMS and r.random() < self.fill_bias:
             return self.fill(r.choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
@@ -143,18 +145,26 @@ class Generator:
         return op
 
     def fill(self, upto: int) -> List[Op]:
-        """New programs appended plainly (by program or link) until ``upto`` are attached."""
+        """Programs appended plainly (by program or link) until ``upto`` are attached: new
+        ones, or (where no program may be made: ``Weights.new_prog`` 0) the free ones."""
         ops: List[Op] = []
         via_link = self.w.link and self.rng.random() < 0.3
+        free = list(self.free)
         for _ in range(max(0, upto - len(self.order))):
-            new = self.new_prog()
-            ops.append(new)
+            if self.w.new_prog:
+                new = self.new_prog()
+                ops.append(new)
+                label = new["as"]
+            elif free:
+                label = free.pop()
+            else:
+                break
             if via_link and self.rng.random() < 0.7:
-                ops.append({"op": "link", "as": self.next_link, "prog": new["as"], "flags": 0,
+                ops.append({"op": "link", "as": self.next_link, "prog": label, "flags": 0,
                             "relative": None, "expected_revision": {"kind": "zero"}})
                 self.next_link += 1
             else:
-                ops.append({"op": "attach", "prog": new["as"], "flags": 0, "relative": None,
+                ops.append({"op": "attach", "prog": label, "flags": 0, "relative": None,
                             "replace": None, "expected_revision": {"kind": "zero"}})
         return ops
 
@@ -320,7 +330,8 @@ class Generator:
         if r.random() < 0.12:
             flags = self.random_flags()
         if r.random() < 0.04:
-            flags |= r.choice(UNKNOWN_BITS + (self._other_dialect_bit(),))
+            bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
+            flags |= r.choice(bits + (self._other_dialect_bit(),))
         return flags, relative
 
     def random_flags(self) -> int:

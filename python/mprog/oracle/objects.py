@@ -1,0 +1,103 @@
+"""Programs and the protocol's argument rules, for the v2 oracle (docs/protocol.md).
+
+A ``Program`` is like a program fd: closing the handle stops it being named by handle (EBADF),
+but the program lives on while a chain holds it (attached by program) or an open link has it;
+while it lives it can be named by id (the kernel's ``bpf_prog_by_id``). Nothing here decides
+an errno of the v2 rules; ``v2.py`` and ``tcx.py`` do.
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+from typing import Any, Callable, Optional
+
+from ..flags import NEXT
+
+
+class Program:
+    """A program handle: ``id`` (> 0, never reused), ``name``, ``closed``; ``fn(ctx)`` runs it."""
+
+    _ids = itertools.count(1)
+    _by_id: "weakref.WeakValueDictionary[int, Program]" = weakref.WeakValueDictionary()
+    #: who may hold a program: every bundle and every link of this backend (weakly)
+    holders: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None) -> None:
+        self.id = next(Program._ids)
+        self.name = name
+        self.fn = fn
+        self.closed = False
+        Program._by_id[self.id] = self
+
+    def close(self) -> None:
+        self.closed = True
+
+    def alive(self) -> bool:
+        """Open, or held by a chain slot or an open link (bpf_prog_by_id finds it)."""
+        return not self.closed or any(h.holds(self) for h in list(Program.holders))
+
+    def run(self, ctx: Any) -> int:
+        return NEXT if self.fn is None else int(self.fn(ctx))
+
+    @classmethod
+    def by_id(cls, prog_id: int) -> Optional["Program"]:
+        prog = cls._by_id.get(prog_id)
+        return prog if prog is not None and prog.alive() else None
+
+    def __enter__(self) -> "Program":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return f"<oracle Program {self.id}{' ' + repr(self.name) if self.name else ''}{state}>"
+
+
+# -- arguments (docs/protocol.md, "Arguments"): TypeError/ValueError before anything else --
+
+def integer(value: Any, what: str) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    return int(value)
+
+
+def revision_arg(value: Any) -> int:
+    revision = integer(value, "expected_revision")
+    if not 0 <= revision < 2**64:
+        raise ValueError(f"expected_revision {revision} is not in 0..2**64-1")
+    return revision
+
+
+def count_arg(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    count = integer(value, "count")
+    if count < 0:
+        raise ValueError(f"count {count} is negative")
+    return count
+
+
+def program_arg(value: Any, what: str, optional: bool = False) -> Optional[Program]:
+    if value is None and optional:
+        return None
+    if not isinstance(value, Program):
+        raise TypeError(f"{what} must be an oracle Program, not {type(value).__name__}")
+    return value
+
+
+def object_arg(value: Any, what: str, link_type: type) -> Any:
+    """A relative (or v2's replace=): None, a Program, a Link, or an int id/fd below 2**32."""
+    if value is None or isinstance(value, (Program, link_type)):
+        return value
+    value = integer(value, what)
+    if not 0 <= value < 2**32:
+        raise ValueError(f"{what} {value} is not in 0..2**32-1")
+    return value
+
+
+def is_nothing(value: Any) -> bool:
+    """Field value 0: no object named (None, or the int 0)."""
+    return value is None or (isinstance(value, int) and value == 0)
+
