@@ -277,6 +277,13 @@ ROWS = [
     ("per_call_mixed_ops_per_s", "same trace call by call (mprog.batch.apply)"),
     ("replay_vs_per_call_ratio", "replay / call by call"),
     ("fuzz_ops_per_s", "differential fuzz campaign (core,model)"),
+    ("mprog.priority (ns per call; 8 foreign + 8 managed programs)", None),
+    ("priority_place_ns_core", "place, core"),
+    ("priority_place_ns_model", "place, model"),
+    ("priority_place_ns_kernel", "place, kernel (rcu_expedited=1)"),
+    ("priority_reprioritize_ns_core", "reprioritize (a move), core"),
+    ("priority_reprioritize_ns_model", "reprioritize (a move), model"),
+    ("priority_reprioritize_ns_kernel", "reprioritize (a move), kernel (expedited)"),
 ]
 
 
@@ -312,6 +319,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     figures.update(replay_figures(args.quick))
     log("fuzz ...")
     figures.update(fuzz_figures(args.quick))
+    log("priority ...")
+    import priority
+    figures.update(priority.all_backends(args.quick, log))
 
     f = figures.get
     figures["native_attach_ratio_to_floor"] = ratio(f("native_attach_ns_32"), f("floor_ns"))

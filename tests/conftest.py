@@ -75,6 +75,13 @@ class CgroupHarness:
         self._programs.update((p.id, p) for p in progs)
         return progs
 
+    def keep(self, obj):
+        """Close ``obj`` (a program or bundle made by the test) at the end too."""
+        self._made.append(obj)
+        if hasattr(obj, "fn"):
+            self._programs[obj.id] = obj
+        return obj
+
     def closed_program(self):
         p = self.module.Program("closed", dialect="cgroup")
         p.close()

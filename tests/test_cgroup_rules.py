@@ -410,3 +410,41 @@ def test_effective_array_follows_the_modes(cg):
     a.attach(p[0], OV)
     assert at(b, effective=True) == [2]  # a's single program yields to b's
     assert at(c, effective=True) == [2]
+
+
+# -- anchors (the Python API on top of the flags) ----------------------------------------
+
+def test_anchors_say_mode_and_preorder(cg):
+    from mprog.anchors import After, Before, Head, Replace, Tail
+    b = cg.bundle()
+    p, q, r, s, t, u = cg.programs(6)
+    b.attach(p, Tail())                          # ALLOW_MULTI|AFTER
+    b.attach(q, Head(preorder=True))             # ALLOW_MULTI|BEFORE|PREORDER
+    b.attach(r, After(q, preorder=True))
+    with b.link(s, Tail()) as ls:                # a link's anchor says no mode
+        assert unchanged(b, b.link, t, Before(p)) == "EINVAL"  # a program relative
+        assert unchanged(b, b.attach, t, Before(p, preorder=True)) == "EINVAL"
+        with b.link(t, Before(link_id=ls.id)):
+            b.attach(u, Replace(p))              # ALLOW_MULTI|REPLACE, replace=p
+            assert cg.order(b) == [q, r, u, t, s]
+            assert b.query().attach_flags == MU
+            assert cg.order(b, effective=True) == [q, r, u, t, s]
+            with pytest.raises(ValueError):
+                b.link(p, Tail(mode="override"))
+            assert unchanged(b, b.attach, p, Tail(mode="override")) == "EPERM"
+    with pytest.raises(ValueError):
+        Tail(mode="sometimes")
+    c = cg.bundle()
+    c.attach(p, Head(mode="none"))
+    assert c.query().attach_flags == 0
+
+
+def test_anchor_options_belong_to_their_dialect():
+    from mprog.anchors import Head, Tail
+    for dialect in ("upstream", "v2"):
+        with pytest.raises(ValueError):
+            Tail(preorder=True).request(dialect)
+        with pytest.raises(ValueError):
+            Head(mode="multi").request(dialect)
+    with pytest.raises(ValueError):
+        Head(first=True).request("cgroup")

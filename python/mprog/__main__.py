@@ -1,6 +1,6 @@
 """``python -m mprog``: differential fuzzing from the command line.
 
-    python -m mprog fuzz [--backends core,model] [--dialect upstream|v2]
+    python -m mprog fuzz [--backends core,model] [--dialect upstream|v2|cgroup]
                          [--seconds N | --ops N | --traces N] [--seed S] [--trace-len L]
                          [--out DIR] [--jobs N] [--bad-input PERCENT]
     python -m mprog replay FILE [--backends core,model]
@@ -178,7 +178,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     fuzz = sub.add_parser("fuzz", help="run random traces against several backends")
     fuzz.add_argument("--backends", default="core,model",
                       help="comma-separated: core, model, kernel (default core,model)")
-    fuzz.add_argument("--dialect", default="upstream", choices=("upstream", "v2"))
+    fuzz.add_argument("--dialect", default="upstream", choices=("upstream", "v2", "cgroup"))
     budget = fuzz.add_mutually_exclusive_group()
     budget.add_argument("--seconds", type=float, help="run this long (default 20)")
     budget.add_argument("--ops", type=int, help="run this many operations")
@@ -205,7 +205,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     rep = sub.add_parser("replay", help="re-run a trace file, printing every answer")
     rep.add_argument("file")
     rep.add_argument("--backends", help="comma-separated (default: the file's)")
-    rep.add_argument("--dialect", choices=("upstream", "v2"), help="default: the file's")
+    rep.add_argument("--dialect", choices=("upstream", "v2", "cgroup"), help="default: the file's")
     rep.set_defaults(func=_replay)
 
     show = sub.add_parser("show", help="replay a trace on one backend, printing the chain "
@@ -213,7 +213,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                        "differs from the recorded one)")
     show.add_argument("file")
     show.add_argument("--backend", default="core", choices=("core", "model"))
-    show.add_argument("--dialect", choices=("upstream", "v2"), help="default: the file's")
+    show.add_argument("--dialect", choices=("upstream", "v2", "cgroup"), help="default: the file's")
     show.set_defaults(func=_show)
 
     args = parser.parse_args(argv)

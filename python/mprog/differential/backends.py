@@ -73,3 +73,10 @@ def check_dialect(backends: Dict[str, Any], dialect: str) -> None:
     bad = [name for name, module in backends.items() if not supports(module, dialect)]
     if bad:
         raise BackendUnavailable(f"dialect {dialect!r} is not offered by {', '.join(bad)}")
+    for name, module in backends.items():
+        # a backend that runs the dialect only where the machine allows (the kernel's cgroups)
+        available = getattr(module, "available", None)
+        if dialect != "upstream" and callable(available):
+            ok, why = available(dialect)
+            if not ok:
+                raise BackendUnavailable(f"{name}: the {dialect} dialect is unavailable: {why}")

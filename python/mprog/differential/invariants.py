@@ -20,11 +20,14 @@ from typing import Any, Dict, List
 
 from ..flags import MAX_PROGRAMS, V2Flag
 from ..ops.vocabulary import Op
+from . import cgroup_invariants
 
 State = Dict[str, Any]
 
 
 def check_state(state: State, dialect: str) -> List[str]:
+    if dialect == "cgroup":
+        return cgroup_invariants.check_state(state)
     problems: List[str] = []
     chain = state["chain"]
     if chain.get("closed"):  # a closed bundle holds nothing: its links are detached
@@ -109,6 +112,8 @@ def is_change(op: Op, before: State) -> bool:
 
 
 def check_transition(op: Op, answer: List[Any], before: State, after: State) -> List[str]:
+    if "cgroups" in before or "cgroups" in after:
+        return cgroup_invariants.check_transition(op, answer, before, after)
     problems: List[str] = []
     kind = op["op"]
     if answer[0] == "skip":

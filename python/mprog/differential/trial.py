@@ -26,8 +26,8 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from . import invariants
 from ..ops.generate import View
 from ..ops.interpreter import SKIP, Interpreter
-from ..ops.vocabulary import (READ_ONLY, TRANSACTION_OPS, Op, describe, link_refs,
-                              prog_refs, tx_refs)
+from ..ops.vocabulary import (READ_ONLY, TRANSACTION_OPS, Op, cgroup_refs, describe,
+                              link_refs, prog_refs, tx_refs)
 
 
 class Divergence(AssertionError):
@@ -83,10 +83,10 @@ class Divergence(AssertionError):
             names = list(self.states)
             ref = self.states[names[0]]
             for name in names[1:]:
-                for key in ("chain", "links", "progs"):
-                    if self.states[name][key] != ref[key]:
-                        lines.append(f"  {key}: {names[0]}={json.dumps(ref[key], default=str)}")
-                        lines.append(f"  {key}: {name}={json.dumps(self.states[name][key], default=str)}")
+                for key in ("chain", "links", "progs", "cgroups"):
+                    if self.states[name].get(key) != ref.get(key):
+                        lines.append(f"  {key}: {names[0]}={json.dumps(ref.get(key), default=str)}")
+                        lines.append(f"  {key}: {name}={json.dumps(self.states[name].get(key), default=str)}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -114,6 +114,7 @@ class Trial:
         self.prog_labels: Set[int] = set()
         self.link_labels: Set[int] = set()
         self.tx_labels: Set[int] = set()
+        self.cgroup_labels: Set[int] = {0}  # the cgroup dialect's tree: 0 is the bundle
         #: the agreed state as the generator sees it (``mprog.ops.View``)
         self.view = View()
         self.states: Dict[str, Any] = {}
@@ -148,6 +149,8 @@ class Trial:
                 or any(r not in self.prog_labels for r in prog_refs(op))
                 or any(r not in self.link_labels for r in link_refs(op))
                 or any(r not in self.tx_labels for r in tx_refs(op))
+                or any(r not in self.cgroup_labels for r in cgroup_refs(op))
+                or (kind == "new_cgroup" and op["as"] in self.cgroup_labels)
                 or (kind == "new_prog" and op["as"] in self.prog_labels)
                 or (kind == "link" and op["as"] in self.link_labels)
                 or (kind == "tx_begin" and op["as"] in self.tx_labels))
@@ -204,8 +207,9 @@ class Trial:
         if len(old) < 2 or len(new) < 2:  # a closed bundle: nothing more to compare
             return
         kind = op["op"]
+        n = self.sides[0].state_len
         if answer[0] != "ok" or kind in READ_ONLY:
-            if old[:6] != new[:6]:
+            if old[:n] != new[:n]:
                 self._diverge("invariant", "an invariant does not hold", {
                     s.name: [f"{kind} {'failed' if answer[0] != 'ok' else 'changes nothing'}"
                              f" but the chain changed"] for s in self.sides})
@@ -225,6 +229,8 @@ class Trial:
             v.order, v.slot_links = digest[2], digest[3]
         else:  # the bundle is closed: it holds nothing
             v.order, v.slot_links = (), ()
+        if self.dialect == "cgroup" and len(digest) >= 7:
+            v.cgroups = {entry[0]: entry[3] if len(entry) > 3 else () for entry in digest[6]}
         ok = answer[0] == "ok"
         if kind == "new_prog":
             if ok:
@@ -249,6 +255,10 @@ class Trial:
                 self.tx_labels.add(op["as"])
             elif op["as"] in v.txs:
                 v.txs.remove(op["as"])
+        elif kind == "new_cgroup":
+            if ok:
+                self.cgroup_labels.add(op["as"])
+                v.cgroups.setdefault(op["as"], ())
         elif kind in ("tx_commit", "tx_discard"):
             if ok and op["tx"] in v.txs:
                 v.txs.remove(op["tx"])
@@ -290,7 +300,8 @@ class Trial:
         for name in names[1:]:
             other = self.states[name]
             if other["chain"] != ref["chain"] or other["links"] != ref["links"] \
-                    or other["progs"] != ref["progs"]:
+                    or other["progs"] != ref["progs"] \
+                    or other.get("cgroups") != ref.get("cgroups"):
                 self._diverge("state", f"{names[0]} and {name} are in different states")
 
     def _diverge(self, kind: str, message: str,

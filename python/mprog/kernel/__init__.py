@@ -13,7 +13,7 @@ from ..errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, MAX_PROGRAMS, NEXT, CgroupFlag, Flag, V2Flag
 from ..query import QueryResult
 from . import handles
-from .backend import DIALECTS, Bundle, Link, Program
+from .backend import DIALECTS, Bundle, Link, Program, program_name
 from .grace import expedited_grace_periods, grace_periods
 from .probe import available
 
@@ -30,6 +30,7 @@ __all__ = [
     "Bundle", "Program", "Link", "Flag", "V2Flag", "CgroupFlag", "QueryResult", "DIALECTS",
     "MAX_PROGRAMS", "CGROUP_MAX_PROGRAMS", "ALLOW", "DENY",
     "NEXT", "available", "assert_nothing_left", "expedited_grace_periods", "grace_periods",
+    "program_name",
     "AlreadyAttached", "BadAnchor", "Busy", "ChainFull", "ClosedHandle", "InvalidArgument",
     "LinkDetached", "MprogError", "NotAttached", "NotFound", "PinViolation", "QueryTooSmall",
     "StaleRevision", "WrongProgram",

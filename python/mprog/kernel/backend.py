@@ -158,7 +158,35 @@ class Bundle:
             os.close(self.netns)
             raise
         self.netns_inode = netns.inode(self.netns)
+        self._owner = True
         handles.open_bundles.add(self)
+
+    @classmethod
+    def open(cls, netns_path: str, ifindex: Optional[int] = None) -> "Bundle":
+        """Kernel-backend extra: the chain another Bundle made, from any process.
+
+        ``netns_path`` names its namespace (the maker's ``netns_path``), ``ifindex`` the
+        device whose tcx ingress chain it is (default: that namespace's ``lo``). Both bundles
+        speak to the one chain in the kernel; closing this one only lets go of its handle on
+        the namespace (the chain and what is attached stay with their maker)."""
+        self = cls.__new__(cls)
+        self.dialect = "upstream"
+        self.netns = handles.above_zero(os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC))
+        try:
+            self.ifindex = netns.ifindex(self.netns) if ifindex is None else ifindex
+            self.netns_inode = netns.inode(self.netns)
+        except BaseException:
+            os.close(self.netns)
+            raise
+        self._owner = False
+        handles.open_bundles.add(self)
+        return self
+
+    @property
+    def netns_path(self) -> str:
+        """A path another process (root) opens to reach this namespace, while this Bundle is
+        open: the namespace fd under ``/proc/<pid>/fd``."""
+        return f"/proc/{os.getpid()}/fd/{self._ns()}"
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -281,7 +309,8 @@ class Bundle:
         if self.netns is None:
             return
         try:
-            self._detach_all()
+            if self._owner:
+                self._detach_all()
         finally:
             ns, self.netns = self.netns, None
             handles.open_bundles.discard(self)
@@ -313,6 +342,19 @@ class Bundle:
     def __repr__(self) -> str:
         state = "closed" if self.netns is None else f"netns net:[{self.netns_inode}]"
         return f"<kernel Bundle {state} ifindex={self.ifindex}>"
+
+
+def program_name(prog_id: int) -> str:
+    """Kernel-backend extra: the name the kernel keeps for program ``prog_id`` (at most 15
+    characters; any process's program), e.g. for a rule that reads priorities from names."""
+    try:
+        fd = syscall.prog_get_fd_by_id(prog_id)
+    except OSError as e:
+        raise fail(_errno(e), "query", f"program {prog_id}") from None
+    try:
+        return syscall.prog_name(fd)
+    finally:
+        os.close(fd)
 
 
 def _placement(flags: Any, relative: Any, replace: Any) -> Tuple[Any, Any, Any]:

@@ -17,6 +17,7 @@ import os
 from typing import Any, Iterator, List, Optional
 
 from .. import errors
+from ..anchors import to_cgroup_request
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
 from ..query import QueryResult
 from . import args, cgroupfs, handles, syscall
@@ -108,6 +109,8 @@ class CgroupBundle(Bundle):
 
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
+        self._cg()
+        flags, relative, replace = to_cgroup_request(flags, relative, replace, "attach")
         prog_fd = args.program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
@@ -121,6 +124,8 @@ class CgroupBundle(Bundle):
 
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
+        self._cg()
+        flags, relative, _ = to_cgroup_request(flags, relative, None, "link")
         prog_fd = args.program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
@@ -136,6 +141,8 @@ class CgroupBundle(Bundle):
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
+        self._cg()
+        flags, relative, _ = to_cgroup_request(flags, relative, None, "detach")
         prog_fd = args.optional_program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)

@@ -109,6 +109,12 @@ def obj_info(fd: int, size: int = 64) -> Tuple[int, ...]:
     return struct.unpack_from(f"<{size // 4}I", info)
 
 
+def prog_name(fd: int) -> str:
+    """bpf_prog_info.name (char[16] at offset 64) of the program behind ``fd``."""
+    raw = struct.pack("<20I", *obj_info(fd, 80))
+    return raw[64:80].split(b"\0", 1)[0].decode("ascii", "replace")
+
+
 def prog_attach(ifindex: int, prog_fd: int, flags: int, relative: int, replace_fd: int,
                 expected_revision: int, attach_type: int = TCX_INGRESS) -> None:
     attr = _attr((0, "I", ifindex), (4, "I", prog_fd), (8, "I", attach_type),

@@ -13,9 +13,11 @@ plans on a staged chain, committed as one change).
 from __future__ import annotations
 
 import errno as E
+import functools
 import sys
+import threading
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from ..anchors import to_request
 from ..errors import MprogError, QueryTooSmall, error
@@ -34,6 +36,18 @@ _U64 = 1 << 64
 
 #: ``callback(old, new)``: told of every committed change, with the chain before and after.
 Watcher = Callable[[QueryResult, QueryResult], object]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_writer(method: F) -> F:
+    """Run ``method`` holding the bundle's lock: one change (or read) at a time, as the
+    kernel's rtnl lock and the core's GIL-held calls make it, so threads sharing a bundle see
+    each change whole and an ``expected_revision`` is compared with the revision it replaces."""
+    @functools.wraps(method)
+    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return serialized  # type: ignore[return-value]
 
 
 class Bundle:
@@ -58,6 +72,7 @@ class Bundle:
         self._changes = 0  # every commit; unlike the revision never back to 1 (transactions)
         self._closed = False
         self._watchers: List[Watcher] = []
+        self._lock = threading.RLock()
         #: query()'s answer for the chain as it is (a QueryResult is immutable); a commit
         #: drops it, so a read costs nothing until the chain changes
         self._query_cache: Optional[QueryResult] = None
@@ -95,6 +110,7 @@ class Bundle:
 
     # -- the protocol ------------------------------------------------------------------------
 
+    @_one_writer
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
         flags, relative, replace, anchor = self._placement(flags, relative, replace)
@@ -103,6 +119,7 @@ class Bundle:
                                     expected_revision)
         self._commit(new)
 
+    @_one_writer
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
         flags, relative, _, anchor = self._placement(flags, relative, None)
@@ -116,6 +133,7 @@ class Bundle:
         self._commit(new)
         return link
 
+    @_one_writer
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
         flags, relative, _, anchor = self._placement(flags, relative, None)
@@ -124,6 +142,7 @@ class Bundle:
                                     expected_revision)
         self._commit(new)
 
+    @_one_writer
     def query(self, count: Optional[int] = None) -> QueryResult:
         self._check_open()
         if count is None:
@@ -150,6 +169,7 @@ class Bundle:
                 return verdict
         return NEXT
 
+    @_one_writer
     def close(self) -> None:
         """Release what the bundle holds (idempotent), as tcx_uninstall() does when the device
         goes away: links become detached (but stay open), programs attached by program are let
@@ -175,6 +195,7 @@ class Bundle:
 
     # -- off the kernel's ABI: dry runs, watchers, transactions -----------------------------
 
+    @_one_writer
     def explain(self, op: str, prog: Any = None, flags: Any = 0, relative: Any = None,
                 replace: Any = None, expected_revision: int = 0) -> Explanation:
         """Dry run: what ``attach``/``detach`` would do now, changing nothing. The same checks
@@ -209,6 +230,7 @@ class Bundle:
     def unwatch(self, callback: Watcher) -> None:
         self._watchers.remove(callback)  # ValueError if it is not watching
 
+    @_one_writer
     def transaction(self, expected_revision: int = 0) -> "Transaction":
         """Several attach/detach operations applied as one change on commit."""
         self._check_open()
@@ -216,6 +238,7 @@ class Bundle:
 
     # -- links (Link's methods land here: the bundle owns the chain) --------------------------
 
+    @_one_writer
     def _link_update(self, link: Link, new_prog: Any, flags: int, old_prog: Any) -> None:
         op = "update"
         # The order of link_update() and tcx_link_update() (docs/protocol.md).
@@ -231,12 +254,14 @@ class Bundle:
         self._commit(replaced(self._slots, idx, self._slots[idx]._replace(prog=new_prog)))
         old._unhold()
 
+    @_one_writer
     def _link_detach(self, link: Link) -> None:
         if link.closed:
             raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
         if link.attached:
             self._release(link)
 
+    @_one_writer
     def _link_close(self, link: Link) -> None:
         if link.closed:
             return
@@ -407,6 +432,10 @@ class Transaction:
         self._operations += 1
 
     def commit(self) -> None:
+        with self._bundle._lock:
+            self._commit()
+
+    def _commit(self) -> None:
         self._check_open()
         b = self._bundle
         b._check_open()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno as E
 from typing import Any, Iterator, List, NamedTuple, Optional, Tuple
 
+from ..anchors import to_cgroup_request
 from ..errors import QueryTooSmall, error
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
 from ..query import QueryResult
@@ -96,6 +97,8 @@ class CgroupBundle:
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
         op = "attach"
+        self._check_open()
+        flags, relative, replace = to_cgroup_request(flags, relative, replace, op)
         self._check_types(flags, relative, expected_revision, prog=prog, replace=replace)
         # bpf_prog_attach(): the flag mask, then the program; cgroup_bpf_prog_attach(): the
         # program to replace, fetched only under ALLOW_MULTI|REPLACE.
@@ -109,6 +112,8 @@ class CgroupBundle:
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
         op = "link"
+        self._check_open()
+        flags, relative, _ = to_cgroup_request(flags, relative, None, op)
         self._check_types(flags, relative, expected_revision, prog=prog)
         if not 0 <= flags < 1 << 32:  # bits a u32 cannot carry never reach the kernel
             raise error(E.EINVAL, op, f"unknown flag bits in {flags:#x}")
@@ -124,6 +129,8 @@ class CgroupBundle:
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
         op = "detach"
+        self._check_open()
+        flags, relative, _ = to_cgroup_request(flags, relative, None, op)
         self._check_types(flags, relative, expected_revision, prog=prog)
         # bpf_prog_detach() for cgroup types: no flags, no relative, at all.
         if flags or not is_none(relative):

@@ -29,10 +29,10 @@ from __future__ import annotations
 from .generate import BATCH, Generator, View, Weights
 from .interpreter import SKIP, Interpreter, errname
 from .vocabulary import (BAD_VALUES, KNOWN_FLAGS, OPS, READ_ONLY, TRANSACTION_OPS, Op,
-                         describe, disambiguate, flag, flag_names, link_refs, prog_refs, relabel,
-                         tx_refs, validate)
+                         cgroup_refs, describe, disambiguate, flag, flag_names, link_refs,
+                         prog_refs, relabel, tx_refs, validate)
 
 __all__ = ["BAD_VALUES", "BATCH", "Generator", "Interpreter", "KNOWN_FLAGS", "OPS", "Op",
-           "READ_ONLY", "SKIP", "TRANSACTION_OPS", "View", "Weights", "describe",
+           "READ_ONLY", "SKIP", "TRANSACTION_OPS", "View", "Weights", "cgroup_refs", "describe",
            "disambiguate", "errname", "flag", "flag_names", "link_refs", "prog_refs", "relabel",
            "tx_refs", "validate"]

@@ -71,10 +71,21 @@ class View:
     closed_links: Set[int] = field(default_factory=set)
     link_prog: Dict[int, Any] = field(default_factory=dict)  # each link's program, last known
     txs: List[int] = field(default_factory=list)  # transactions begun and not yet ended
+    #: the cgroup dialect's tree: each cgroup's program labels in list order (0: the bundle)
+    cgroups: Dict[int, Tuple[Any, ...]] = field(default_factory=lambda: {0: ()})
 
 
 class Generator:
-    """Proposes operations for one trace; ``next(view)`` returns a list of ops."""
+    """Proposes operations for one trace; ``next(view)`` returns a list of ops.
+
+    For the cgroup dialect this is a ``mprog.ops.cgroup.CgroupGenerator``."""
+
+    def __new__(cls, dialect: str, rng: random.Random,
+                weights: Optional[Weights] = None) -> "Generator":
+        if cls is Generator and dialect == "cgroup":
+            from .cgroup import CgroupGenerator
+            return super().__new__(CgroupGenerator)
+        return super().__new__(cls)
 
     def __init__(self, dialect: str, rng: random.Random,
                  weights: Optional[Weights] = None) -> None:

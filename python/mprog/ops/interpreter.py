@@ -69,6 +69,10 @@ class Interpreter:
         #: per op: breaches of docs/protocol.md's error conventions (the trial reports them)
         self.violations: List[str] = []
         self.bundle = module.Bundle(dialect=dialect)
+        #: The cgroup dialect's tree, by label; cgroup 0 is ``bundle`` (every dialect has it).
+        self.cgroups: Dict[int, Any] = {0: self.bundle}
+        #: How many leading fields of ``digest`` are the bundles' state (the rest: handles).
+        self.state_len = 7 if dialect == "cgroup" else 6
         #: Whether this backend offers transactions (the live kernel does not: there every
         #: syscall is one change, and its ``transaction()`` raises NotImplementedError).
         self.transactions = True
@@ -123,22 +127,22 @@ class Interpreter:
 
     def _run(self, op: Op) -> Any:
         kind = op["op"]
-        b = self.bundle
+        b = self.cgroups[op.get("cgroup", 0)]
         if kind == "attach" or kind == "tx_attach":
             on = b if kind == "attach" else self.txs[op["tx"]]
             on.attach(self._prog(op["prog"]), self._flags(op["flags"]),
                       self._target(op.get("relative")), self._target(op.get("replace")),
-                      self._revision(op["expected_revision"]))
+                      self._revision(op["expected_revision"], b))
             return None
         if kind == "detach" or kind == "tx_detach":
             on = b if kind == "detach" else self.txs[op["tx"]]
             on.detach(self._prog(op.get("prog")), self._flags(op["flags"]),
                       self._target(op.get("relative")),
-                      self._revision(op["expected_revision"]))
+                      self._revision(op["expected_revision"], b))
             return None
         if kind == "new_prog":
             label = op["as"]
-            p = self.module.Program(name=f"p{label}")
+            p = self._new_program(f"p{label}")
             self.progs[label] = p
             self.prog_ids[label] = p.id
             self._prog_label[p.id] = label
@@ -146,7 +150,7 @@ class Interpreter:
         if kind == "link":
             link = b.link(self._prog(op["prog"]), self._flags(op["flags"]),
                           self._target(op.get("relative")),
-                          self._revision(op["expected_revision"]))
+                          self._revision(op["expected_revision"], b))
             label = op["as"]
             self.links[label] = link
             self.link_ids[label] = link.id
@@ -166,9 +170,16 @@ class Interpreter:
             self._prog(op["prog"]).close()
             return None
         if kind == "query":
-            return self._query(b.query(count=self._count(op["count"])))
+            count = self._count(op["count"], b)
+            if op.get("effective"):
+                return self._query(b.query(count=count, effective=True))
+            return self._query(b.query(count=count))
+        if kind == "new_cgroup":
+            parent = self.cgroups[op["parent"]]
+            self.cgroups[op["as"]] = self.module.Bundle(dialect=self.dialect, parent=parent)
+            return op["as"]
         if kind == "tx_begin":
-            self.txs[op["as"]] = b.transaction(self._revision(op["expected_revision"]))
+            self.txs[op["as"]] = b.transaction(self._revision(op["expected_revision"], b))
             return op["as"]
         if kind == "tx_commit":
             self.txs[op["tx"]].commit()
@@ -182,6 +193,12 @@ class Interpreter:
         raise ValueError(f"unknown op {kind!r}")
 
     # ------------------------------------------------------- symbolic arguments
+
+    def _new_program(self, name: str) -> Any:
+        """A program of the kind the dialect attaches (the cgroup dialect's are their own)."""
+        if self.dialect == "cgroup":
+            return self.module.Program(name=name, dialect="cgroup")
+        return self.module.Program(name=name)
 
     def _prog(self, value: Any) -> Any:
         if value is None:
@@ -213,7 +230,7 @@ class Interpreter:
                 self._foreign[what] = other.Program(name="foreign")
             else:
                 bundle = self.module.Bundle(dialect=self.dialect)
-                prog = self.module.Program(name="foreign")
+                prog = self._new_program("foreign")
                 self._foreign[what] = bundle.link(prog)
                 self._foreign_owned += [bundle, prog]
             self._foreign_owned.append(self._foreign[what])
@@ -235,7 +252,7 @@ class Interpreter:
             return self._bad(spec)
         return spec["value"]  # id_raw, int
 
-    def _revision(self, spec: Dict[str, Any]) -> Any:
+    def _revision(self, spec: Dict[str, Any], bundle: Any) -> Any:
         kind = spec["kind"]
         if kind == "zero":
             return 0
@@ -243,7 +260,7 @@ class Interpreter:
             return cast(int, spec["value"])  # as the trace gives it: the backend checks it
         if kind == "bad":
             return self._bad(spec)
-        current: int = self.bundle.revision  # the backend module is untyped (Any)
+        current: int = bundle.revision  # the backend module is untyped (Any)
         if kind == "current":
             return current
         if kind == "future":
@@ -251,7 +268,7 @@ class Interpreter:
         # stale: a revision the chain had before (or, on a fresh chain, one it never had)
         return current - 1 if current > 1 else current + 7
 
-    def _count(self, spec: Dict[str, Any]) -> Any:
+    def _count(self, spec: Dict[str, Any], bundle: Any) -> Any:
         kind = spec["kind"]
         if kind == "none":
             return None
@@ -261,7 +278,7 @@ class Interpreter:
             return cast(int, spec["value"])  # as the trace gives it
         if kind == "bad":
             return self._bad(spec)
-        total = len(self.bundle)
+        total = len(bundle)
         if kind == "exact":
             return total
         if kind == "larger":
@@ -277,11 +294,29 @@ class Interpreter:
         return self._link_label[lid]
 
     def _query(self, q: Any) -> Dict[str, Any]:
-        return {"revision": q.revision, "count": q.count,
-                "progs": list(map(self._prog_label.__getitem__, q.prog_ids)),
-                "links": list(map(self._link_label.__getitem__, q.link_ids)),
-                "prog_flags": list(q.prog_attach_flags),
-                "link_flags": list(q.link_attach_flags)}
+        out = {"revision": q.revision, "count": q.count,
+               "progs": list(map(self._prog_label.__getitem__, q.prog_ids)),
+               "links": list(map(self._link_label.__getitem__, q.link_ids)),
+               "prog_flags": list(q.prog_attach_flags),
+               "link_flags": list(q.link_attach_flags)}
+        if self.dialect == "cgroup":
+            out["mode"] = q.attach_flags
+        return out
+
+    def _tree(self) -> Tuple[Any, ...]:
+        """The cgroup dialect's whole tree: per cgroup its list, mode and effective array."""
+        out: List[Tuple[Any, ...]] = []
+        for label, b in sorted(self.cgroups.items()):
+            try:
+                q, e = b.query(), b.query(effective=True)
+            except ValueError:  # a closed bundle
+                out.append((label, "closed"))
+                continue
+            out.append((label, q.revision, q.count,
+                        tuple(map(self._prog_label.__getitem__, q.prog_ids)), q.attach_flags,
+                        tuple(q.prog_attach_flags),
+                        tuple(map(self._prog_label.__getitem__, e.prog_ids))))
+        return tuple(out)
 
     def digest(self, op: Optional[Op] = None) -> Tuple[Any, ...]:
         """The cheap state compared after every step: revision, count, program and link
@@ -294,6 +329,8 @@ class Interpreter:
             q.revision, q.count, tuple(map(self._prog_label.__getitem__, q.prog_ids)),
             tuple(map(self._link_label.__getitem__, q.link_ids)),
             tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
+        if self.dialect == "cgroup":
+            out += (self._tree(),)
         if op is not None:
             link = op.get("link", op.get("as") if op["op"] == "link" else None)
             if link is not None and link in self.links:
@@ -316,8 +353,11 @@ class Interpreter:
             return {"chain": chain, "links": links, "progs": progs,
                     "self": {"revision": None, "len": 0, "list": []}}
         listed = [self._prog_label[p.id] for p in b]
-        return {"chain": chain, "links": links, "progs": progs,
-                "self": {"revision": b.revision, "len": len(b), "list": listed}}
+        state = {"chain": chain, "links": links, "progs": progs,
+                 "self": {"revision": b.revision, "len": len(b), "list": listed}}
+        if self.dialect == "cgroup":
+            state["cgroups"] = self._tree()
+        return state
 
     def _link_state(self, link: Any) -> List[Any]:
         try:
@@ -342,10 +382,11 @@ class Interpreter:
                 p.close()
             except Exception as e:  # noqa: BLE001
                 problems.append(f"{self.name}: p{label}.close(): {type(e).__name__}: {e}")
-        try:
-            self.bundle.close()
-        except Exception as e:  # noqa: BLE001
-            problems.append(f"{self.name}: bundle.close(): {type(e).__name__}: {e}")
+        for label, bundle in sorted(self.cgroups.items(), reverse=True):  # children first
+            try:
+                bundle.close()
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"{self.name}: c{label}.close(): {type(e).__name__}: {e}")
         for obj in self._foreign_owned:
             try:
                 obj.close()

@@ -24,6 +24,12 @@ Every operation has an ``"op"`` key::
     {"op": "tx_commit", "tx": 0}
     {"op": "tx_discard", "tx": 0}
     {"op": "bundle_close"}
+    {"op": "new_cgroup", "as": 1, "parent": 0}                 cgroup dialect only
+
+The cgroup dialect drives a tree of cgroups: the trial's bundle is cgroup 0, ``new_cgroup``
+makes cgroup ``as`` below cgroup ``parent``, and ``attach``, ``link``, ``detach`` and
+``query`` take an optional ``"cgroup": C`` (default 0) saying whose list they act on.
+``query`` takes an optional ``"effective": true`` (the effective array, BPF_F_QUERY_EFFECTIVE).
 
 ``P`` is a program label. ``REL`` (a relative, or the ``replace`` argument) is ``None`` or one
 of::
@@ -51,13 +57,13 @@ import copy
 import enum
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
 
-from ..flags import Flag, V2Flag
+from ..flags import CgroupFlag, Flag, V2Flag
 
 Op = Dict[str, Any]
 
 OPS = ("new_prog", "attach", "link", "update", "link_detach", "link_close", "prog_close",
        "detach", "query", "tx_begin", "tx_attach", "tx_detach", "tx_commit", "tx_discard",
-       "bundle_close")
+       "bundle_close", "new_cgroup")
 
 #: Operations of a transaction: a backend without ``Bundle.transaction`` (the live kernel:
 #: every syscall is one change) cannot run them, so a trial with such a backend skips them.
@@ -92,6 +98,7 @@ def _by_name(flags: Type[enum.IntFlag]) -> Dict[str, int]:
 KNOWN_FLAGS: Dict[str, Dict[str, int]] = {
     "upstream": _by_name(Flag),
     "v2": _by_name(V2Flag),
+    "cgroup": _by_name(CgroupFlag),
 }
 
 
@@ -161,6 +168,13 @@ def link_refs(op: Op) -> Iterator[int]:
             yield spec["ref"]
 
 
+def cgroup_refs(op: Op) -> Iterator[int]:
+    """Labels of cgroups an op names (besides the one a ``new_cgroup`` creates)."""
+    for key in ("cgroup", "parent"):
+        if _label(op.get(key)):
+            yield op[key]
+
+
 def tx_refs(op: Op) -> Iterator[int]:
     """Labels of transactions an op names (besides the one a ``tx_begin`` creates)."""
     if "tx" in op:
@@ -211,8 +225,12 @@ def describe(op: Op, dialect: str = "upstream") -> str:
         return f"{_prog(op['prog'])}.close()"
     if kind in ("link_detach", "link_close"):
         return f"l{op['link']}.{kind[5:]}()"
+    if kind == "new_cgroup":
+        return f"c{op['as']} = cgroup(parent=c{op['parent']})"
+    on = f"c{op['cgroup']}." if op.get("cgroup") else ""
     if kind == "query":
-        return f"query(count={_rev(op['count'])})"
+        effective = ", effective" if op.get("effective") else ""
+        return f"{on}query(count={_rev(op['count'])}{effective})"
     if kind == "bundle_close":
         return "bundle.close()"
     if kind == "tx_begin":
@@ -239,7 +257,7 @@ def describe(op: Op, dialect: str = "upstream") -> str:
         head = f"t{op['tx']}.{kind[3:]}"
     else:
         head = kind
-    return f"{head}({', '.join(args)})"
+    return f"{on}{head}({', '.join(args)})"
 
 
 # ------------------------------------------------------------------------ validating
@@ -253,9 +271,9 @@ _NEED: Dict[str, Tuple[str, ...]] = {
     "tx_begin": ("as", "expected_revision"), "tx_attach": ("tx", "prog", "flags",
                                                            "expected_revision"),
     "tx_detach": ("tx", "flags", "expected_revision"), "tx_commit": ("tx",),
-    "tx_discard": ("tx",), "bundle_close": (),
+    "tx_discard": ("tx",), "bundle_close": (), "new_cgroup": ("as", "parent"),
 }
-_LABELS = ("as", "link", "tx")
+_LABELS = ("as", "link", "tx", "cgroup", "parent")
 _PROGS = ("prog", "new_prog", "old_prog")
 _SPECS = {"relative": ("prog", "link", "id_prog", "id_link", "id_raw", "int", "bad"),
           "replace": ("prog", "link", "id_prog", "id_link", "id_raw", "int", "bad"),
@@ -281,6 +299,8 @@ def validate(op: Any) -> None:
         value = op.get(key)
         if value is not None and not _label(value) and not _bad_ok(value):
             raise ValueError(f"{kind}: {key!r} must be a program label, not {value!r}")
+    if "effective" in op and not isinstance(op["effective"], bool):
+        raise ValueError(f"{kind}: 'effective' must be true or false, not {op['effective']!r}")
     if "flags" in op and not _label(op["flags"]) and not _bad_ok(op["flags"]):
         raise ValueError(f"{kind}: 'flags' must be an int, not {op['flags']!r}")
     for key, kinds in _SPECS.items():

@@ -1,0 +1,93 @@
+"""The random generator for the cgroup dialect: trees of up to four cgroups.
+
+It builds on ``Generator`` (the same relatives, revisions, queries and closing of handles)
+and adds what the cgroup dialect has: ``new_cgroup`` ops that grow the tree, a target cgroup
+for every attach, link, detach and query, the modes (mostly ALLOW_MULTI, sometimes none,
+ALLOW_OVERRIDE or both) and PREORDER on attaches, effective queries, and detaches that mostly
+name a program and nothing else (cgroup detach takes no flags and no relative).
+"""
+from __future__ import annotations
+
+import random
+from typing import List, Optional
+
+from ..flags import CGROUP_MAX_PROGRAMS, CgroupFlag
+from .generate import UNKNOWN_BITS, Generator, View, Weights
+from .vocabulary import Op, disambiguate
+
+F = CgroupFlag
+#: A tree has at most this many cgroups (the issue's campaign: trees of up to four).
+MAX_CGROUPS = 4
+#: Ops that act on one cgroup's list and so carry a ``"cgroup"`` label.
+TARGETED = ("attach", "link", "detach", "query")
+
+
+class CgroupGenerator(Generator):
+    """``Generator`` for the cgroup dialect (``Generator("cgroup", rng)`` makes one)."""
+
+    def __init__(self, dialect: str, rng: random.Random,
+                 weights: Optional[Weights] = None) -> None:
+        super().__init__(dialect, rng, weights)
+        self.next_cgroup = 1
+        self.tree_bias = rng.choice((0.05, 0.15, 0.3))
+        # bits the cgroup dialect does not know (1<<0 and 1<<1 are its modes)
+        self.unknown = tuple(b for b in UNKNOWN_BITS if not b & int(sum(F)))
+
+    def next(self, view: View) -> List[Op]:
+        r = self.rng
+        cgroups = sorted(view.cgroups)
+        if len(cgroups) < MAX_CGROUPS and r.random() < self.tree_bias:
+            op = {"op": "new_cgroup", "as": self.next_cgroup, "parent": r.choice(cgroups)}
+            self.next_cgroup += 1
+            return [op]
+        target = r.choice(cgroups)
+        # the base generator looks at one list: show it the target's
+        order = view.cgroups.get(target, ())
+        view.order, view.slot_links = order, (None,) * len(order)
+        if self.w.bundle_close:
+            self.w.bundle_close = 0.0  # closing cgroup 0 would end the tree's comparison
+        self.w.transaction = 0.0  # no transactions in the cgroup dialect
+        ops = super().next(view)
+        out = []
+        for op in ops:
+            kind = op["op"]
+            if kind in TARGETED:
+                if len(ops) == 1:  # a fill keeps its plain ALLOW_MULTI appends
+                    op = self._cgroup_flags(op)
+                op["cgroup"] = target
+                if kind == "query" and r.random() < 0.5:
+                    op["effective"] = True
+            out.append(disambiguate(op, self.dialect))
+        return out
+
+    def fill(self, upto: int) -> List[Op]:
+        """As ``Generator.fill``, up to the cgroup cap (64), by program with ALLOW_MULTI."""
+        ops = super().fill(min(CGROUP_MAX_PROGRAMS, upto + 1))
+        for op in ops:
+            if op["op"] == "attach":
+                op["flags"] = int(F.ALLOW_MULTI)
+        return ops
+
+    def _cgroup_flags(self, op: Op) -> Op:
+        r = self.rng
+        flags = op.get("flags")
+        if not isinstance(flags, int):
+            return op  # bad input stays as it is
+        kind = op["op"]
+        if kind == "detach":
+            if r.random() < 0.85:
+                op["flags"], op["relative"] = 0, None
+            return op
+        if kind == "attach":
+            x = r.random()
+            mode = (F.ALLOW_MULTI if x < 0.75 else 0 if x < 0.85 else
+                    F.ALLOW_OVERRIDE if x < 0.96 else F.ALLOW_OVERRIDE | F.ALLOW_MULTI)
+            flags = (flags & ~int(F.ALLOW_OVERRIDE | F.ALLOW_MULTI)) | int(mode)
+        elif kind == "link" and r.random() < 0.04:
+            flags |= int(r.choice((F.ALLOW_OVERRIDE, F.ALLOW_MULTI, F.REPLACE)))
+        if kind in ("attach", "link") and r.random() < 0.25:
+            flags |= int(F.PREORDER)
+        if r.random() < 0.02:
+            flags |= r.choice(self.unknown)
+        op["flags"] = flags
+        return op

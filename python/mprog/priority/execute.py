@@ -1,0 +1,54 @@
+"""Make a plan's calls on a bundle, through the public protocol only."""
+from __future__ import annotations
+
+import errno
+from typing import Any, Optional
+
+from .. import errors
+from ..anchors import Anchor, Head, Tail
+from .plan import Call, Plan
+
+
+def execute(bundle: Any, plan: Plan) -> Optional[Any]:
+    """Make the calls of ``plan``; returns the Link a ``link`` call made, if any.
+
+    A ``StaleRevision`` leaves the chain as the calls before it left it (on a transaction:
+    untouched); the caller reads again and plans from there.
+    """
+    if plan.transaction:
+        with bundle.transaction(expected_revision=plan.revision) as tx:
+            for call in plan.calls:
+                getattr(tx, call.op)(call.prog, call.anchor or 0)
+        return None
+    made = None
+    for call in plan.calls:
+        made = _make(bundle, call) or made
+    return made
+
+
+def _make(bundle: Any, call: Call) -> Optional[Any]:
+    if call.op == "link detach":
+        call.link.detach()
+    elif call.op == "link close":
+        call.link.close()
+    elif call.op == "detach":
+        bundle.detach(call.prog, expected_revision=call.expected_revision)
+    else:
+        try:
+            if call.op == "link":
+                return bundle.link(call.prog, call.anchor,
+                                   expected_revision=call.expected_revision)
+            bundle.attach(call.prog, call.anchor, expected_revision=call.expected_revision)
+        except errors.NotFound as e:
+            if not _names_relative(call.anchor):
+                raise
+            # Every backend checks the revision before looking up the relative, so a relative
+            # that is gone at the expected revision means the chain was emptied (freed: back
+            # to revision 1) and refilled to that revision: another chain. Read it again.
+            raise errors.error(errno.ESTALE, call.op, "the chain was freed and refilled since "
+                               f"it was read ({e})", revision=call.expected_revision) from e
+    return None
+
+
+def _names_relative(anchor: Optional[Anchor]) -> bool:
+    return anchor is not None and not isinstance(anchor, (Head, Tail))

@@ -1,0 +1,158 @@
+"""Shared by the priority tests: a bundle that records the calls made on it (and counts the
+ones refused as stale), the two invariants, and the worker of the cross-process test."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from mprog import NotFound, StaleRevision
+
+
+class Recorder:
+    """A bundle that forwards every call and records it: ``calls`` as ``(op, prog id,
+    anchor, expected_revision)``; ``stale`` counts the changes refused as stale reads."""
+
+    def __init__(self, bundle: Any) -> None:
+        self.bundle = bundle
+        self.calls: List[Tuple[Any, ...]] = []
+        self.stale = 0
+        self._lock = threading.Lock()
+
+    dialect = property(lambda self: self.bundle.dialect)
+
+    def query(self, *a: Any) -> Any:
+        return self.bundle.query(*a)
+
+    def explain(self, *a: Any, **kw: Any) -> Any:
+        return self.bundle.explain(*a, **kw)
+
+    def attach(self, prog: Any, anchor: Any = 0, expected_revision: int = 0) -> None:
+        return self._call("attach", prog, anchor, expected_revision)
+
+    def link(self, prog: Any, anchor: Any = 0, expected_revision: int = 0) -> Any:
+        return self._call("link", prog, anchor, expected_revision)
+
+    def detach(self, prog: Any, anchor: Any = 0, expected_revision: int = 0) -> None:
+        return self._call("detach", prog, anchor, expected_revision)
+
+    def transaction(self, expected_revision: int = 0) -> "_Transaction":
+        return _Transaction(self, self.bundle.transaction(expected_revision=expected_revision),
+                            expected_revision)
+
+    def _call(self, op: str, prog: Any, anchor: Any, rev: int) -> Any:
+        with self._lock:
+            self.calls.append((op, prog.id, anchor or None, rev))
+        try:
+            return getattr(self.bundle, op)(prog, anchor, expected_revision=rev)
+        except (StaleRevision, NotFound) as e:
+            # A relative gone at the expected revision is a stale read too (the chain was
+            # freed and refilled): the manager retries both.
+            if isinstance(e, StaleRevision) or (op != "detach" and rev):
+                with self._lock:
+                    self.stale += 1
+            raise
+
+
+class _Transaction:
+    def __init__(self, rec: Recorder, tx: Any, rev: int) -> None:
+        self.rec, self.tx, self.ops = rec, tx, []
+        self.rev = rev
+
+    def attach(self, prog: Any, anchor: Any = 0) -> None:
+        self.ops.append(("attach", prog.id, anchor or None))
+        self.tx.attach(prog, anchor)
+
+    def detach(self, prog: Any, anchor: Any = 0) -> None:
+        self.ops.append(("detach", prog.id, anchor or None))
+        self.tx.detach(prog, anchor)
+
+    def discard(self) -> None:
+        self.tx.discard()
+
+    def __enter__(self) -> "_Transaction":
+        return self
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        if exc_type is not None:
+            self.tx.discard()
+            return
+        with self.rec._lock:
+            self.rec.calls.append(("transaction", self.rev, tuple(self.ops)))
+        try:
+            self.tx.commit()
+        except StaleRevision:
+            with self.rec._lock:
+                self.rec.stale += 1
+            raise
+
+
+def managed_in_order(prog_ids: Any, priorities: Dict[int, int]) -> bool:
+    """The managed programs of a chain run in (priority, id) order."""
+    keys = [(priorities[p], p) for p in prog_ids if p in priorities]
+    return keys == sorted(keys)
+
+
+def foreign_order(prog_ids: Any, foreign: Any) -> List[int]:
+    return [p for p in prog_ids if p in foreign]
+
+
+# ---- the cross-process test: one worker, a Manager in a process of its own ----
+
+def priority_in_name(name: str) -> Optional[int]:
+    """The rule of the name-sharing test: a program named ``p<priority>_...``."""
+    head = name.split("_", 1)[0]
+    return int(head[1:]) if head[:1] == "p" and head[1:].isdigit() else None
+
+
+def kernel_worker(netns_path: str, store: Any, ops: List[Tuple[str, int, int]],
+                  start: Any, out: Any, leave: Any) -> None:
+    """Open the chain by its namespace, run ``ops`` with a Manager sharing priorities through
+    ``store`` (or, if None, through program names), report ``(retries, stale, program ids,
+    error)``, then keep the programs alive until the parent has looked."""
+    try:
+        import mprog.kernel as kernel
+        from mprog.priority import Manager
+
+        bundle = kernel.Bundle.open(netns_path)
+        rec = Recorder(bundle)
+        if store is None:
+            m = Manager(rec, lambda prog_id: priority_in_name(kernel.program_name(prog_id)))
+        else:
+            m = Manager(rec, store)
+        programs: Dict[int, Any] = {}
+        start.wait(120)  # a barrier: the other worker and the parent are ready too
+        for op, i, priority in ops:
+            if op == "place":
+                if i not in programs:
+                    programs[i] = kernel.Program(name=f"p{priority}_{i}")
+                if programs[i] not in m:
+                    m.place(programs[i], priority)
+            elif op == "reprioritize" and i in programs and programs[i] in m:
+                m.reprioritize(programs[i], priority)
+            elif op == "remove" and i in programs and programs[i] in m:
+                m.remove(programs[i])
+        out.put((m.retries, rec.stale, [p.id for p in m.programs()], None))
+        leave.wait(120)
+        bundle.close()
+    except BaseException as e:  # the parent reports it
+        out.put((0, 0, [], repr(e)))
+
+
+def run_concurrently(targets: List[Any]) -> Optional[BaseException]:
+    """Run the callables in threads started together; the first exception, if any."""
+    barrier = threading.Barrier(len(targets))
+    errors: List[BaseException] = []
+
+    def run(fn: Any) -> None:
+        barrier.wait()
+        try:
+            fn()
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors[0] if errors else None
