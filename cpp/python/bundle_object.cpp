@@ -31,8 +31,8 @@ void BundleObject::changed() {
 
 py::object BundleObject::watch(const WatcherArg& callback) {
   check_open();
-  watchers_.add(callback, watchers_.empty() ? state() : py::object());
-  return callback;
+  watchers_.add(py::reinterpret_borrow<py::object>(callback), watchers_.empty() ? state() : py::object());
+  return py::reinterpret_borrow<py::object>(callback);
 }
 
 void BundleObject::unwatch(const WatcherArg& callback) {
@@ -52,7 +52,7 @@ void BundleObject::attach(const ProgramArg& prog, const FlagsArg& flags,
   Request& r = a.request;
   r.prog = program_argument(prog, false);
   const Result res = core_.attach(r);
-  if (!res) raise_result(res, Context::of("attach", r, core_.revision(), a.anchor));
+  if (!res) raise_result(res, Context::of("attach", r, core_, a.anchor).locate(res, core_));
   hold(ProgramObject::of(r.prog.object));
   take_released();
   changed();
@@ -69,7 +69,7 @@ py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
   const Result res = core_.attach(l.core, r);
   if (!res) {
     l.closed = true;  // never handed out; nothing to release
-    raise_result(res, Context::of("link", r, core_.revision(), a.anchor));
+    raise_result(res, Context::of("link", r, core_, a.anchor).locate(res, core_));
   }
   hold(ProgramObject::of(r.prog.object));
   changed();
@@ -82,7 +82,7 @@ void BundleObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
   Request& r = a.request;
   r.prog = program_argument(prog, true);
   const Result res = core_.detach(r);
-  if (!res) raise_result(res, Context::of("detach", r, core_.revision(), a.anchor));
+  if (!res) raise_result(res, Context::of("detach", r, core_, a.anchor).locate(res, core_));
   take_released();
   changed();
 }
@@ -117,7 +117,7 @@ py::object BundleObject::query(const OptionalIntArg& count) const {
 }
 
 py::object BundleObject::state() const {
-  return query(py::reinterpret_borrow<OptionalIntArg>(py::none()));
+  return query(OptionalIntArg(py::none()));
 }
 
 py::list BundleObject::programs() const {
@@ -188,8 +188,7 @@ py::object BundleObject::explain(const std::string& op, const OptionalProgramArg
   const Result res = attaching ? core_.check_attach(r, &where) : core_.check_detach(r, &where);
   const py::object& explanation = injected().explanation;
   if (!res)
-    return explanation(op, py::arg("error") = make_error(res, Context::of(op.c_str(), r, core_.revision(),
-                                                                          a.anchor)));
+    return explanation(op, py::arg("error") = make_error(res, Context::of(op.c_str(), r, core_, a.anchor).locate(res, core_)));
   static const char* const actions[] = {"insert", "replace", "remove"};
   return explanation(op, actions[static_cast<int>(where.kind)], where.index);
 }

@@ -1,5 +1,6 @@
 #include "injected.hpp"
 
+#include <initializer_list>
 #include <string>
 
 namespace mprog::python {
@@ -15,11 +16,19 @@ py::object callable(py::handle value, const char* name) {
   return py::reinterpret_borrow<py::object>(value);
 }
 
+py::object module_with(py::handle value, const char* name, std::initializer_list<const char*> attrs) {
+  for (const char* a : attrs)
+    if (!py::hasattr(value, a) || !PyCallable_Check(value.attr(a).ptr()))
+      throw py::type_error(std::string("_inject: ") + name + " has no callable " + a);
+  return py::reinterpret_borrow<py::object>(value);
+}
+
 void inject(py::handle error, py::handle query_too_small, py::handle query_result,
-            py::handle explanation, py::handle to_request) {
+            py::handle explanation, py::handle to_request, py::handle messages) {
   auto* next = new Injected{callable(error, "error"), callable(query_too_small, "query_too_small"),
                             callable(query_result, "query_result"),
-                            callable(explanation, "explanation"), callable(to_request, "to_request")};
+                            callable(explanation, "explanation"), callable(to_request, "to_request"),
+                            module_with(messages, "messages", {"text", "program", "link", "unplaced"})};
   delete slot;  // a second injection (a reload) replaces the first
   slot = next;
 }
@@ -33,7 +42,7 @@ const Injected& injected() {
 
 void register_injection(py::module_& m) {
   m.def("_inject", &inject, py::kw_only(), py::arg("error"), py::arg("query_too_small"),
-        py::arg("query_result"), py::arg("explanation"), py::arg("to_request"),
+        py::arg("query_result"), py::arg("explanation"), py::arg("to_request"), py::arg("messages"),
         "Called once by mprog/__init__.py: what the binding uses of the Python package. Every\n"
         "argument is required, so a missing one fails the import of mprog.");
 }

@@ -14,6 +14,7 @@ struct Injected {
   pybind11::object query_result;     // mprog.query.QueryResult
   pybind11::object explanation;      // mprog.explain.Explanation
   pybind11::object to_request;       // mprog.anchors.to_request
+  pybind11::object messages;         // mprog.messages: text(rule, **facts), program(id), ...
 };
 
 // RuntimeError if mprog has not injected them (only if _core is loaded outside the package).

@@ -37,6 +37,10 @@ void update_link(LinkObject& link, const ProgramArg& new_prog, const IntArg& fla
   if (!res) {
     Context c("update");
     c.prog_id = n.object ? n.object->id : 0;
+    c.link_id = link.core.id;
+    c.link_prog_id = link.core.prog->id;
+    c.old_prog_id = o.object ? o.object->id : 0;
+    c.link_closed = link.closed;
     c.flags = f;
     c.revision = revision_of(chain);
     raise_result(res, c);
@@ -53,6 +57,8 @@ void detach_link(LinkObject& link) {
   const Result res = detach(link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core));
   if (!res) {
     Context c("link detach");
+    c.link_id = link.core.id;
+    c.link_closed = link.closed;
     c.revision = revision_of(chain);
     raise_result(res, c);
   }

@@ -37,7 +37,7 @@ void TransactionObject::attach(const ProgramArg& prog, const FlagsArg& flags,
   Request& r = a.request;
   r.prog = program_argument(prog, false);
   const Result res = tx_.attach(r);
-  if (!res) raise_result(res, Context::of("attach", r, bundle().revision(), a.anchor));
+  if (!res) raise_result(res, Context::of("attach", r, bundle().core(), a.anchor).locate(res, tx_));
   held_.append(prog);  // the scratch chain points at it
 }
 
@@ -48,7 +48,7 @@ void TransactionObject::detach(const OptionalProgramArg& prog, const FlagsArg& f
   Request& r = a.request;
   r.prog = program_argument(prog, true);
   const Result res = tx_.detach(r);
-  if (!res) raise_result(res, Context::of("detach", r, bundle().revision(), a.anchor));
+  if (!res) raise_result(res, Context::of("detach", r, bundle().core(), a.anchor).locate(res, tx_));
 }
 
 void TransactionObject::commit() {
@@ -70,6 +70,7 @@ void TransactionObject::commit() {
     Context c("transaction");
     c.expected_revision = expected_revision_;
     c.revision = b.revision();
+    c.base_revision = tx_.base_revision();
     raise_result(res, c);
   }
   done_ = true;

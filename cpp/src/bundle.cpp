@@ -121,7 +121,7 @@ Result Bundle::attach(const Request& request) {
 }
 
 Result Bundle::attach(Link& link, const Request& request) {
-  if (link.attached()) return {-EBUSY, Why::link_owned};  // a link owns one slot, once
+  if (link.attached()) return {-EBUSY, Why::link_attached};  // a link owns one slot, once
   Plan plan;
   if (Result r = plan_attach(view(), request, &link, plan); !r) return r;
   insert_at(plan.index, plan.prog, plan.slot);

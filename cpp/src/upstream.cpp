@@ -15,7 +15,7 @@ Result pos_exact(const ChainView& b, const Program* prog, const Link* link, int&
   const Entry& e = b.current();
   for (std::uint32_t i = 0; i < e.count; ++i) {
     if (e.programs[i] != prog) continue;
-    if (b.slot(i).link != link) return {-EBUSY, Why::link_owned};
+    if (b.slot(i).link != link) return {-EBUSY, Why::link_owned, static_cast<std::uint8_t>(i)};
     index = static_cast<int>(i);
     return {};
   }
@@ -133,7 +133,7 @@ Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan)
   const Link* owner = b.slot(index).link;
   if (prog && prog != there) return {-ENOENT, Why::prog_absent};
   if (link && link != owner) return {-ENOENT, Why::prog_absent};
-  if (!link && owner) return {-EBUSY, Why::link_owned};
+  if (!link && owner) return {-EBUSY, Why::link_owned_detach, static_cast<std::uint8_t>(index)};
   plan.kind = Plan::Kind::remove;
   plan.index = static_cast<std::uint32_t>(index);
   return {};

@@ -52,10 +52,11 @@ Result plan_replace(const ChainView& b, const Request& r, Program* prog, Link* l
   if (mine >= 0 && mine != at) return {-EEXIST, Why::exists};
   if (!r.relative.prog || at < 0) return {-ENOENT, Why::replace_absent};
   const auto i = static_cast<std::uint32_t>(at);
-  if (b.slot(i).link != link) return {-EBUSY, Why::link_owned};
+  if (b.slot(i).link != link) return {-EBUSY, Why::slot_owned, static_cast<std::uint8_t>(i)};
   const std::uint32_t pins = static_cast<std::uint32_t>(r.flags & v2flag::pins);
-  if ((pins & first) && i != 0) return {-EACCES, Why::pin_position};
-  if ((pins & last) && i + 1 != b.current().count) return {-EACCES, Why::pin_position};
+  if ((pins & first) && i != 0) return {-EACCES, Why::pin_position, static_cast<std::uint8_t>(i)};
+  if ((pins & last) && i + 1 != b.current().count)
+    return {-EACCES, Why::pin_position, static_cast<std::uint8_t>(i)};
   plan = Plan{Plan::Kind::replace, i, prog, Slot{link, pins}};
   return {};
 }
@@ -210,7 +211,8 @@ Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan)
   if (Result t = detach_target(b, r, named, target); !t) return t;
   // Detaching a pinned program by program is allowed (the owner may leave); a link's slot
   // is left only through the link.
-  if (b.slot(static_cast<std::uint32_t>(target)).link != link) return {-EBUSY, Why::link_owned};
+  if (b.slot(static_cast<std::uint32_t>(target)).link != link)
+    return {-EBUSY, Why::link_owned_detach, static_cast<std::uint8_t>(target)};
   plan.kind = Plan::Kind::remove;
   plan.index = static_cast<std::uint32_t>(target);
   return {};

@@ -5,7 +5,7 @@ and ``mprog.kernel`` the live kernel's tcx, with the same names (docs/protocol.m
 """
 from __future__ import annotations
 
-from . import _core, errors
+from . import _core, errors, messages
 from ._core import Bundle, Link, Program, Transaction
 from .anchors import After, Anchor, Before, Head, Replace, Tail, to_request
 from .errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
@@ -18,7 +18,7 @@ from .retry import retry
 
 # What the C++ binding uses of this package, handed over once (it imports nothing by name).
 _core._inject(error=errors.error, query_too_small=QueryTooSmall, query_result=QueryResult,
-              explanation=Explanation, to_request=to_request)
+              explanation=Explanation, to_request=to_request, messages=messages)
 
 __version__ = "0.1.0"
 DIALECTS = ("upstream", "v2")

@@ -26,10 +26,13 @@ namespace mprog {
 struct ChainView;  // private (src/plan.hpp): the read-only chain the rule sets plan against
 class Transaction;
 
-// The outcome of an operation: 0 or a negative errno, and why (for messages).
+// The outcome of an operation: 0 or a negative errno, and why (for messages: the texts live
+// in one table, python/mprog/messages.py, shared with the reference model).
 struct Result {
+  static constexpr std::uint8_t kNoSlot = 0xff;
   int error = 0;
   Why why = Why::none;
+  std::uint8_t slot = kNoSlot;  // the slot the failure is about (link_owned*), if any
   explicit operator bool() const { return error == 0; }
 };
 

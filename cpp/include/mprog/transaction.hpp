@@ -36,6 +36,7 @@ class Transaction {
   const Entry& entry() const { return entry_; }
   const Slot& slot(std::uint32_t i) const { return slots_[i]; }
   std::uint32_t operations() const { return operations_; }
+  std::uint64_t base_revision() const { return base_revision_; }  // the revision it began at
 
  private:
   using Planner = Result (*)(const ChainView&, const Request&, Link*, Plan&);  // src/plan.hpp

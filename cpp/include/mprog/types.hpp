@@ -107,7 +107,10 @@ enum class Why : std::uint8_t {
   relative_lookup,   // the relative could not be looked up
   chain_full,
   replace_absent,    // the program to replace is not in the chain
-  link_owned,        // the slot belongs to a link
+  link_owned,        // a program named by program sits in a link's slot
+  link_owned_detach, // the entry a detach picked by position is a link's
+  slot_owned,        // v2 REPLACE: the slot belongs to another link (or to a program attach)
+  link_attached,     // a link already attached is attached again (C++ only)
   relative_absent,   // the relative is not in the chain
   position,          // directives disagree or name no such position
   no_directive,      // a relative without BEFORE/AFTER

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from ..anchors import to_request
+from .. import messages as M
 from ..errors import MprogError, QueryTooSmall, error
 from ..explain import Explanation
 from ..flags import NEXT, Flag
@@ -246,7 +247,7 @@ class Bundle:
         if new_prog is link.prog:
             return  # nothing changes, not even the revision
         if find_prog(self._slots, new_prog) is not None:
-            raise error(E.EEXIST, op, f"{describe(new_prog)} is already in the chain")
+            raise error(E.EEXIST, op, M.text("exists", program=describe(new_prog)))
         idx = self._slot_of(link)
         old = link.prog
         new_prog._hold()  # the link holds its program, whatever its pins (they stay)
@@ -257,7 +258,7 @@ class Bundle:
     @_one_writer
     def _link_detach(self, link: Link) -> None:
         if link.closed:
-            raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
+            raise error(E.EBADF, "link detach", M.text("link_closed", link=describe(link)))
         if link.attached:
             self._release(link)
 
@@ -320,7 +321,7 @@ class Bundle:
         prog = None if is_none(prog) else program_arg(prog, "detach", "program")
         if not slots:
             # tcx_prog_detach(): there is no entry at all (an emptied chain was freed).
-            raise error(E.ENOENT, "detach", "the chain is empty")
+            raise error(E.ENOENT, "detach", M.text("empty"))
         new: Slots = self._rules.detach(slots, revision, Request(
             "detach", prog, None, flags, relative, None, expected_revision))
         return new
@@ -440,11 +441,11 @@ class Transaction:
         b = self._bundle
         b._check_open()
         if self._expected and self._expected != self._revision:
-            raise error(E.ESTALE, "transaction", f"expected revision {self._expected}, but it "
-                        f"began at {self._revision}", revision=b._revision)
+            raise error(E.ESTALE, "transaction", M.text("transaction_expected", expected=self._expected,
+                                                         base=self._revision), revision=b._revision)
         if b._changes != self._changes:  # not the revision: a freed chain starts again at 1
-            raise error(E.ESTALE, "transaction", f"the chain changed since revision "
-                        f"{self._revision} (it is at {b._revision})", revision=b._revision)
+            raise error(E.ESTALE, "transaction", M.text("transaction_changed", base=self._revision,
+                                                         revision=b._revision), revision=b._revision)
         self._done = True
         if self._operations:
             b._commit(self._slots)

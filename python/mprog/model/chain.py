@@ -10,6 +10,7 @@ import errno as E
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Tuple
 
+from .. import messages as M
 from ..errors import error
 from .handles import Link, Program
 
@@ -60,9 +61,9 @@ def describe(obj: Any) -> str:
     if isinstance(obj, Anchor):
         return describe(obj.link if obj.link is not None else obj.prog)
     if isinstance(obj, Program):
-        return f"program {obj.id}"
+        return M.program(obj.id)
     if isinstance(obj, Link):
-        return f"link {obj.id}"
+        return M.link(obj.id)
     if obj is None:
         return "none"
     return f"fd {obj!r}"
@@ -71,7 +72,7 @@ def describe(obj: Any) -> str:
 def check_fresh(revision: int, expected: int, op: str) -> None:
     """``expected_revision`` 0 means "don't check"; anything else must be the current one."""
     if expected and expected != revision:
-        raise error(E.ESTALE, op, f"expected revision {expected}, but the chain is at {revision}")
+        raise error(E.ESTALE, op, M.text("stale", expected=expected, revision=revision))
 
 
 def holds(slot: Slot, anchor: Anchor) -> bool:

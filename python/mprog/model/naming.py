@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno as E
 from typing import Any, Optional, Type, Union
 
+from .. import messages as M
 from ..errors import error
 from .chain import Anchor, describe
 from .handles import Link, Program, link_by_id, program_by_id
@@ -67,7 +68,7 @@ def check_known(flags: int, known: int, op: str) -> None:
     Plain ints on purpose: ``~`` of an IntFlag only complements within its members."""
     unknown = int(flags) & ~int(known)
     if unknown:
-        raise error(E.EINVAL, op, f"unknown flag bits {unknown:#x}")
+        raise error(E.EINVAL, op, M.text("unknown_flags", bits=unknown))
 
 
 def program_arg(value: Any, op: str, what: str) -> Program:
@@ -88,17 +89,17 @@ def check_update(link: Link, new_prog: Any, flags: Any, old_prog: Any) -> Progra
     check_handle(old_prog, "old_prog")
     check_known(flags, _REPLACE, op)  # REPLACE is 1<<2 in every dialect
     if link.closed:
-        raise error(E.EBADF, op, f"{describe(link)} is closed")
+        raise error(E.EBADF, op, M.text("link_closed", link=describe(link)))
     new = program_arg(new_prog, op, "new program")
     if flags & _REPLACE:
         old_prog = program_arg(old_prog, op, "old program")
     elif old_prog is not None:
         raise error(E.EINVAL, op, "old program given without REPLACE")
     if not link.attached:
-        raise error(E.ENOLINK, op, f"{describe(link)} is detached")
+        raise error(E.ENOLINK, op, M.text("link_detached", link=describe(link)))
     if old_prog is not None and old_prog is not link.prog:
-        raise error(E.EPERM, op, f"{describe(link)} runs {describe(link.prog)}, "
-                                 f"not {describe(old_prog)}")
+        raise error(E.EPERM, op, M.text("wrong_old_prog", link=describe(link),
+                                        program=describe(link.prog), old=describe(old_prog)))
     return new
 
 

@@ -12,6 +12,7 @@ import errno as E
 from types import SimpleNamespace
 from typing import Optional
 
+from .. import messages as M
 from ..errors import error
 from ..flags import MAX_PROGRAMS, Flag
 from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
@@ -38,7 +39,7 @@ def attach(slots: Slots, revision: int, req: Request) -> Slots:
     check_fresh(revision, req.expected_revision, op)
     new = Slot(req.adding, req.link)
     if find_prog(slots, new.prog) is not None:
-        raise error(E.EEXIST, op, f"{describe(new.prog)} is already in the chain")
+        raise error(E.EEXIST, op, M.text("exists", program=describe(new.prog)))
     anchor = resolve_relative(req.relative, flags, F, op)
     if flags & F.REPLACE:
         slot = _replace_slot(slots, op, replace, req.link)
@@ -46,7 +47,7 @@ def attach(slots: Slots, revision: int, req: Request) -> Slots:
         _agree(slots, op, flags, anchor, slot, f"the slot of {describe(replace)}")
         return replaced(slots, slot, new)
     if len(slots) >= MAX_PROGRAMS:
-        raise error(E.ERANGE, op, f"the chain is full ({MAX_PROGRAMS} programs)", full=True)
+        raise error(E.ERANGE, op, M.text("chain_full", limit=MAX_PROGRAMS), full=True)
     idx = _agree(slots, op, flags, anchor, None, "")
     if idx is None:
         # No directive: a relative has nothing to say (kernel: "rtuple.prog || flags"), else append.
@@ -78,15 +79,13 @@ def detach(slots: Slots, revision: int, req: Request) -> Slots:
         raise error(E.ERANGE, op, f"position {idx} is past the end of a full chain")
     idx = min(max(idx, 0), len(slots) - 1)  # bpf_mprog_fetch(): -1 is the first, total the last
     if slots[idx].link is not None:
-        raise error(E.EBUSY, op, f"{describe(slots[idx].prog)} is attached by "
-                                 f"{describe(slots[idx].link)}; detach the link instead")
+        raise error(E.EBUSY, op, M.text("link_owned_detach", program=describe(slots[idx].prog),
+                                        link=describe(slots[idx].link)))
     return removed(slots, idx)
 
 
 def _unplaced(anchor: Optional[Anchor], flags: int) -> str:
-    if anchor is not None:
-        return f"relative {describe(anchor)}"
-    return f"flag bits {flags:#x}"
+    return M.unplaced(describe(anchor) if anchor is not None else None, flags)
 
 
 def _replace_slot(slots: Slots, op: str, replace: Optional[Program],
@@ -101,9 +100,10 @@ def _exact(slots: Slots, op: str, prog: Optional[Program]) -> int:
     """``bpf_mprog_pos_exact()`` for a program acting by program: its slot, not a link's."""
     idx = find_prog(slots, prog)
     if idx is None:
-        raise error(E.ENOENT, op, f"{describe(prog)} is not in the chain")
+        raise error(E.ENOENT, op, M.text("absent", program=describe(prog)))
     if slots[idx].link is not None:
-        raise error(E.EBUSY, op, f"{describe(prog)} is attached by {describe(slots[idx].link)}")
+        raise error(E.EBUSY, op, M.text("link_owned", program=describe(prog),
+                                        link=describe(slots[idx].link)))
     return idx
 
 
@@ -141,5 +141,5 @@ def _after(slots: Slots, op: str, anchor: Optional[Anchor]) -> int:
 def _position(slots: Slots, op: str, anchor: Anchor) -> int:
     idx = find_anchor(slots, anchor)
     if idx is None:
-        raise error(E.ENOENT, op, f"relative {describe(anchor)} is not in the chain")
+        raise error(E.ENOENT, op, M.text("relative_absent", relative=describe(anchor)))
     return idx

@@ -10,6 +10,7 @@ import dataclasses
 import errno as E
 from typing import Any, Optional
 
+from .. import messages as M
 from ..errors import error
 from ..flags import MAX_PROGRAMS, V2Flag
 from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
@@ -71,13 +72,13 @@ def detach(slots: Slots, revision: int, req: Request) -> Slots:
     if target is None:
         raise error(E.ENOENT, op, "there is no entry there to detach")
     if anchor is not None and not found:
-        raise error(E.ENOENT, op, f"relative {describe(anchor)} is not in the chain")
+        raise error(E.ENOENT, op, M.text("relative_absent", relative=describe(anchor)))
     idx = find_prog(slots, target)
     if idx is None:
-        raise error(E.ENOENT, op, f"{describe(target)} is not in the chain")
+        raise error(E.ENOENT, op, M.text("absent", program=describe(target)))
     if slots[idx].link is not None:
-        raise error(E.EBUSY, op, f"{describe(target)} is attached by "
-                                 f"{describe(slots[idx].link)}; detach the link instead")
+        raise error(E.EBUSY, op, M.text("link_owned_detach", program=describe(target),
+                                        link=describe(slots[idx].link)))
     # A pinned program may leave by program: the owner may always go.
     return removed(slots, idx)
 
@@ -100,14 +101,14 @@ def _replace(slots: Slots, req: Request, anchor: Optional[Anchor]) -> Slots:
         raise error(E.EINVAL, op, "REPLACE takes no BEFORE, AFTER or LINK")
     old = anchor.prog if anchor is not None else None
     if old is not prog and find_prog(slots, prog) is not None:  # itself is no conflict
-        raise error(E.EEXIST, op, f"{describe(prog)} is already in the chain")
+        raise error(E.EEXIST, op, M.text("exists", program=describe(prog)))
     idx = find_prog(slots, old)
     if idx is None:
-        raise error(E.ENOENT, op, f"the program to replace ({describe(old)}) is not in the chain")
+        raise error(E.ENOENT, op, M.text("replace_absent", program=describe(old)))
     slot = slots[idx]
     if slot.link is not req.link:
-        owner = describe(slot.link) if slot.link is not None else "a program attach"
-        raise error(E.EBUSY, op, f"{describe(old)}'s slot belongs to {owner}")
+        owner = describe(slot.link) if slot.link is not None else M.PROGRAM_ATTACH
+        raise error(E.EBUSY, op, M.text("slot_owned", program=describe(old), owner=owner))
     pins = _repinned(slot.pins, flags, idx, len(slots), op)
     return replaced(slots, idx, Slot(prog, req.link, pins))
 
@@ -119,7 +120,7 @@ def _repinned(pins: int, flags: int, idx: int, total: int, op: str) -> int:
         if (pins ^ flags) & pin:
             pins ^= pin
             if pins & pin and idx != end:
-                raise error(E.EACCES, op, f"only the {name} entry can hold {name.upper()}")
+                raise error(E.EACCES, op, M.text("pin_position", end=name, pin=name.upper()))
     return pins
 
 
@@ -128,7 +129,7 @@ def _repinned(pins: int, flags: int, idx: int, total: int, op: str) -> int:
 def _pin(slots: Slots, req: Request, anchor: Optional[Anchor]) -> Slots:
     op, flags, prog, total = req.op, req.flags, req.adding, len(slots)
     if find_prog(slots, prog) is not None:
-        raise error(E.EEXIST, op, f"{describe(prog)} is already in the chain")
+        raise error(E.EEXIST, op, M.text("exists", program=describe(prog)))
     if flags & F.FIRST:
         if flags & F.AFTER:
             raise error(E.EINVAL, op, "FIRST cannot go AFTER anything")
@@ -174,7 +175,7 @@ def _insert(slots: Slots, req: Request, anchor: Optional[Anchor]) -> Slots:
         raise error(E.EINVAL, op, "BEFORE and AFTER together")
     new = Slot(req.adding, req.link)
     if find_prog(slots, new.prog) is not None:
-        raise error(E.EEXIST, op, f"{describe(new.prog)} is already in the chain")
+        raise error(E.EEXIST, op, M.text("exists", program=describe(new.prog)))
     direction = int(flags & (F.BEFORE | F.AFTER))
     if direction and anchor is None:
         # No relative: before the first entry not holding FIRST, or after the last one before a
@@ -192,7 +193,7 @@ def _insert(slots: Slots, req: Request, anchor: Optional[Anchor]) -> Slots:
     # fail with EBUSY before the ENOENT is noticed).
     at = _append_index(slots, op)
     if direction:
-        raise error(E.ENOENT, op, f"relative {describe(anchor)} is not in the chain")
+        raise error(E.ENOENT, op, M.text("relative_absent", relative=describe(anchor)))
     return inserted(slots, at, new)
 
 
@@ -219,7 +220,7 @@ def _append_index(slots: Slots, op: str) -> int:
 
 def _check_room(total: int, op: str) -> None:
     if total >= MAX_PROGRAMS:
-        raise error(E.ENOSPC, op, f"the chain is full ({MAX_PROGRAMS} programs)")
+        raise error(E.ENOSPC, op, M.text("chain_full", limit=MAX_PROGRAMS))
 
 
 # -- detach helpers ------------------------------------------------------------------------

@@ -187,8 +187,8 @@ class Manager:
             try:
                 self.bundle.transaction().discard()
                 self._atomic = True
-            except NotImplementedError:  # the live kernel: one change per syscall
-                self._atomic = False
+            except (NotImplementedError, AttributeError):  # the live kernel: one change
+                self._atomic = False                       # per syscall; the v2 oracle
         return self._atomic
 
     def _managed(self, prog: Any) -> Any:
@@ -218,6 +218,6 @@ def _explained(bundle: Any, made: Plan) -> Plan:
     try:
         why = bundle.explain(first.op, first.prog, first.anchor if first.op == "attach" else 0,
                              expected_revision=made.revision)
-    except NotImplementedError:  # the live kernel has no dry run: the plan is the query's
-        return made
+    except (NotImplementedError, AttributeError):  # no dry run (the live kernel): the plan
+        return made                                 # comes from the query alone
     return Plan(made.prog_id, made.revision, made.calls, made.transaction, made.index, why)
