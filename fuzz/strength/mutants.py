@@ -57,7 +57,7 @@ MUTANTS: List[Mutant] = [
            "} else if (total == static_cast<int>(kMaxPrograms) - 1) {",
            "the chain counts as full one program early (off by one)"),
     Mutant("core-up-detach-link-slot", UP,
-           "  if (!link && owner) return {-EBUSY, Why::link_owned};\n", "",
+           "  if (!link && owner) return {-EBUSY, Why::link_owned_detach, static_cast<std::uint8_t>(index)};\n", "",
            "detach by position removes a link's slot (missed EBUSY check)"),
     Mutant("core-up-detach-no-stale", UP,
            "  if (r.expected_revision && r.expected_revision != b.revision()) return {-ESTALE, Why::stale};\n"
@@ -101,15 +101,15 @@ MUTANTS: List[Mutant] = [
            "", "a transaction commit ignores its expected revision"),
     # ---- the model, upstream
     Mutant("model-up-eexist-errno", MUP,
-           "        raise error(E.EEXIST, op, f\"{describe(new.prog)} is already in the chain\")",
-           "        raise error(E.EBUSY, op, f\"{describe(new.prog)} is already in the chain\")",
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))",
+           "        raise error(E.EBUSY, op, M.text(\"exists\", program=describe(new.prog)))",
            "model: attach of a program already in the chain gives EBUSY"),
     Mutant("model-up-stale-after-exists", MUP,
            "    check_fresh(revision, req.expected_revision, op)\n    new = Slot(req.adding, req.link)\n"
            "    if find_prog(slots, new.prog) is not None:\n"
-           "        raise error(E.EEXIST, op, f\"{describe(new.prog)} is already in the chain\")\n",
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))\n",
            "    new = Slot(req.adding, req.link)\n    if find_prog(slots, new.prog) is not None:\n"
-           "        raise error(E.EEXIST, op, f\"{describe(new.prog)} is already in the chain\")\n"
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))\n"
            "    check_fresh(revision, req.expected_revision, op)\n",
            "model: attach checks EEXIST before ESTALE"),
     Mutant("model-up-before-off-by-one", MUP,
