@@ -33,6 +33,9 @@ TARGETS = [
     ("reader_ratio_to_floor", "<=", 1.5, "read side within 1.5x of its floor"),
     ("replay_ops_per_s", ">", 20e6, "trace replay above 20 M ops/s"),
     ("core_vs_kernel_change_ratio", ">=", 1e4, "core >= 10,000x faster per change than kernel"),
+    ("fuzz_ops_per_s", ">=", 1e5, "campaign (core,model, one process) >= 100,000 ops/s"),
+    ("core_vs_model_pair_ratio", "<=", 20.0, "model pair within 20x of the core's (Python)"),
+    ("fuzz_jobs2_ratio", ">=", 1.7, "fuzz --jobs 2 at least 1.7x one process"),
 ]
 
 
@@ -205,25 +208,42 @@ def replay_figures(quick: bool) -> Dict[str, float]:
     return out
 
 
-def fuzz_figures(quick: bool) -> Dict[str, Any]:
+def campaign_rate(names: List[str], seconds: float, seed: int, jobs: int = 1) -> Optional[float]:
+    """ops/s of one differential campaign (no minimizing, nothing written)."""
+    from mprog.differential.backends import BackendUnavailable, resolve
+    from mprog.differential.campaign import run_campaign
+
     try:
-        from mprog.differential.backends import BackendUnavailable, resolve
-        from mprog.differential.campaign import run_campaign
-    except ImportError as e:
-        log(f"fuzz: {e}")
-        return {}
-    try:
-        names = ["core", "model"]
         backends = resolve(names)
     except BackendUnavailable as e:
-        log(f"fuzz: {e}")
-        return {}
-    samples = []
-    for i in range(3):
-        r = run_campaign(backends, "upstream", seconds=1.5 if quick else 4.0, seed=1000 * i,
-                         out=None, minimize=False)
-        samples.append(r.ops_per_second)
-    return {"fuzz_ops_per_s": statistics.median(samples), "fuzz_backends": ",".join(names)}
+        log(f"fuzz {','.join(names)}: {e}")
+        return None
+    return run_campaign(backends, "upstream", seconds=seconds, seed=seed, out=None,
+                        minimize=False, jobs=jobs).ops_per_second
+
+
+def fuzz_figures(quick: bool) -> Dict[str, Any]:
+    """The campaign (core,model) in one process and in two worker processes, and three-way
+    with the live kernel (expedited RCU grace periods, put back afterwards)."""
+    seconds = 1.5 if quick else 4.0
+    out: Dict[str, Any] = {"fuzz_backends": "core,model"}
+    for key, jobs in (("fuzz_ops_per_s", 1), ("fuzz_ops_per_s_jobs2", 2)):
+        samples = [campaign_rate(["core", "model"], seconds, 1000 * i, jobs) for i in range(3)]
+        out[key] = statistics.median(samples) if None not in samples else None
+    try:
+        import mprog.kernel as kernel
+        ok, why = kernel.available()
+    except ImportError as e:
+        ok, why = False, str(e)
+    if not ok:
+        log(f"fuzz three-way: kernel unavailable: {why}")
+        out["fuzz3_ops_per_s"] = None
+        return out
+    with kernel.grace_periods(True):
+        samples = [campaign_rate(["core", "model", "kernel"], seconds, 1000 * i)
+                   for i in range(3)]
+    out["fuzz3_ops_per_s"] = statistics.median(samples) if None not in samples else None
+    return out
 
 
 # ---- the table ----
@@ -277,6 +297,9 @@ ROWS = [
     ("per_call_mixed_ops_per_s", "same trace call by call (mprog.batch.apply)"),
     ("replay_vs_per_call_ratio", "replay / call by call"),
     ("fuzz_ops_per_s", "differential fuzz campaign (core,model)"),
+    ("fuzz_ops_per_s_jobs2", "... with --jobs 2 (worker processes)"),
+    ("fuzz_jobs2_ratio", "--jobs 2 / one process"),
+    ("fuzz3_ops_per_s", "three-way (core,model,kernel; expedited RCU)"),
     ("mprog.priority (ns per call; 8 foreign + 8 managed programs)", None),
     ("priority_place_ns_core", "place, core"),
     ("priority_place_ns_model", "place, model"),
@@ -338,6 +361,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                              native_pair)
     figures["replay_vs_per_call_ratio"] = ratio(f("replay_mixed_ops_per_s"),
                                                 f("per_call_mixed_ops_per_s"))
+    figures["fuzz_jobs2_ratio"] = ratio(f("fuzz_ops_per_s_jobs2"), f("fuzz_ops_per_s"))
     for key in ("reader_ns_32", "reader_ns_32_with_writer", "reader_floor_ns_32", "fuzz_ops_per_s",
                 "floor_ns", "native_attach_ns_32", "native_detach_ns_32"):
         figures.setdefault(key, None)
@@ -353,7 +377,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     figures["quick"] = args.quick
 
     print(f"mprog benchmarks ({'quick' if args.quick else 'full'}, {os.cpu_count()} CPUs, "
-          f"{figures['seconds']:.0f} s; medians; ratios from this run)")
+          f"{figures['seconds']:.0f} s; medians; ratios from this run; load average "
+          f"{os.getloadavg()[0]:.1f} at the end: other work on the machine slows every figure)")
     for key, label in ROWS:
         if label is None:
             print(f"\n{key}")

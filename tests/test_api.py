@@ -982,10 +982,11 @@ def test_cli_show(tmp_path, capsys, backend_name):
     # after the link: a table of two rows, the link's program first
     i = out.index(heads[3])
     assert out[i + 1].strip() == "revision 3, 2 program(s)"
-    assert out[i + 3].split()[0] == "0" and out[i + 3].split()[2] != "-"
-    assert out[i + 4].split()[0] == "1" and out[i + 4].split()[2] == "-"
+    # rows by label, with the recording's names and ids, flags by name
+    assert out[i + 3].split()[:2] == ["0", "p1"] and " l0 (id " in out[i + 3]
+    assert out[i + 4].split()[:2] == ["1", "p0"] and " l0" not in out[i + 4]
     assert out[-3].strip() == "revision 4, 1 program(s)"
-    assert out[-1].split()[0] == "0" and out[-1].split()[2] == "-"
+    assert out[-1].split()[:2] == ["0", "p0"] and " l0" not in out[-1]
 
     # an outcome that differs from the recording: exit 1, and said so
     lines = path.read_text().splitlines()

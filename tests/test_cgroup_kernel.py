@@ -87,3 +87,17 @@ def test_a_tcx_program_is_not_a_cgroup_program(k):
 def test_available_names_the_dialect():
     assert kernel.available("cgroup") == (True, "")
     assert kernel.available("v2")[0] is False
+
+
+def test_trees_of_processes_that_died_are_removed():
+    import subprocess
+    import sys
+    code = ("import os, mprog.kernel as k; b = k.Bundle('cgroup'); c = k.Bundle('cgroup', parent=b);"
+            "p = k.Program('p', dialect='cgroup'); c.attach(p, k.CgroupFlag.ALLOW_MULTI);"
+            "print(b.path, flush=True); os._exit(0)")  # dies without closing anything
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    left = out.stdout.strip().splitlines()[-1]
+    assert os.path.isdir(left)
+    cgroupfs._swept = False
+    cgroupfs.sweep(cgroupfs.mount_point())
+    assert not os.path.exists(left)

@@ -420,7 +420,7 @@ def test_cli_replay_and_exit_status(tmp_path, capsys):
     assert compare(modules, "upstream", ops_of(load_trace(path))).signature == d.signature
 
     # fuzz exits 0 without divergence and says how fast it went
-    assert main(["fuzz", "--backends", f"{name},{name}", "--traces", "3", "--trace-len", "20",
+    assert main(["fuzz", "--backends", "core,model", "--traces", "3", "--trace-len", "20",
                  "--seed", "5", "--quiet", "--out", str(tmp_path)]) == 0
     assert "ops/s" in capsys.readouterr().out
 
@@ -444,3 +444,63 @@ def test_saved_trace_replays_without_divergence(path):
     assert divergence is None, divergence.report()
     answers = [json.loads(line.split(":", 1)[1]) for line in last[-len(modules):]]
     assert answers == [data["verdict"]["settled"]] * len(modules), data["verdict"]["why"]
+
+
+def wrapped(module, **methods):
+    """``module`` whose bundles run ``methods`` (name -> fn(real_bundle, *args)) instead."""
+    class Wrapped:
+        def __init__(self, dialect="upstream"):
+            self._b = module.Bundle(dialect=dialect)
+
+        def __getattr__(self, name):
+            if name in methods:
+                return lambda *a, **k: methods[name](self._b, *a, **k)
+            return getattr(self._b, name)
+
+        def __len__(self):
+            return methods["__len__"](self._b) if "__len__" in methods else len(self._b)
+
+        def __iter__(self):
+            return iter(self._b)
+
+    return types.SimpleNamespace(Bundle=Wrapped, Program=module.Program,
+                                 DIALECTS=("upstream",))
+
+
+def test_digests_catch_a_bug_that_answers_alike():
+    """A failed attach that still changes the chain (the answer is right, the state is not):
+    the per-step digest of a fast campaign finds it, and the full re-run explains it."""
+    import mprog
+
+    def attach(b, prog, flags=0, relative=None, replace=None, expected_revision=0):
+        try:
+            b.attach(prog, flags, relative, replace, expected_revision)
+        except OSError as e:
+            if e.errno == errno.ESTALE and len(b) >= 3:
+                try:
+                    b.detach(None)  # the bug: a stale attach drops the last program
+                except OSError:
+                    pass  # (a link's slot: the bug stays silent)
+            raise
+
+    modules = {"core": mprog, "broken": wrapped(mprog, attach=attach)}
+    result = run_campaign(modules, "upstream", traces=60, seed=3, out=None, minimize=False,
+                          full_every=0)  # digests only: no trace checked in full
+    assert result.found, "a state-only bug was not caught by the digests"
+    d = result.found[0].divergence
+    assert d.kind in ("state", "invariant") and d.op["op"] == "attach", d.report()
+    assert d.states["core"] is not None and "chain" in d.states["core"]  # explained in full
+
+
+def test_sampled_full_checks_catch_what_digests_do_not_read():
+    """len(bundle) is not in the digest; a backend lying about it is caught by the traces
+    checked in full (one in ``full_every``), so the invariants run in every campaign."""
+    import mprog
+
+    modules = {"core": mprog,
+               "broken": wrapped(mprog, __len__=lambda b: len(b) + (len(b) == 5))}
+    result = run_campaign(modules, "upstream", traces=40, seed=5, out=None, minimize=False,
+                          full_every=4)
+    assert result.full_traces == 10
+    assert result.found and result.found[0].divergence.kind == "invariant"
+    assert "len(bundle)" in result.found[0].divergence.report()

@@ -1,6 +1,6 @@
 """Scenario tests for the v2 dialect (docs/v2-rules.md): one test per rule, on the backends that implement
-v2 (core and model, via ``v2_backend``). Flags come from ``V2Flag``; the upstream dialect of the
-same backends must not see any of it.
+v2 (core, model and the v2 oracle, via ``v2_rules_backend``). Flags come from ``V2Flag``; the
+upstream dialect of core and model must not see any of it.
 
 Chains are written as strings: ``build(env, "F a b L")`` attaches, in that order, ``F`` holding
 FIRST, ``a`` and ``b`` plainly and ``L`` holding LAST (``FL`` holds both); a leading ``~`` makes
@@ -24,8 +24,8 @@ PINS = {"F": FIRST, "L": LAST, "FL": FIRST | LAST}
 
 
 @pytest.fixture
-def env(v2_backend):
-    e = Env(v2_backend, dialect="v2")
+def env(v2_rules_backend):
+    e = Env(v2_rules_backend, dialect="v2")
     yield e
     e.close()
 
@@ -207,8 +207,8 @@ def test_an_ignored_link_bit_changes_nothing_at_all(env, spec, bit):
 
 
 @pytest.mark.parametrize("bit", [1 << 6, 1 << 7], ids=["LAST", "v2-ID"])
-def test_upstream_dialect_of_a_v2_backend_rejects_v2_bits(api_backend, bit):
-    e = Env(api_backend)  # core and model: the oracle offers v2 only
+def test_upstream_dialect_of_a_v2_backend_rejects_v2_bits(v2_backend, bit):
+    e = Env(v2_backend)  # core and model: the oracle offers v2 only
     try:
         b, (a,) = e.chain(1)
         assert b.dialect == "upstream"

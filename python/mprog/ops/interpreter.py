@@ -63,6 +63,8 @@ class Interpreter:
         self._prog_label: Dict[int, Any] = _Labels()
         self._link_label: Dict[int, Any] = _Labels({0: None})
         self._foreign: Dict[str, Any] = {}
+        self._ids: Any = None  # the id arrays digest() last turned into labels, and those
+        self._labels: Tuple[Any, ...] = ()
         self._foreign_owned: List[Any] = []
         #: per op: messages of raised exceptions (reported, not compared)
         self.notes: List[str] = []
@@ -146,6 +148,7 @@ class Interpreter:
             self.progs[label] = p
             self.prog_ids[label] = p.id
             self._prog_label[p.id] = label
+            self._ids = None  # an id may read differently now
             return label
         if kind == "link":
             link = b.link(self._prog(op["prog"]), self._flags(op["flags"]),
@@ -155,6 +158,7 @@ class Interpreter:
             self.links[label] = link
             self.link_ids[label] = link.id
             self._link_label[link.id] = label
+            self._ids = None
             return label
         if kind == "update":
             self.links[op["link"]].update(self._prog(op["new_prog"]), self._flags(op["flags"]),
@@ -325,9 +329,12 @@ class Interpreter:
             q = self.bundle.query()
         except ValueError:  # the bundle is closed
             return ("closed",)
-        out: Tuple[Any, ...] = (
-            q.revision, q.count, tuple(map(self._prog_label.__getitem__, q.prog_ids)),
-            tuple(map(self._link_label.__getitem__, q.link_ids)),
+        ids = (q.prog_ids, q.link_ids)
+        if ids != self._ids:  # most ops fail or change nothing: labels only when ids moved
+            self._ids = ids
+            self._labels = (tuple(map(self._prog_label.__getitem__, q.prog_ids)),
+                            tuple(map(self._link_label.__getitem__, q.link_ids)))
+        out: Tuple[Any, ...] = (q.revision, q.count) + self._labels + (
             tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
         if self.dialect == "cgroup":
             out += (self._tree(),)
