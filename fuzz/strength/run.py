@@ -165,26 +165,44 @@ def measure(tree: Tree, m: Optional[Mutant], engines: List[str], budget: float,
             assert tree.fuzzer
             runs = [tree.libfuzzer_engine([tree.fuzzer], seeds["libfuzzer"], budget, 1)]
         found = [r["seconds"] for r in runs if r["detected"]]
+        timed = [t for t in found if t == t]  # a crashed run was found, but says no time
         rows.append({"mutant": m.name if m else "(none)", "what": m.what if m else "",
                      "engine": engine, "runs": len(runs), "detected": len(found),
-                     "seconds": statistics.median(found) if found else None,
-                     "max_seconds": max(found) if found else None,
+                     "seconds": statistics.median(timed) if timed else (float("nan") if found else None),
+                     "max_seconds": max(timed) if timed else None,
+                     "crashes": len(found) - len(timed),
                      "detail": next((r["detail"] for r in runs if r["detected"]), runs[0]["detail"])})
         print(f"  {rows[-1]['mutant']:<36} {engine:<12} {len(found)}/{len(runs)} "
               f"{rows[-1]['seconds']}", file=sys.stderr, flush=True)
     return rows
 
 
+def cell(r: Optional[Dict[str, Any]], budget: float) -> str:
+    """``0.4 s`` (one run), ``0.1 s (max 0.4, 3/3)`` (median of several), ``crash``
+    (the engine's process died: found, at an unknown time), ``not in 20 s``, or ``n/a``."""
+    if r is None:
+        return "n/a"
+    if not r["detected"]:
+        return f"not in {budget:.0f} s"
+    if r["seconds"] != r["seconds"]:  # NaN: every detecting run crashed
+        return "crash"
+    if r["runs"] == 1:
+        return f"{r['seconds']:.1f} s"
+    most = "" if r["max_seconds"] in (None, r["seconds"]) else f"max {r['max_seconds']:.1f}, "
+    crashes = f", {r['crashes']} by a crash" if r.get("crashes") else ""
+    return f"{r['seconds']:.1f} s ({most}{r['detected']}/{r['runs']}{crashes})"
+
+
 def table(rows: List[Dict[str, Any]], budget: float) -> str:
-    out = ["| mutant | engine | detected | seconds (median, max) |", "|---|---|---|---|"]
-    for r in rows:
-        if r["detected"]:
-            secs = f"{r['seconds']:.1f}"
-            if r["runs"] > 1:
-                secs += f", {r['max_seconds']:.1f}"
-        else:
-            secs = f"not in {budget:.0f}"
-        out.append(f"| {r['mutant']} | {r['engine']} | {r['detected']}/{r['runs']} | {secs} |")
+    """One row per mutant, one column per engine."""
+    engines = [e for e in ENGINES if any(r["engine"] == e for r in rows)]
+    out = ["| mutant | planted bug | " + " | ".join(engines) + " |",
+           "|---|---|" + "---|" * len(engines)]
+    for name in dict.fromkeys(r["mutant"] for r in rows):
+        mine = {r["engine"]: r for r in rows if r["mutant"] == name}
+        what = (next(iter(mine.values()))["what"] or "none (the tree as it is)").replace("|", "\\|")
+        out.append(f"| {name} | {what} | " +
+                   " | ".join(cell(mine.get(e), budget) for e in engines) + " |")
     return "\n".join(out)
 
 
@@ -195,7 +213,12 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated mutant names")
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--table-from", help="only print the table of rows an earlier --json wrote")
     args = ap.parse_args()
+    if args.table_from:
+        with open(args.table_from) as f:
+            print(table(json.load(f), args.budget))
+        return 0
     engines = [e for e in args.engines.split(",") if e != "atheris" or has_atheris()]
     chosen = [m for m in MUTANTS if not args.only or m.name in args.only.split(",")]
     top = tempfile.mkdtemp(prefix="mprog-strength-")
