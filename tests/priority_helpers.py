@@ -3,6 +3,7 @@ ones refused as stale), the two invariants, and the worker of the cross-process 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from mprog import NotFound, StaleRevision
@@ -12,16 +13,20 @@ class Recorder:
     """A bundle that forwards every call and records it: ``calls`` as ``(op, prog id,
     anchor, expected_revision)``; ``stale`` counts the changes refused as stale reads."""
 
-    def __init__(self, bundle: Any) -> None:
+    def __init__(self, bundle: Any, pause: bool = False) -> None:
         self.bundle = bundle
         self.calls: List[Tuple[Any, ...]] = []
         self.stale = 0
+        self.pause = pause
         self._lock = threading.Lock()
 
     dialect = property(lambda self: self.bundle.dialect)
 
     def query(self, *a: Any) -> Any:
-        return self.bundle.query(*a)
+        state = self.bundle.query(*a)
+        if self.pause:  # let another thread run between a read and the change planned on it
+            time.sleep(0)
+        return state
 
     def explain(self, *a: Any, **kw: Any) -> Any:
         return self.bundle.explain(*a, **kw)
@@ -45,12 +50,15 @@ class Recorder:
         try:
             return getattr(self.bundle, op)(prog, anchor, expected_revision=rev)
         except (StaleRevision, NotFound) as e:
-            # A relative gone at the expected revision is a stale read too (the chain was
-            # freed and refilled): the manager retries both.
-            if isinstance(e, StaleRevision) or (op != "detach" and rev):
-                with self._lock:
-                    self.stale += 1
+            self.refused(e, op, rev)
             raise
+
+    def refused(self, e: Exception, op: str, rev: int) -> None:
+        """Count a refusal the manager retries: ESTALE, or a relative gone at the expected
+        revision (the chain was freed and refilled: a stale read too)."""
+        if isinstance(e, StaleRevision) or (op != "detach" and rev):
+            with self._lock:
+                self.stale += 1
 
 
 class _Transaction:
@@ -58,13 +66,19 @@ class _Transaction:
         self.rec, self.tx, self.ops = rec, tx, []
         self.rev = rev
 
-    def attach(self, prog: Any, anchor: Any = 0) -> None:
-        self.ops.append(("attach", prog.id, anchor or None))
-        self.tx.attach(prog, anchor)
+    def attach(self, prog: Any, anchor: Any = 0, expected_revision: int = 0) -> None:
+        self._stage("attach", prog, anchor, expected_revision)
 
-    def detach(self, prog: Any, anchor: Any = 0) -> None:
-        self.ops.append(("detach", prog.id, anchor or None))
-        self.tx.detach(prog, anchor)
+    def detach(self, prog: Any, anchor: Any = 0, expected_revision: int = 0) -> None:
+        self._stage("detach", prog, anchor, expected_revision)
+
+    def _stage(self, op: str, prog: Any, anchor: Any, rev: int) -> None:
+        self.ops.append((op, prog.id, anchor or None, rev))
+        try:
+            getattr(self.tx, op)(prog, anchor, expected_revision=rev)
+        except (StaleRevision, NotFound) as e:  # staged on a chain newer than the read
+            self.rec.refused(e, op, rev)
+            raise
 
     def discard(self) -> None:
         self.tx.discard()

@@ -15,6 +15,7 @@ import random
 import pytest
 
 import mprog
+import mprog.model
 from mprog import After, Before, Head, Replace, Tail, trace
 from mprog.anchors import to_request
 from mprog.query import QueryEntry
@@ -490,6 +491,21 @@ def test_transaction_stale(api_backend):
     b.close()
 
 
+def test_a_stale_transaction_says_what_happened(api_backend):
+    """Made without expected_revision, it is stale because the chain changed, not because of an
+    expected revision 0 (which means "no check")."""
+    m = api_backend
+    b = m.Bundle()
+    b.attach(m.Program())
+    tx = b.transaction()
+    tx.attach(m.Program())
+    b.attach(m.Program())                          # revision 2 -> 3
+    message = str(errno_of(tx.commit))
+    assert "expected revision 0" not in message
+    assert "changed since revision 2" in message and "3" in message
+    b.close()
+
+
 def test_transaction_empty_and_emptying(api_backend):
     m = api_backend
     b = m.Bundle()
@@ -761,6 +777,23 @@ def test_a_raising_watcher_neither_fails_the_change_nor_silences_the_others(name
     assert heard == [1, 0] and len(unraisable) == 2
     with pytest.raises(ValueError):
         len(b)
+
+
+@pytest.mark.parametrize("name", ["core", "model"])
+def test_a_raising_watcher_reaches_the_default_unraisable_hook(name, capsys, monkeypatch):
+    """With Python's own sys.unraisablehook (it takes only its own argument type; pytest
+    replaces it with one that takes anything), the change still succeeds, the later watchers
+    are told and the exception is printed."""
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)
+    m = mprog if name == "core" else mprog.model
+    b = m.Bundle()
+    heard = []
+    b.watch(_bad)
+    b.watch(lambda old, new: heard.append(new.count))
+    b.attach(m.Program())
+    assert heard == [1] and len(b) == 1
+    assert "watcher failed" in capsys.readouterr().err
+    b.close()
 
 
 @pytest.mark.parametrize("name", ["core", "model"])

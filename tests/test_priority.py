@@ -143,8 +143,8 @@ def test_plan_lists_the_exact_calls_place_and_reprioritize_make(chain):
                                   ("attach", x.id, After(prog_id=z.id), rev + 1)]
     else:                                              # one transaction: one change
         assert plan.transaction and plan.changes == 1 and b.revision == rev + 1
-        assert rec.calls[-1] == ("transaction", rev, (("detach", x.id, None),
-                                                      ("attach", x.id, After(prog_id=z.id))))
+        assert rec.calls[-1] == ("transaction", rev, (
+            ("detach", x.id, None, rev), ("attach", x.id, After(prog_id=z.id), rev)))
     assert str(plan).startswith(f"revision {rev}: ")
 
 
@@ -252,3 +252,28 @@ def test_the_cgroup_dialect_is_refused_until_it_is_handled():
         pytest.fail("the model has no cgroup dialect: this test names the wrong follow-up")
     with pytest.raises(NotImplementedError, match="cgroup"):
         Manager(model.Bundle("cgroup"))
+
+
+def test_a_move_staged_on_a_newer_chain_is_retried(api_backend):
+    """The transaction of a move begins after the query; if the chain changed in between, its
+    staged calls are refused as stale (not with the NotFound of a relative that left)."""
+    b = api_backend.Bundle()
+    x, y, z = (api_backend.Program(name=n) for n in "xyz")
+    rec = Recorder(b)
+    m = Manager(rec)
+    for prog, priority in ((x, 1), (y, 2), (z, 3)):
+        m.place(prog, priority)
+    real_query = rec.query
+    interfered = []
+
+    def query_then_interfere(*a):
+        state = real_query(*a)
+        if not interfered:              # once: z, the anchor x's move was planned on, leaves
+            interfered.append(True)
+            m.bundle.bundle.detach(z)
+        return state
+
+    rec.query = query_then_interfere
+    m.reprioritize(x, 4)                # planned: After(z); staged on the chain without z
+    assert m.retries == rec.stale == 1
+    assert [p.name for p in b] == ["y", "x"]

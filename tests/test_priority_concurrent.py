@@ -34,8 +34,8 @@ def script(seed, reprioritize=True):
 
 @pytest.fixture
 def fast_switching():
-    """Switch threads as often as CPython allows: a query and the change planned from it are
-    then often split by the other manager's change."""
+    """Switch threads as often as CPython allows (and the recorders yield after each query):
+    a query and the change planned from it are then often split by the other manager's."""
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     yield
@@ -52,7 +52,7 @@ def test_two_threads_converge(name, dialect, seed, fast_switching):
     b.attach(foreign[0])
     b.attach(foreign[1], Head())
     store = {}
-    recorders = [Recorder(b), Recorder(b)]
+    recorders = [Recorder(b, pause=True), Recorder(b, pause=True)]
     managers = [Manager(rec, store) for rec in recorders]
     programs = [[module.Program(name=f"w{k}p{i}") for i in range(PROGRAMS)] for k in (0, 1)]
 

@@ -1,9 +1,16 @@
 """Every ```python block of README.md and docs/v2.md runs, each on its own in a fresh
-namespace, and must not raise; the README's Python API examples also run on the model."""
+namespace, and must not raise; the README's Python API examples also run on the model.
+
+docs/SPEC.md's and docs/kernel-behaviour.md's blocks run on all three backends (the live
+kernel's as root): a block tagged ```python setup is run before each other block of its
+document, and one tagged ```python kernel runs on the kernel backend only.
+"""
 from __future__ import annotations
 
+import gc
 import os
 import re
+import warnings
 
 import pytest
 
@@ -61,3 +68,57 @@ def test_api_example_runs_on_the_model(name, line, code, capsys):
     assert "import mprog\n" in code
     code = code.replace("import mprog\n", "import mprog.model as mprog\n")
     exec(compile(code, f"{name}:{line} (model)", "exec"), {"__name__": "__example__"})
+
+
+# -- docs written for every backend ---------------------------------------------------------
+
+#: The import line of each document, and what it becomes on each backend.
+DOC_IMPORTS = {
+    os.path.join("docs", "SPEC.md"): {
+        "core": "from mprog import Bundle, Program", "model": "from mprog.model import Bundle, Program",
+        "kernel": "from mprog.kernel import Bundle, Program"},
+    os.path.join("docs", "kernel-behaviour.md"): {
+        "core": "import mprog\n", "model": "import mprog.model as mprog\n",
+        "kernel": "import mprog.kernel as mprog\n"},
+}
+_TAGGED = re.compile(r"^```python([^\n]*)\n(.*?)^```", re.M | re.S)
+
+
+def doc_examples(name):
+    """(line, tag, code) of each ```python block of a document, its setup put before it."""
+    text = read(name)
+    found = [(text.count("\n", 0, m.start()) + 1, m.group(1).strip(), m.group(2))
+             for m in _TAGGED.finditer(text)]
+    setup = "".join(code for _, tag, code in found if tag == "setup")
+    return [(line, tag, setup + code) for line, tag, code in found if tag != "setup"]
+
+
+DOC_EXAMPLES = [pytest.param(name, line, code, on, id=f"{name}:{line}:{on}")
+                for name, imports in DOC_IMPORTS.items()
+                for line, tag, code in doc_examples(name)
+                for on in imports if tag != "kernel" or on == "kernel"]
+
+
+def test_docs_have_examples_for_every_backend():
+    for name, imports in DOC_IMPORTS.items():
+        examples = [p for p in DOC_EXAMPLES if p.values[0] == name]
+        assert {p.values[3] for p in examples} == set(imports)
+        assert all(any(line in p.values[2] for line in imports.values()) for p in examples)
+
+
+@pytest.mark.parametrize("name,line,code,on", DOC_EXAMPLES)
+def test_doc_example_runs(name, line, code, on, request, capsys):
+    imports = DOC_IMPORTS[name]
+    code = code.replace(next(v for v in imports.values() if v in code), imports[on])
+    if on == "kernel":
+        import mprog.kernel
+        ok, why = mprog.kernel.available()
+        if not ok:
+            pytest.skip(f"live kernel backend unavailable: {why}")
+        request.getfixturevalue("_expedited_rcu")
+    exec(compile(code, f"{name}:{line} ({on})", "exec"), {"__name__": "__example__"})
+    with warnings.catch_warnings():  # the examples leave their bundles to be collected
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    if on == "kernel":
+        mprog.kernel.assert_nothing_left()

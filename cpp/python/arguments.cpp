@@ -50,9 +50,12 @@ Relative resolve_relative(py::handle rel, std::uint64_t flags, Dialect d) {
 
 }  // namespace
 
-Dialect parse_dialect(const std::string& name) {
-  if (auto known = naming::dialect(name)) return *known;
-  raise_value_error("unknown dialect '" + name + "' (expected 'upstream' or 'v2')");
+Dialect parse_dialect(py::handle name) {
+  if (!PyUnicode_Check(name.ptr()))
+    raise_type_error(std::string("dialect must be a str, not ") + Py_TYPE(name.ptr())->tp_name);
+  const std::string text = name.cast<std::string>();
+  if (auto known = naming::dialect(text)) return *known;
+  raise_value_error("unknown dialect '" + text + "' (expected 'upstream' or 'v2')");
 }
 
 const char* dialect_name(Dialect d) { return d == Dialect::v2 ? "v2" : "upstream"; }
@@ -77,6 +80,17 @@ std::uint64_t to_u64(py::handle h, const char* name) {
   return v;
 }
 
+std::uint32_t to_count(py::handle h) {
+  if (h.is_none()) return static_cast<std::uint32_t>(kSlots);
+  if (!PyLong_Check(h.ptr()))
+    raise_type_error(std::string("count must be an int or None, not ") + Py_TYPE(h.ptr())->tp_name);
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
+  if (overflow < 0 || (overflow == 0 && v < 0)) raise_value_error("count must be >= 0");
+  // More room than a u32 says is room for everything: the chain holds 63 at most.
+  return overflow > 0 || v > 0xffffffffLL ? 0xffffffffu : static_cast<std::uint32_t>(v);
+}
+
 // py::isinstance<T> looks the class up by typeid on every call; the class objects are fixed
 // once the module is loaded, so keep them (the same check: pybind11 classes have no
 // __instancecheck__).
@@ -89,22 +103,33 @@ bool is_link(py::handle h) {
   return PyObject_TypeCheck(h.ptr(), type);
 }
 
-Ref<Program> resolve_program(py::handle h) {
+void check_handle(py::handle h, const char* name) {
+  if (h.is_none() || is_program(h) || is_link(h)) return;
+  if (!PyLong_Check(h.ptr()))
+    raise_type_error(std::string(name) + " must be a Program, a Link, an int or None, not " +
+                     Py_TYPE(h.ptr())->tp_name);
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
+  if (overflow || v < 0 || v > 0xffffffffLL)
+    raise_value_error(std::string(name) + " must be 0 <= value < 2**32");
+}
+
+Ref<Program> program_ref(py::handle h, const char* name, bool none_allowed) {
+  check_handle(h, name);
   if (is_program(h)) {
     auto& p = h.cast<ProgramObject&>();
     return p.closed ? Ref<Program>::failed(-EBADF) : Ref<Program>(&p.core);
   }
-  // None names nothing: the core decides whether that is allowed (REPLACE needs a program).
-  if (h.is_none()) return {};
   // A closed fd is EBADF before its kind is looked at; an open one of the wrong kind EINVAL.
-  if (is_link(h) && h.cast<LinkObject&>().closed) return Ref<Program>::failed(-EBADF);
+  if (is_link(h)) return Ref<Program>::failed(h.cast<LinkObject&>().closed ? -EBADF : -EINVAL);
+  // None and the int 0 are fd 0, which the kernel reads as "none" where none is allowed; any
+  // other int is an fd that is no bpf object.
+  if (none_allowed && (h.is_none() || PyLong_AsLong(h.ptr()) == 0)) return {};
   return Ref<Program>::failed(-EINVAL);
 }
 
 Ref<Program> program_argument(py::handle prog, bool optional) {
-  if (optional && prog.is_none()) return {};
-  if (!is_program(prog)) raise_type_error(optional ? "prog must be a Program or None" : "prog must be a Program");
-  return resolve_program(prog);
+  return program_ref(prog, "prog", optional);
 }
 
 Arguments arguments(Dialect dialect, py::handle flags, py::handle relative, py::handle replace,
@@ -124,11 +149,12 @@ Arguments arguments(Dialect dialect, py::handle flags, py::handle relative, py::
   r.flags = to_flags(flags);
   r.expected_revision = to_u64(expected_revision, "expected_revision");
   r.relative = resolve_relative(relative, r.flags, dialect);
+  check_handle(replace, "replace");  // its type even where the flags will not read it
   if (r.flags & flag::replace) {  // bit 2 in both dialects
     if (dialect == Dialect::v2 && replace_is_relative)
       r.relative = resolve_relative(replace, r.flags, Dialect::v2);  // v2: one shared field
     else if (dialect == Dialect::upstream)
-      r.replace = resolve_program(replace);
+      r.replace = program_ref(replace, "replace", true);
   }
   return a;
 }

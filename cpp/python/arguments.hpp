@@ -33,22 +33,31 @@ MPROG_PY_ARGUMENT(IntArg)              // int
 MPROG_PY_ARGUMENT(OptionalIntArg)      // int | None
 MPROG_PY_ARGUMENT(WatcherArg)          // Callable[[QueryResult, QueryResult], object]
 MPROG_PY_ARGUMENT(ProgramFnArg)        // Callable[[object], int] | None
+MPROG_PY_ARGUMENT(StrArg)              // str (a std::string would take bytes too)
 #undef MPROG_PY_ARGUMENT
 
-Dialect parse_dialect(const std::string& name);  // ValueError if unknown
+Dialect parse_dialect(py::handle name);  // TypeError if not a str, ValueError if unknown
 const char* dialect_name(Dialect d);
 
 // Any bit the uapi cannot carry (above 63, or the sign) is simply unknown: EINVAL later.
 std::uint64_t to_flags(py::handle h);
 // An int in [0, 2**64): TypeError if not an int, ValueError if out of range.
 std::uint64_t to_u64(py::handle h, const char* name);
+// query's count: None (everything) or an int >= 0, however large (clamped to what a u32 says).
+std::uint32_t to_count(py::handle h);
 
 bool is_program(py::handle h);
 bool is_link(py::handle h);
 
-// A program named by handle: closed is EBADF, another kind EINVAL, None names nothing.
-Ref<Program> resolve_program(py::handle h);
-// The program argument of attach/link (a Program) or detach (a Program or None).
+// docs/protocol.md "Bad input", rule 3: None, a Program or Link of this backend, or an int in
+// [0, 2**32); else TypeError (another type, another backend's handle) or ValueError.
+void check_handle(py::handle h, const char* name);
+// A program read as the kernel reads a program fd (rules 4-6), after check_handle: a closed
+// handle is EBADF, an open link or an int EINVAL. With `none_allowed` (detach's program,
+// REPLACE's replace, update's old program) None and 0 name nothing and the core decides;
+// without it (the program to add) they are EINVAL like any int.
+Ref<Program> program_ref(py::handle h, const char* name, bool none_allowed);
+// The program argument of attach/link (required) or detach (None or 0: no program).
 Ref<Program> program_argument(py::handle prog, bool optional);
 
 // flags/relative/replace/expected_revision as the caller gave them, an anchor turned into them.
@@ -85,6 +94,7 @@ MPROG_PY_ARGUMENT_NAME(OptionalProgramArg, "mprog.Program | None")
 MPROG_PY_ARGUMENT_NAME(FlagsArg, "int | mprog.Anchor")
 MPROG_PY_ARGUMENT_NAME(RelativeArg, "mprog.Program | mprog.Link | int | None")
 MPROG_PY_ARGUMENT_NAME(IntArg, "int")
+MPROG_PY_ARGUMENT_NAME(StrArg, "str")
 MPROG_PY_ARGUMENT_NAME(OptionalIntArg, "int | None")
 MPROG_PY_ARGUMENT_NAME(WatcherArg, "Callable[[mprog.QueryResult, mprog.QueryResult], object]")
 MPROG_PY_ARGUMENT_NAME(ProgramFnArg, "Callable[[object], int] | None")

@@ -7,11 +7,16 @@
 
 namespace mprog::python {
 
-BundleObject::BundleObject(const std::string& dialect) : core_(parse_dialect(dialect)) {
+BundleObject::BundleObject(py::handle dialect) : core_(parse_dialect(dialect)) {
   core_.user = this;
 }
 
-BundleObject::~BundleObject() { close(); }
+BundleObject::~BundleObject() {
+  // Dropped without close(): released all the same, with a ResourceWarning (docs/protocol.md
+  // "Lifetimes").
+  if (!closed_) warn_unclosed(repr());
+  close();
+}
 
 void BundleObject::check_open() const {
   if (closed_) raise_value_error("the bundle is closed");
@@ -63,6 +68,14 @@ py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
   Arguments a = arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;
   r.prog = program_argument(prog, false);  // for a link create: the link's program fd
+  if (!r.prog.object) {
+    // No program (a failed lookup): the core still says which check fails first (a failed
+    // lookup always fails, at its place in the order of checks), but no link is made for it.
+    Link never_made;
+    const Result res = core_.attach(never_made, r);
+    const Result failed = res ? Result{-EINVAL, Why::bad_handle} : res;
+    raise_result(failed, Context::of("link", r, core_, a.anchor).locate(failed, core_));
+  }
   auto obj = py::cast(new LinkObject(py::reinterpret_borrow<py::object>(prog)),
                       py::return_value_policy::take_ownership);
   auto& l = obj.cast<LinkObject&>();
@@ -89,9 +102,7 @@ void BundleObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
 
 py::object BundleObject::query(const OptionalIntArg& count) const {
   check_open();
-  const std::uint32_t capacity =
-      count.is_none() ? static_cast<std::uint32_t>(kSlots) : static_cast<std::uint32_t>(
-          std::min<std::uint64_t>(to_u64(count, "count"), 0xffffffffu));
+  const std::uint32_t capacity = to_count(count);
   QueryHead head;
   QueryEntry entries[kSlots];
   const Result res = core_.query(head, entries, capacity);
@@ -137,13 +148,30 @@ py::list BundleObject::programs() const {
   return out;
 }
 
+namespace {
+
+// A verdict is a C int; anything else is the program's mistake, named (docs/protocol.md
+// "Bad input", rule 11).
+int verdict_of(const ProgramObject& p, py::handle v) {
+  const std::string who = "run: program " + std::to_string(p.core.id) + " (" +
+                          py::repr(py::str(p.name)).cast<std::string>() + ") returned ";
+  if (!PyLong_Check(v.ptr())) raise_type_error(who + Py_TYPE(v.ptr())->tp_name + ", not an int");
+  int overflow = 0;
+  const long long n = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (overflow || n < INT32_MIN || n > INT32_MAX)
+    raise_value_error(who + py::repr(v).cast<std::string>() + ", outside a C int");
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
 int BundleObject::run(py::handle ctx) const {
   // Python callables may let other threads in; call them from a snapshot, outside the read
   // section, so a writer never waits on Python code.
   for (py::handle h : programs()) {
     const ProgramObject& p = h.cast<const ProgramObject&>();
     if (p.fn.is_none()) continue;
-    const int verdict = p.fn(ctx).cast<int>();
+    const int verdict = verdict_of(p, p.fn(ctx));
     if (verdict != kNext) return verdict;
   }
   return kNext;

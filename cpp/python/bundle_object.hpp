@@ -15,7 +15,7 @@ namespace mprog::python {
 
 class BundleObject {
  public:
-  explicit BundleObject(const std::string& dialect);
+  explicit BundleObject(py::handle dialect);  // a str: TypeError, unknown: ValueError
   ~BundleObject();
 
   void attach(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,

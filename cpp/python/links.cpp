@@ -25,11 +25,11 @@ void notify_changed(py::handle bundle) {
 void update_link(LinkObject& link, const ProgramArg& new_prog, const IntArg& flags,
                  const OptionalProgramArg& old_prog) {
   const std::uint64_t f = to_flags(flags);
-  if (!is_program(new_prog)) raise_type_error("new_prog must be a Program");
-  if (!old_prog.is_none() && !is_program(old_prog)) raise_type_error("old_prog must be a Program or None");
+  check_handle(new_prog, "new_prog");
+  check_handle(old_prog, "old_prog");
   Ref<Link> l = link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core);
-  Ref<Program> n = resolve_program(new_prog);
-  Ref<Program> o = resolve_program(old_prog);
+  Ref<Program> n = program_ref(new_prog, "new_prog", false);
+  Ref<Program> o = program_ref(old_prog, "old_prog", true);  // 0 and None: no old program
   Program* before = link.core.prog;
   // Held to the end: releasing the old program may drop the bundle's last reference (its fn).
   py::object chain = bundle_of(link.core);

@@ -2,6 +2,9 @@
 
 #include <unordered_map>
 
+#include "links.hpp"
+#include "raise.hpp"
+
 namespace mprog::python {
 namespace {
 
@@ -16,9 +19,21 @@ std::unordered_map<std::uint32_t, LinkObject*>& links() {
 std::uint32_t last_program_id = 0;
 std::uint32_t last_link_id = 0;
 
+std::string checked_name(py::handle name) {
+  if (!PyUnicode_Check(name.ptr()))
+    raise_type_error(std::string("name must be a str, not ") + Py_TYPE(name.ptr())->tp_name);
+  return name.cast<std::string>();
+}
+
+py::object checked_fn(py::object fn) {
+  if (!fn.is_none() && !PyCallable_Check(fn.ptr())) raise_type_error("fn must be callable or None");
+  return fn;
+}
+
 }  // namespace
 
-ProgramObject::ProgramObject(std::string n, py::object f) : name(std::move(n)), fn(std::move(f)) {
+ProgramObject::ProgramObject(py::handle n, py::object f)
+    : name(checked_name(n)), fn(checked_fn(std::move(f))) {
   core.id = ++last_program_id;
   core.user = this;
   programs()[core.id] = this;
@@ -34,6 +49,9 @@ LinkObject::LinkObject(py::object p) : prog(std::move(p)) {
 }
 
 LinkObject::~LinkObject() {
+  // Dropped without close(): released all the same, with a ResourceWarning (docs/protocol.md
+  // "Lifetimes"). A link that was never handed out (its attach failed) is closed already.
+  if (!closed) warn_unclosed(link_repr(*this));
   close();
   links().erase(core.id);
 }

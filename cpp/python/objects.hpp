@@ -23,7 +23,8 @@ struct ProgramObject {
   std::uint32_t holders = 0;  // chains holding it by program + open links holding it
   PyObject* self = nullptr;   // the Python object that owns it, once looked up (see owner())
 
-  ProgramObject(std::string name, py::object fn);
+  // name: a str, fn: a callable or None (TypeError otherwise, docs/protocol.md "Bad input").
+  ProgramObject(py::handle name, py::object fn);
   ~ProgramObject();
   bool alive() const { return !closed || holders > 0; }
   static ProgramObject& of(const Program* p) { return *reinterpret_cast<ProgramObject*>(p->user); }

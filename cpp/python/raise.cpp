@@ -165,6 +165,13 @@ void raise_result(const Result& r, const Context& c) {
   throw py::error_already_set();
 }
 
+void warn_unclosed(const std::string& what) {
+  py::error_scope saved;  // restored when this returns
+  if (PyErr_ResourceWarning(nullptr, 1, "unclosed %s: call close() (or use a with block)",
+                            what.c_str()) < 0)
+    PyErr_WriteUnraisable(nullptr);
+}
+
 void raise_value_error(const std::string& what) { throw py::value_error(what); }
 void raise_type_error(const std::string& what) { throw py::type_error(what); }
 

@@ -48,5 +48,8 @@ pybind11::object make_error(const Result& r, const Context& c);
 [[noreturn]] void raise_result(const Result& r, const Context& c);
 [[noreturn]] void raise_value_error(const std::string& what);
 [[noreturn]] void raise_type_error(const std::string& what);
+// "unclosed <what>" as a ResourceWarning, from a destructor: never throws (a warning turned
+// into an error goes to sys.unraisablehook) and keeps any exception already being raised.
+void warn_unclosed(const std::string& what);
 
 }  // namespace mprog::python

@@ -8,7 +8,7 @@ namespace mprog::python {
 void register_bundle(py::module_& m) {
   py::class_<BundleObject>(m, "Bundle", "A chain of up to 63 programs at one hook, with the "
                                         "kernel's bpf_mprog rules (docs/protocol.md).")
-      .def(py::init<const std::string&>(), py::arg("dialect") = "upstream",
+      .def(py::init<StrArg>(), py::arg("dialect") = "upstream",
            "dialect: 'upstream' (tcx) or 'v2'.")
       .def("attach", &BundleObject::attach, py::arg("prog"), py::arg("flags") = 0,
            py::arg("relative") = py::none(), py::arg("replace") = py::none(),

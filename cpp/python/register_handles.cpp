@@ -7,8 +7,8 @@ namespace mprog::python {
 void register_handles(py::module_& m) {
   py::class_<ProgramObject>(m, "Program", "A program handle: a name, an optional callable, and an "
                                           "id that query reports.")
-      .def(py::init([](std::string name, const ProgramFnArg& fn) {
-             return new ProgramObject(std::move(name), py::reinterpret_borrow<py::object>(fn));
+      .def(py::init([](const StrArg& name, const ProgramFnArg& fn) {
+             return new ProgramObject(name, py::reinterpret_borrow<py::object>(fn));
            }),
            py::arg("name") = "", py::arg("fn") = py::none(),
            "fn(ctx) -> int is what Bundle.run calls; NEXT (-1) hands on to the next program.")

@@ -232,7 +232,8 @@ class Trial:
         else:  # the bundle is closed: it holds nothing
             v.order, v.slot_links = (), ()
         if self.dialect == "cgroup" and len(digest) >= 7:
-            v.cgroups = {entry[0]: entry[3] if len(entry) > 3 else () for entry in digest[6]}
+            # a closed cgroup: None
+            v.cgroups = {entry[0]: entry[3] if len(entry) > 3 else None for entry in digest[6]}
         ok = answer[0] == "ok"
         if kind == "new_prog":
             if ok:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from .. import anchors, errors
 from ..flags import MAX_PROGRAMS, NEXT, Flag
+from ..lifetime import LinkScope, Unique, warn_unclosed
 from ..query import QueryResult
+from ..verdict import checked
 from . import args, handles, netns, syscall
 from .explain import fail
 
@@ -37,16 +39,21 @@ def _name(name: str) -> bytes:
     return safe[:15].encode()
 
 
-class Program:
+class Program(Unique):
     """A loaded SCHED_CLS program (``r0 = TCX_NEXT; exit``), or with ``dialect="cgroup"`` a
     CGROUP_SKB program for BPF_CGROUP_INET_INGRESS (``r0 = 1; exit``: allow). ``fn`` is
     accepted for the protocol but the kernel runs its own code, so ``Bundle.run`` uses ``fn``
-    only to report."""
+    only to report. Dropped without ``close()`` it closes its fd when collected
+    (mprog.lifetime)."""
+
+    fd: Optional[int] = None  # until __init__ has loaded it
 
     def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None,
                  dialect: str = "upstream") -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
+        if fn is not None and not callable(fn):
+            raise TypeError("fn must be callable or None")
         if dialect not in _PROGRAM_TYPES:
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
         self.name = name
@@ -73,13 +80,19 @@ class Program:
             handles.open_programs.discard(self)
             os.close(fd)
 
+    def __del__(self) -> None:
+        self.close()  # silently, as on every backend: a program is let go once nothing holds it
+
     def __repr__(self) -> str:
         state = " closed" if self.fd is None else ""
         return f"<kernel Program {self.name!r} id={self.id}{state}>"
 
 
-class Link:
-    """A tcx link (BPF_LINK_CREATE); closing its fd releases it, detaching it if attached."""
+class Link(LinkScope):
+    """A tcx link (BPF_LINK_CREATE); closing its fd releases it, detaching it if attached.
+    Dropped without ``close()`` it is released when collected, with a ResourceWarning."""
+
+    fd: Optional[int] = None  # until __init__ holds it
 
     def __init__(self, fd: int, prog: Program) -> None:
         self.fd: Optional[int] = fd
@@ -129,14 +142,26 @@ class Link:
             handles.open_links.discard(self)
             os.close(fd)
 
+    def __del__(self) -> None:
+        if self.fd is not None:
+            warn_unclosed(self)
+            self.close()
+
     def __repr__(self) -> str:
         state = " closed" if self.fd is None else ""
         return f"<kernel Link id={self.id} prog={self.prog.id}{state}>"
 
 
-class Bundle:
+class Bundle(Unique):
     """The tcx ingress chain of ``lo`` in a network namespace of its own; with the cgroup
-    dialect, a cgroup's list (``mprog.kernel.cgroup.CgroupBundle``)."""
+    dialect, a cgroup's list (``mprog.kernel.cgroup.CgroupBundle``). Dropped without
+    ``close()`` it is released when collected, with a ResourceWarning.
+
+    The kernel holds the programs of its chain; ``_held`` holds their Program objects (by id),
+    so that ``list(bundle)`` can hand them back after the caller dropped its own reference.
+    """
+
+    netns: Optional[int] = None  # until __init__ has made the namespace
 
     def __new__(cls, dialect: str = "upstream", parent: Any = None) -> "Bundle":
         if cls is Bundle and dialect == "cgroup":
@@ -145,17 +170,21 @@ class Bundle:
         return super().__new__(cls)
 
     def __init__(self, dialect: str = "upstream", parent: Any = None) -> None:
+        if not isinstance(dialect, str):
+            raise TypeError(f"dialect must be a str, not {type(dialect).__name__}")
         if dialect not in DIALECTS:
             raise ValueError(f"the live kernel runs the upstream and cgroup dialects, "
                              f"not {dialect!r}")
         if parent is not None:
             raise ValueError("parent= places a cgroup bundle; tcx bundles have none")
         self.dialect = dialect
+        self._held: Dict[int, Program] = {}
         self.netns: Optional[int] = netns.create()
         try:
             self.ifindex = netns.ifindex(self.netns)
         except BaseException:
-            os.close(self.netns)
+            ns, self.netns = self.netns, None  # half made: nothing for __del__ to release
+            os.close(ns)
             raise
         self.netns_inode = netns.inode(self.netns)
         self._owner = True
@@ -171,12 +200,14 @@ class Bundle:
         the namespace (the chain and what is attached stay with their maker)."""
         self = cls.__new__(cls)
         self.dialect = "upstream"
+        self._held = {}
         self.netns = handles.above_zero(os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC))
         try:
             self.ifindex = netns.ifindex(self.netns) if ifindex is None else ifindex
             self.netns_inode = netns.inode(self.netns)
         except BaseException:
-            os.close(self.netns)
+            ns, self.netns = self.netns, None  # half made: nothing for __del__ to release
+            os.close(ns)
             raise
         self._owner = False
         handles.open_bundles.add(self)
@@ -190,6 +221,10 @@ class Bundle:
 
     # -- plumbing ------------------------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        return self.netns is None
+
     def _ns(self) -> int:
         if self.netns is None:
             raise ValueError("operation on a closed Bundle")
@@ -199,6 +234,7 @@ class Bundle:
 
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
+        ns = self._ns()  # a closed bundle: ValueError before anything else
         flags, relative, replace = _placement(flags, relative, replace)
         prog_fd = args.program(prog)
         rev = args.expected_revision(expected_revision)
@@ -206,22 +242,24 @@ class Bundle:
         rel = args.relative(relative, bits)
         rep = args.replace(replace, bits)
         args.expressible(bits, "attach")
-        ns = self._ns()
         try:
             with netns.inside(ns):
                 syscall.prog_attach(self.ifindex, prog_fd, bits, rel, rep, rev)
         except OSError as e:
             raise self._attach_failure(_errno(e), "attach", bits, prog) from None
+        self._held[prog.id] = prog
+        if bits & Flag.REPLACE:
+            self._held.pop(replace.id, None)
 
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
+        ns = self._ns()
         flags, relative, _ = _placement(flags, relative, None)
         prog_fd = args.program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
         rel = args.relative(relative, bits)
         args.expressible(bits, "link")
-        ns = self._ns()
         try:
             with netns.inside(ns):
                 fd = syscall.link_create(self.ifindex, prog_fd, bits, rel, rev)
@@ -238,22 +276,25 @@ class Bundle:
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
+        ns = self._ns()
         flags, relative, _ = _placement(flags, relative, None)
         prog_fd = args.optional_program(prog)
         rev = args.expected_revision(expected_revision)
         bits = args.flags(flags)
         rel = args.relative(relative, bits)
         args.expressible(bits, "detach")
-        ns = self._ns()
         try:
             with netns.inside(ns):
                 syscall.prog_detach(self.ifindex, prog_fd, bits, rel, rev)
         except OSError as e:
             raise fail(_errno(e), "detach", handles.describe(prog)) from None
+        # Which program left is the kernel's choice when none was named: ask it.
+        chain = set(self.query().prog_ids)
+        self._held = {i: p for i, p in self._held.items() if i in chain}
 
     def query(self, count: Optional[int] = None) -> QueryResult:
-        want = args.count(count)
         ns = self._ns()
+        want = args.count(count)
         ask = MAX_PROGRAMS + 1 if want is None else min(want, args.U32 - 1)
         try:
             with netns.inside(ns):
@@ -282,7 +323,7 @@ class Bundle:
         """The kernel runs its programs on packets; here each program's ``fn`` is called in
         the order the kernel holds them (a program without ``fn`` continues), as in tcx."""
         for prog in self:
-            verdict = prog.fn(ctx) if prog.fn is not None else NEXT
+            verdict = checked(prog.fn(ctx), prog) if prog.fn is not None else NEXT
             if verdict != NEXT:
                 return verdict
         return NEXT
@@ -313,8 +354,14 @@ class Bundle:
                 self._detach_all()
         finally:
             ns, self.netns = self.netns, None
+            self._held.clear()
             handles.open_bundles.discard(self)
             os.close(ns)
+
+    def __del__(self) -> None:
+        if not self.closed:
+            warn_unclosed(self)
+            self.close()
 
     def _detach_all(self) -> None:
         q = self.query()

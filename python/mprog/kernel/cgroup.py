@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Iterator, List, Optional
+import weakref
+from typing import Any, Dict, Iterator, List, Optional
 
 from .. import errors
 from ..anchors import to_cgroup_request
@@ -93,10 +94,18 @@ class CgroupBundle(Bundle):
         except BaseException:
             cgroupfs.remove(self.path)
             raise
-        self._links: List[CgroupLink] = []
+        # Weak: a link dropped without close() is released when collected (mprog.lifetime).
+        self._links: "weakref.WeakSet[CgroupLink]" = weakref.WeakSet()
+        self._held: Dict[int, Program] = {}  # as Bundle's: list(self) after callers dropped them
         if parent is not None:
             parent.children.append(self)
         handles.open_bundles.add(self)
+
+    cgroup_fd: Optional[int] = None  # until __init__ has opened the cgroup
+
+    @property
+    def closed(self) -> bool:
+        return self.cgroup_fd is None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -121,6 +130,8 @@ class CgroupBundle(Bundle):
             syscall.prog_attach(self._cg(), prog_fd, bits, rel, rep, rev, ATTACH_TYPE)
         except OSError as e:
             raise fail(_errno(e), "attach", handles.describe(prog)) from None
+        self._held[prog.id] = prog
+        self._hold_only_the_list()
 
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
@@ -136,7 +147,7 @@ class CgroupBundle(Bundle):
         except OSError as e:
             raise fail(_errno(e), "link", handles.describe(prog)) from None
         link = CgroupLink(handles.above_zero(fd), prog)
-        self._links.append(link)
+        self._links.add(link)
         return link
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
@@ -152,6 +163,12 @@ class CgroupBundle(Bundle):
             syscall.prog_detach(self._cg(), prog_fd, bits, rel, rev, ATTACH_TYPE)
         except OSError as e:
             raise fail(_errno(e), "detach", handles.describe(prog)) from None
+        self._hold_only_the_list()
+
+    def _hold_only_the_list(self) -> None:
+        # Which programs left (a REPLACE, a detach without ALLOW_MULTI) is the kernel's call.
+        listed = set(self.query().prog_ids)
+        self._held = {i: p for i, p in self._held.items() if i in listed}
 
     def query(self, count: Optional[int] = None, effective: bool = False) -> QueryResult:
         """The list (revision, mode as ``attach_flags``), or with ``effective=True`` the
@@ -200,15 +217,16 @@ class CgroupBundle(Bundle):
             self._detach_all()
         finally:
             fd, self.cgroup_fd = self.cgroup_fd, None
+            self._held.clear()
             handles.open_bundles.discard(self)
             os.close(fd)
             self._remove()
 
     def _detach_all(self) -> None:
-        for link in self._links:
+        for link in list(self._links):
             if link.fd is not None:
                 syscall.link_detach(link.fd)  # a detached link: success, nothing changes
-        self._links = []
+        self._links = weakref.WeakSet()
         # What is left was attached by program. Without ALLOW_MULTI the kernel detaches the
         # one entry whatever program is named; with it, each by its own fd.
         while True:

@@ -1,13 +1,16 @@
 """The backend's bookkeeping: every program, link and bundle it opened, until closed.
 
 Each open object holds one fd (a namespace for a bundle). ``assert_nothing_left`` closes what
-is still open and fails if there was anything: a test that forgets to close is a bug.
+is still open and fails if there was anything: a test that forgets to close is a bug. All of
+it is weak: an object dropped without ``close()`` is collected and closes its fd itself
+(mprog.lifetime), so nothing here grows through a long campaign.
 """
 from __future__ import annotations
 
 import fcntl
 import os
-from typing import TYPE_CHECKING, Dict, List, Set
+import weakref
+from typing import TYPE_CHECKING, List
 
 if TYPE_CHECKING:  # backend imports this module; the annotation only needs the name
     from .backend import Program
@@ -19,11 +22,12 @@ NEVER_OPEN_FD = 0x7FFFFFFF
 
 _devnull = -1
 
-open_programs: Set[object] = set()
-open_links: Set[object] = set()
-open_bundles: Set[object] = set()
-#: kernel program id -> the Program object that loaded it (for ``list(bundle)``).
-programs_by_id: Dict[int, Program] = {}
+open_programs: "weakref.WeakSet[object]" = weakref.WeakSet()
+open_links: "weakref.WeakSet[object]" = weakref.WeakSet()
+open_bundles: "weakref.WeakSet[object]" = weakref.WeakSet()
+#: kernel program id -> the Program object that loaded it (for ``list(bundle)``; a bundle
+#: holds the Program objects of its chain).
+programs_by_id: "weakref.WeakValueDictionary[int, Program]" = weakref.WeakValueDictionary()
 
 
 def devnull_fd() -> int:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import errno as E
 import functools
-import sys
 import threading
-from types import SimpleNamespace
 from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from ..anchors import to_request
@@ -24,12 +22,15 @@ from .. import messages as M
 from ..errors import MprogError, QueryTooSmall, error
 from ..explain import Explanation
 from ..flags import NEXT, Flag
+from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
+from ..unraisable import report_unraisable
+from ..verdict import checked
 from . import upstream, v2
 from .chain import Request, Slots, describe, find_link, find_prog, removed, replaced
-from .handles import Link, Program
-from .naming import (check_args, check_count, check_handle, check_int, check_known,
-                     check_update, is_none, program_arg)
+from .handles import BpfLink, Link, Program
+from .naming import (check_args, check_count, check_dialect, check_handle, check_int,
+                     check_known, check_update, closed_link, is_none, program_arg)
 
 DIALECTS = ("upstream", "v2", "cgroup")
 _RULES = {"upstream": upstream, "v2": v2}
@@ -51,9 +52,11 @@ def _one_writer(method: F) -> F:
     return serialized  # type: ignore[return-value]
 
 
-class Bundle:
+class Bundle(Unique):
     """A chain of at most 63 programs at one hook, in the rules of one dialect; with the
     cgroup dialect, one cgroup's list in a hierarchy (``mprog.model.cgroup.CgroupBundle``)."""
+
+    _closed = True  # until __init__ has made it: __del__ of a half-made bundle does nothing
 
     def __new__(cls, dialect: str = "upstream", parent: Any = None) -> Any:
         if cls is Bundle and dialect == "cgroup":
@@ -62,8 +65,7 @@ class Bundle:
         return super().__new__(cls)
 
     def __init__(self, dialect: str = "upstream", parent: Any = None) -> None:
-        if dialect not in _RULES:
-            raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
+        check_dialect(dialect, _RULES)
         if parent is not None:
             raise ValueError("parent= places a cgroup bundle; a chain has none")
         self._dialect = dialect
@@ -109,6 +111,11 @@ class Bundle:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        if not self._closed:
+            warn_unclosed(self)
+            self.close()
+
     # -- the protocol ------------------------------------------------------------------------
 
     @_one_writer
@@ -129,8 +136,8 @@ class Bundle:
             prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
             link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
             new = self._rules.attach(self._slots, self._revision, Request(
-                "link", prog, link, flags, relative, None, expected_revision))
-        link._settle()
+                "link", prog, link._link, flags, relative, None, expected_revision))
+        link._link.settle()
         self._commit(new)
         return link
 
@@ -165,7 +172,7 @@ class Bundle:
         self._check_open()
         for slot in self._slots:  # a tuple: writers replace it, never edit it
             fn = slot.prog.fn
-            verdict = NEXT if fn is None else fn(ctx)
+            verdict = NEXT if fn is None else checked(fn(ctx), slot.prog)
             if verdict != NEXT:
                 return verdict
         return NEXT
@@ -181,7 +188,7 @@ class Bundle:
         before = self.query() if self._slots and self._watchers else None
         for slot in self._slots:
             if slot.link is not None:
-                slot.link._attached = False
+                slot.link.attached = False
             else:
                 slot.prog._unhold()
         self._slots = ()
@@ -237,10 +244,10 @@ class Bundle:
         self._check_open()
         return Transaction(self, expected_revision)
 
-    # -- links (Link's methods land here: the bundle owns the chain) --------------------------
+    # -- links (Link's methods land here, with the BpfLink: the bundle owns the chain) ---------
 
     @_one_writer
-    def _link_update(self, link: Link, new_prog: Any, flags: int, old_prog: Any) -> None:
+    def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
         op = "update"
         # The order of link_update() and tcx_link_update() (docs/protocol.md).
         new_prog = check_update(link, new_prog, flags, old_prog)
@@ -251,31 +258,31 @@ class Bundle:
         idx = self._slot_of(link)
         old = link.prog
         new_prog._hold()  # the link holds its program, whatever its pins (they stay)
-        link._prog = new_prog
+        link.prog = new_prog
         self._commit(replaced(self._slots, idx, self._slots[idx]._replace(prog=new_prog)))
         old._unhold()
 
     @_one_writer
-    def _link_detach(self, link: Link) -> None:
+    def _link_detach(self, link: BpfLink) -> None:
         if link.closed:
-            raise error(E.EBADF, "link detach", M.text("link_closed", link=describe(link)))
+            raise closed_link(link, "link detach")
         if link.attached:
             self._release(link)
 
     @_one_writer
-    def _link_close(self, link: Link) -> None:
+    def _link_close(self, link: BpfLink) -> None:
         if link.closed:
             return
         if link.attached:  # closing the last fd releases the link: tcx_link_release()
             self._release(link)
-        link._forget()
+        link.forget()
 
-    def _release(self, link: Link) -> None:
+    def _release(self, link: BpfLink) -> None:
         # Detaching a link cannot fail: its slot is found by the link itself (and in v2 its pins
         # go with the slot).
         self._commit(removed(self._slots, self._slot_of(link)))
 
-    def _slot_of(self, link: Link) -> int:
+    def _slot_of(self, link: BpfLink) -> int:
         idx = find_link(self._slots, link)
         assert idx is not None, "an attached link always has its slot"
         return idx
@@ -342,10 +349,10 @@ class Bundle:
         gone, came = gone - came, came - gone
         for slot in gone:
             if slot.link is not None:
-                slot.link._attached = False
+                slot.link.attached = False
         for slot in came:
             if slot.link is not None:
-                slot.link._attached = True
+                slot.link.attached = True
             else:
                 slot.prog._hold()
         for slot in gone:
@@ -366,9 +373,7 @@ class Bundle:
             try:
                 watcher(before, after)
             except Exception as e:
-                sys.unraisablehook(SimpleNamespace(
-                    exc_type=type(e), exc_value=e, exc_traceback=e.__traceback__,
-                    err_msg="Exception ignored in mprog watcher", object=watcher))
+                report_unraisable(e, "Exception ignored in mprog watcher", watcher)
 
 
 class _Context:

@@ -19,9 +19,10 @@ from typing import Any, Iterator, List, NamedTuple, Optional, Tuple
 from ..anchors import to_cgroup_request
 from ..errors import QueryTooSmall, error
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
+from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
 from .chain import describe
-from .handles import Link, Program
+from .handles import BpfLink, Link, Program
 from .naming import (check_args, check_count, check_known, check_update, is_none, lookup,
                      program_arg)
 
@@ -37,7 +38,7 @@ class Entry(NamedTuple):
     """One program in a cgroup's list: attached by program (``link`` None) or by a link."""
 
     prog: Program
-    link: Optional[Link]
+    link: Optional[BpfLink]
     preorder: bool
 
     def runs(self) -> Program:
@@ -47,8 +48,11 @@ class Entry(NamedTuple):
 Entries = Tuple[Entry, ...]
 
 
-class CgroupBundle:
-    """One cgroup's list for one attach type, in a hierarchy of cgroup bundles."""
+class CgroupBundle(Unique):
+    """One cgroup's list for one attach type, in a hierarchy of cgroup bundles. Dropped
+    without ``close()`` it is released when collected, with a ResourceWarning."""
+
+    _closed = True  # until __init__ has made it: __del__ of a half-made bundle does nothing
 
     def __init__(self, dialect: str = "cgroup", parent: Any = None) -> None:
         if dialect != "cgroup":
@@ -87,6 +91,11 @@ class CgroupBundle:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        if not self._closed:
+            warn_unclosed(self)
+            self.close()
+
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return (f"<model cgroup Bundle mode={self._mode:#x} rev={self._revision} "
@@ -121,9 +130,10 @@ class CgroupBundle:
         prog = _cgroup_program(prog, op, "program")
         check_known(flags, LINK_KNOWN, op)
         link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
-        self._attach(op, None, link, flags | F.ALLOW_MULTI, relative, None, expected_revision)
-        link._settle()
-        link._attached = True
+        self._attach(op, None, link._link, flags | F.ALLOW_MULTI, relative, None,
+                     expected_revision)
+        link._link.settle()
+        link._link.attached = True
         return link
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
@@ -208,7 +218,7 @@ class CgroupBundle:
             return
         for entry in self._entries:
             if entry.link is not None:
-                entry.link._attached = False
+                entry.link.attached = False
             else:
                 entry.prog._unhold()
         self._entries = ()
@@ -217,7 +227,7 @@ class CgroupBundle:
 
     # -- links (Link's methods land here) ----------------------------------------------
 
-    def _link_update(self, link: Link, new_prog: Any, flags: int, old_prog: Any) -> None:
+    def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
         op = "update"
         new_prog = check_update(link, new_prog, flags, old_prog)  # then cgroup_bpf_replace()
         if new_prog.dialect != "cgroup":
@@ -225,31 +235,31 @@ class CgroupBundle:
         # No duplicate check, and the link's own program again is a change all the same.
         old = link.prog
         new_prog._hold()
-        link._prog = new_prog
+        link.prog = new_prog
         self._revision += 1
         old._unhold()
 
-    def _link_detach(self, link: Link) -> None:
+    def _link_detach(self, link: BpfLink) -> None:
         if link.closed:
             raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
         if link.attached:
             self._release(link)
 
-    def _link_close(self, link: Link) -> None:
+    def _link_close(self, link: BpfLink) -> None:
         if link.closed:
             return
         if link.attached:  # closing the last fd releases the link
             self._release(link)
-        link._forget()
+        link.forget()
 
-    def _release(self, link: Link) -> None:
+    def _release(self, link: BpfLink) -> None:
         idx = next(i for i, e in enumerate(self._entries) if e.link is link)
-        link._attached = False
+        link.attached = False
         self._remove(idx)
 
     # -- the rules ---------------------------------------------------------------------
 
-    def _attach(self, op: str, prog: Optional[Program], link: Optional[Link], flags: int,
+    def _attach(self, op: str, prog: Optional[Program], link: Optional[BpfLink], flags: int,
                 relative: Any, replacing: Optional[Program], expected_revision: int) -> None:
         """__cgroup_bpf_attach(): ``prog`` (by program) or ``link``; ``replacing`` is the
         program fetched for ALLOW_MULTI|REPLACE, else None."""
@@ -363,7 +373,7 @@ def _existing_slot(entries: Entries, op: str, prog: Optional[Program], mode: int
                               "list by program")
 
 
-def _insert_at(entries: Entries, op: str, prog: Optional[Program], link: Optional[Link],
+def _insert_at(entries: Entries, op: str, prog: Optional[Program], link: Optional[BpfLink],
                flags: int, relative: Any) -> int:
     """get_prog_list() and insert_pl_to_hlist(): where a new entry goes."""
     by_link, by_id = bool(flags & F.LINK), bool(flags & F.ID)

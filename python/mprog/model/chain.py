@@ -12,14 +12,14 @@ from typing import Any, NamedTuple, Optional, Tuple
 
 from .. import messages as M
 from ..errors import error
-from .handles import Link, Program
+from .handles import BpfLink, Link, Program
 
 
 class Slot(NamedTuple):
     """One attached program; ``link`` if it was attached through one; v2 pins (FIRST/LAST)."""
 
     prog: Program
-    link: Optional[Link] = None
+    link: Optional[BpfLink] = None
     pins: int = 0
 
 
@@ -27,7 +27,7 @@ class Anchor(NamedTuple):
     """A resolved relative (the kernel's ``bpf_tuple``): a program, and its link if one was named."""
 
     prog: Program
-    link: Optional[Link] = None
+    link: Optional[BpfLink] = None
 
 
 Slots = Tuple[Slot, ...]
@@ -43,7 +43,7 @@ class Request:
 
     op: str
     prog: Optional[Program]  # attach/link: the program to add; detach: the one named, or None
-    link: Optional[Link]
+    link: Optional[BpfLink]
     flags: int
     relative: Any = None
     replace: Any = None
@@ -62,7 +62,7 @@ def describe(obj: Any) -> str:
         return describe(obj.link if obj.link is not None else obj.prog)
     if isinstance(obj, Program):
         return M.program(obj.id)
-    if isinstance(obj, Link):
+    if isinstance(obj, (Link, BpfLink)):
         return M.link(obj.id)
     if obj is None:
         return "none"
@@ -98,7 +98,7 @@ def find_prog(slots: Slots, prog: Optional[Program]) -> Optional[int]:
     return None
 
 
-def find_link(slots: Slots, link: Link) -> Optional[int]:
+def find_link(slots: Slots, link: BpfLink) -> Optional[int]:
     for i, s in enumerate(slots):
         if s.link is link:
             return i

@@ -7,17 +7,27 @@ it lives it can be named by id; afterwards its id finds nothing (ENOENT).
 
 Ids count from 1 and are never reused; programs and links have separate id spaces, shared by
 every bundle of this backend (as the kernel's idr is shared by every device).
+
+Lifetimes (mprog.lifetime): a Program dropped without ``close()`` lives while a chain or a
+link holds it, then is gone (the registry holds it weakly). A ``Link`` is only the handle (the
+fd); the chain holds the ``BpfLink`` behind it, so a Link dropped unclosed is collected and
+releases its BpfLink, as closing the last fd does; the BpfLink knows its bundle weakly, as a
+Bundle dropped unclosed is released too.
 """
 from __future__ import annotations
 
 import itertools
+import weakref
 from typing import Any, Callable, Dict, Optional
+
+from ..lifetime import LinkScope, Unique, warn_unclosed
 
 PROGRAM_DIALECTS = ("upstream", "v2", "cgroup")
 _program_ids = itertools.count(1)
 _link_ids = itertools.count(1)
-_live_programs: Dict[int, "Program"] = {}  # programs that still live, by id
-_open_links: Dict[int, "Link"] = {}  # links that are not closed, by id
+# Programs that may still live, by id (a collected one leaves by itself).
+_live_programs: "weakref.WeakValueDictionary[int, Program]" = weakref.WeakValueDictionary()
+_open_links: Dict[int, "BpfLink"] = {}  # links that are not released, by id
 
 
 def program_by_id(prog_id: int) -> Optional["Program"]:
@@ -25,12 +35,12 @@ def program_by_id(prog_id: int) -> Optional["Program"]:
     return _live_programs.get(prog_id)
 
 
-def link_by_id(link_id: int) -> Optional["Link"]:
+def link_by_id(link_id: int) -> Optional["BpfLink"]:
     """bpf_link_by_id(): an open link is found, attached or not; a closed one is gone."""
     return _open_links.get(link_id)
 
 
-class Program:
+class Program(Unique):
     """A thing that can be attached. ``fn(ctx) -> int`` is what ``Bundle.run`` calls."""
 
     def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None,
@@ -78,63 +88,88 @@ class Program:
         return f"<model.Program {self._id} {self._name!r}{state}>"
 
 
-class Link:
-    """An attachment through a link; created only by ``Bundle.link``.
+class BpfLink:
+    """The link itself (the kernel's ``bpf_link``): what a chain slot holds. It lives until its
+    handle is closed or collected; ``bundle`` is weak (a link does not keep its bundle)."""
 
-    The work of ``update``, ``detach`` and ``close`` is the bundle's (it owns the chain).
-    As a context manager it is closed at the end of the with block, unless ``keep()`` was
-    called (off the kernel's ABI: a convenience of the Python API).
+    __slots__ = ("id", "prog", "bundle", "attached", "closed")
+
+    def __init__(self, bundle: Any, prog: Program) -> None:
+        self.id = 0  # provisional until settle(): the attach it was made for may still fail
+        self.prog = prog
+        self.bundle: Callable[[], Any] = weakref.ref(bundle)
+        self.attached = False
+        self.closed = False
+
+    def settle(self) -> None:
+        # bpf_link_settle(): the attach succeeded; the link gets its id and holds its program.
+        self.id = next(_link_ids)
+        _open_links[self.id] = self
+        self.prog._hold()
+
+    def forget(self) -> None:
+        self.closed = True
+        _open_links.pop(self.id, None)
+        self.prog._unhold()
+
+    def owner(self) -> Any:
+        """The bundle whose chain the link is in, or None if it is detached. A bundle that was
+        collected detached its links (or is about to, in the same collection): detached."""
+        bundle = self.bundle()
+        if bundle is None:
+            self.attached = False
+        return bundle if self.attached else None
+
+
+class Link(LinkScope):
+    """An attachment through a link (the handle: an fd); created only by ``Bundle.link``.
+
+    The work of ``update``, ``detach`` and ``close`` is the bundle's (it owns the chain), on
+    the BpfLink; a detached link needs no bundle. As a context manager it is closed at the end
+    of the with block, unless ``keep()`` was called (``mprog.lifetime.LinkScope``).
     """
 
     def __init__(self, bundle: Any, prog: Program) -> None:
-        # Provisional until _settle(): the attach it was made for may still fail.
-        self._id = 0
-        self._bundle = bundle
-        self._prog = prog
-        self._attached = False
-        self._closed = False
-        self._kept = False
+        self._link = BpfLink(bundle, prog)
 
-    id = property(lambda self: self._id)
-    prog = property(lambda self: self._prog)
-    attached = property(lambda self: self._attached)
-    closed = property(lambda self: self._closed)
+    id = property(lambda self: self._link.id)
+    prog = property(lambda self: self._link.prog)
+    attached = property(lambda self: self._link.attached)
+    closed = property(lambda self: self._link.closed)
 
     def update(self, new_prog: Any, flags: int = 0, old_prog: Any = None) -> None:
         """Swap the link's program in place (``BPF_LINK_UPDATE``)."""
-        self._bundle._link_update(self, new_prog, flags, old_prog)
+        bundle = self._link.owner()
+        if bundle is not None:
+            bundle._link_update(self._link, new_prog, flags, old_prog)
+        else:  # detached: the checks up to ENOLINK are all there is
+            from .naming import check_update
+            check_update(self._link, new_prog, flags, old_prog)
 
     def detach(self) -> None:
         """Leave the chain; the link stays open (``BPF_LINK_DETACH``)."""
-        self._bundle._link_detach(self)
+        bundle = self._link.owner()
+        if bundle is not None:
+            bundle._link_detach(self._link)
+        elif self._link.closed:
+            from .naming import closed_link
+            raise closed_link(self._link, "link detach")
 
     def close(self) -> None:
         """Release the link (idempotent): detaches it first if it is still attached."""
-        self._bundle._link_close(self)
+        bundle = self._link.owner()
+        if bundle is not None:
+            bundle._link_close(self._link)
+        elif not self._link.closed:
+            self._link.forget()
 
-    def keep(self) -> "Link":
-        """Outlive the with block: the link stays until close() (or its bundle's close)."""
-        self._kept = True
-        return self
-
-    def __enter__(self) -> "Link":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if not self._kept:
+    def __del__(self) -> None:
+        # Only a link that was handed out (settled) and never closed: a failed link() made
+        # no link.
+        if self._link.id and not self._link.closed:
+            warn_unclosed(self)
             self.close()
 
-    def _settle(self) -> None:
-        # bpf_link_settle(): the attach succeeded; the link gets its id and holds its program.
-        self._id = next(_link_ids)
-        _open_links[self._id] = self
-        self._prog._hold()
-
-    def _forget(self) -> None:
-        self._closed = True
-        _open_links.pop(self._id, None)
-        self._prog._unhold()
-
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "attached" if self._attached else "detached"
-        return f"<model.Link {self._id} prog={self._prog.id} {state}>"
+        state = "closed" if self.closed else "attached" if self.attached else "detached"
+        return f"<model.Link {self.id} prog={self.prog.id} {state}>"

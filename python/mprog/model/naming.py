@@ -55,6 +55,14 @@ def check_count(count: Any) -> None:
             raise ValueError(f"count must be >= 0, got {count}")
 
 
+def check_dialect(dialect: Any, known: Any) -> None:
+    """A str (TypeError) naming a dialect this backend runs (ValueError)."""
+    if not isinstance(dialect, str):
+        raise TypeError(f"dialect must be a str, not {type(dialect).__name__}")
+    if dialect not in known:
+        raise ValueError(f"unknown dialect {dialect!r}; expected one of {tuple(known)}")
+
+
 def is_none(value: Any) -> bool:
     """None and 0 both mean "nothing" where the kernel reads an fd (fd 0 is no bpf object)."""
     return value is None or (isinstance(value, int) and value == 0)
@@ -80,7 +88,11 @@ def program_arg(value: Any, op: str, what: str) -> Program:
     return value
 
 
-def check_update(link: Link, new_prog: Any, flags: Any, old_prog: Any) -> Program:
+def closed_link(link: Any, op: str) -> Exception:
+    return error(E.EBADF, op, M.text("link_closed", link=describe(link)))
+
+
+def check_update(link: Any, new_prog: Any, flags: Any, old_prog: Any) -> Program:
     """link_update()'s checks up to the link's own (ENOLINK, EPERM), in order; the new
     program. What follows (``update_prog``) is each hook's."""
     op = "update"
@@ -89,15 +101,15 @@ def check_update(link: Link, new_prog: Any, flags: Any, old_prog: Any) -> Progra
     check_handle(old_prog, "old_prog")
     check_known(flags, _REPLACE, op)  # REPLACE is 1<<2 in every dialect
     if link.closed:
-        raise error(E.EBADF, op, M.text("link_closed", link=describe(link)))
+        raise closed_link(link, op)
     new = program_arg(new_prog, op, "new program")
     if flags & _REPLACE:
         old_prog = program_arg(old_prog, op, "old program")
-    elif old_prog is not None:
+    elif not is_none(old_prog):  # an old_prog_fd of 0 is none, as the kernel reads it
         raise error(E.EINVAL, op, "old program given without REPLACE")
     if not link.attached:
         raise error(E.ENOLINK, op, M.text("link_detached", link=describe(link)))
-    if old_prog is not None and old_prog is not link.prog:
+    if flags & _REPLACE and old_prog is not link.prog:
         raise error(E.EPERM, op, M.text("wrong_old_prog", link=describe(link),
                                         program=describe(link.prog), old=describe(old_prog)))
     return new
@@ -130,7 +142,7 @@ def _lookup(value: Any, by_id: bool, kind: Type[Union[Program, Link]], op: str,
             raise error(E.EBADF, op, f"{what} ({describe(value)}) is closed")
         if not isinstance(value, kind):
             raise error(E.EINVAL, op, f"{what} must be a {noun}, not {describe(value)}")
-        return value
+        return value._link if isinstance(value, Link) else value  # the chain holds BpfLinks
     # An int without ID is an fd that is no bpf object (and fd 0 is no link either).
     raise error(E.EINVAL, op, f"{what} {describe(value)} is not a {noun}")
 

@@ -17,7 +17,7 @@ from ..errors import error
 from ..flags import MAX_PROGRAMS, Flag
 from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
                     inserted, removed, replaced)
-from .handles import Link, Program
+from .handles import BpfLink, Program
 from .naming import program_arg, resolve_relative
 
 # Plain ints (an IntFlag's ``&`` goes through the enum machinery: most of an op's time).
@@ -89,7 +89,7 @@ def _unplaced(anchor: Optional[Anchor], flags: int) -> str:
 
 
 def _replace_slot(slots: Slots, op: str, replace: Optional[Program],
-                  link: Optional[Link]) -> int:
+                  link: Optional[BpfLink]) -> int:
     if link is not None:
         # A new link has no program to replace: bpf_mprog_pos_exact() looks for a NULL program.
         raise error(E.ENOENT, op, "REPLACE: a new link has no slot to replace")

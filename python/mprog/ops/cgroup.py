@@ -40,12 +40,24 @@ class CgroupGenerator(Generator):
             op = {"op": "new_cgroup", "as": self.next_cgroup, "parent": r.choice(cgroups)}
             self.next_cgroup += 1
             return [op]
-        target = r.choice(cgroups)
+        open_ = [c for c in cgroups if view.cgroups[c] is not None]
+        if len(open_) > 1 and r.random() < 0.01:
+            # close a cgroup below the root, children or not: its list empties for them
+            return [{"op": "bundle_close", "cgroup": r.choice(open_[1:])}]
+        # now and then an op on a closed cgroup (ValueError everywhere), mostly open ones
+        target = r.choice(cgroups if r.random() < 0.03 else open_)
+        if view.cgroups[target] is None:  # one op (ValueError everywhere), never a fill
+            if not view.progs or r.random() < 0.5:
+                return [{"op": "query", "count": {"kind": "none"}, "cgroup": target}]
+            return [{"op": r.choice(("attach", "link")), "as": self.next_link,
+                     "prog": r.choice(view.progs), "flags": int(F.ALLOW_MULTI), "relative": None,
+                     "replace": None, "expected_revision": {"kind": "zero"}, "cgroup": target}]
         # the base generator looks at one list: show it the target's
-        order = view.cgroups.get(target, ())
+        order = view.cgroups.get(target) or ()
         view.order, view.slot_links = order, (None,) * len(order)
         if self.w.bundle_close:
-            self.w.bundle_close = 0.0  # closing cgroup 0 would end the tree's comparison
+            self.w.bundle_close = 0.0  # closing cgroup 0 would end the tree's comparison;
+            # the cgroups below it are closed by the op above
         self.w.transaction = 0.0  # no transactions in the cgroup dialect
         ops = super().next(view)
         out = []

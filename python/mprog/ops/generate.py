@@ -71,8 +71,9 @@ class View:
     closed_links: Set[int] = field(default_factory=set)
     link_prog: Dict[int, Any] = field(default_factory=dict)  # each link's program, last known
     txs: List[int] = field(default_factory=list)  # transactions begun and not yet ended
-    #: the cgroup dialect's tree: each cgroup's program labels in list order (0: the bundle)
-    cgroups: Dict[int, Tuple[Any, ...]] = field(default_factory=lambda: {0: ()})
+    #: the cgroup dialect's tree: each cgroup's program labels in list order (0: the bundle),
+    #: None for a closed one
+    cgroups: Dict[int, Optional[Tuple[Any, ...]]] = field(default_factory=lambda: {0: ()})
 
 
 class Generator:

@@ -28,7 +28,8 @@ Every operation has an ``"op"`` key::
 
 The cgroup dialect drives a tree of cgroups: the trial's bundle is cgroup 0, ``new_cgroup``
 makes cgroup ``as`` below cgroup ``parent``, and ``attach``, ``link``, ``detach`` and
-``query`` take an optional ``"cgroup": C`` (default 0) saying whose list they act on.
+``query`` (and ``bundle_close``) take an optional ``"cgroup": C`` (default 0) saying whose
+list they act on.
 ``query`` takes an optional ``"effective": true`` (the effective array, BPF_F_QUERY_EFFECTIVE).
 
 ``P`` is a program label. ``REL`` (a relative, or the ``replace`` argument) is ``None`` or one
@@ -232,7 +233,7 @@ def describe(op: Op, dialect: str = "upstream") -> str:
         effective = ", effective" if op.get("effective") else ""
         return f"{on}query(count={_rev(op['count'])}{effective})"
     if kind == "bundle_close":
-        return "bundle.close()"
+        return f"{on}bundle.close()" if on else "bundle.close()"
     if kind == "tx_begin":
         rev = op["expected_revision"]
         arg = "" if rev["kind"] == "zero" else f"rev={_rev(rev)}"

@@ -18,7 +18,7 @@ def execute(bundle: Any, plan: Plan) -> Optional[Any]:
     if plan.transaction:
         with bundle.transaction(expected_revision=plan.revision) as tx:
             for call in plan.calls:
-                getattr(tx, call.op)(call.prog, call.anchor or 0)
+                _make(tx, call)
         return None
     made = None
     for call in plan.calls:
@@ -26,19 +26,20 @@ def execute(bundle: Any, plan: Plan) -> Optional[Any]:
     return made
 
 
-def _make(bundle: Any, call: Call) -> Optional[Any]:
+def _make(target: Any, call: Call) -> Optional[Any]:
+    """Make one call on ``target`` (a bundle, or a transaction staging it)."""
     if call.op == "link detach":
         call.link.detach()
     elif call.op == "link close":
         call.link.close()
     elif call.op == "detach":
-        bundle.detach(call.prog, expected_revision=call.expected_revision)
+        target.detach(call.prog, expected_revision=call.expected_revision)
     else:
         try:
             if call.op == "link":
-                return bundle.link(call.prog, call.anchor,
+                return target.link(call.prog, call.anchor,
                                    expected_revision=call.expected_revision)
-            bundle.attach(call.prog, call.anchor, expected_revision=call.expected_revision)
+            target.attach(call.prog, call.anchor, expected_revision=call.expected_revision)
         except errors.NotFound as e:
             if not _names_relative(call.anchor):
                 raise

@@ -98,8 +98,12 @@ def placement(view: View, prog: Any, key: Key, *, link_mode: bool, link: Any,
                     index=where)
     out = _taking_out(view, at, prog, link)
     if atomic and not link_mode and out[0].op == "detach":
-        return Plan(prog.id, view.revision, (Call("detach", prog), Call("attach", prog, anchor)),
-                    transaction=True, index=where)
+        # Each staged call is guarded too: a transaction stages on the chain as it is when it
+        # begins, which may be newer than the query (ESTALE then, before any lookup).
+        rev = view.revision
+        return Plan(prog.id, rev, (Call("detach", prog, expected_revision=rev),
+                                   Call("attach", prog, anchor, rev)), transaction=True,
+                    index=where)
     after = dialects.revision_after_removal(view.dialect, view.revision, len(rest.slots))
     return Plan(prog.id, view.revision, out + (_insert(prog, anchor, after, link_mode),),
                 index=where)
