@@ -21,7 +21,8 @@ from mprog import anchors
 from mprog.errors import MprogError
 
 #: Where each backend's "another backend's objects" come from.
-_FOREIGN = {"mprog": "mprog.model", "mprog.model": "mprog", "mprog.kernel": "mprog"}
+_FOREIGN = {"mprog": "mprog.model", "mprog.model": "mprog", "mprog.kernel": "mprog",
+            "mprog.oracle": "mprog.model"}
 
 
 @dataclass
@@ -54,10 +55,10 @@ class World:
         return [by_id.get(i, i) for i in self.b.query().prog_ids]
 
 
-def build_world(m: Any):
+def build_world(m: Any, dialect: str = "upstream"):
     """The world on backend module ``m`` (a generator: closes everything after its yield)."""
     foreign = importlib.import_module(_FOREIGN[m.__name__])
-    b = m.Bundle()
+    b = m.Bundle(dialect)
     p, q, r, cp, x, y = (m.Program(name=n) for n in ("p", "q", "r", "cp", "x", "y"))
     b.attach(p)
     l = b.link(q)
@@ -66,12 +67,13 @@ def build_world(m: Any):
     dl = b.link(y)
     dl.detach()
     cp.close()
-    cb = m.Bundle()
+    cb = m.Bundle(dialect)
     cb.close()
     fb = foreign.Bundle()
     fp = foreign.Program(name="fp")
     fl = fb.link(foreign.Program(name="fq"))
-    w = World(m, b, p, q, r, l, cp, cl, fp, fl, dl, cb, m.Flag, [])
+    w = World(m, b, p, q, r, l, cp, cl, fp, fl, dl, cb, m.V2Flag if dialect == "v2" else m.Flag,
+              [])
     yield w
     for h in (*w.closing, l, cl, dl, fl, fb, b, p, q, r, x, y, cp, fp):
         h.close()

@@ -138,9 +138,9 @@ class Trial:
     @property
     def state(self) -> Dict[str, Any]:
         """The first backend's full state (all agree, or ``step`` raised)."""
-        if not self.full:
-            return self.sides[0].snapshot()
-        return self.states[self.sides[0].name]
+        state: Dict[str, Any] = (self.sides[0].snapshot() if not self.full
+                                 else self.states[self.sides[0].name])
+        return state
 
     def _skips(self, op: Op) -> bool:
         """Whether ``op`` names an object that does not exist (or needs what a backend lacks)."""

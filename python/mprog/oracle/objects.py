@@ -7,14 +7,17 @@ an errno of the v2 rules; ``v2.py`` and ``tcx.py`` do.
 """
 from __future__ import annotations
 
+import errno as E
 import itertools
 import weakref
 from typing import Any, Callable, Optional
 
+from ..errors import error
 from ..flags import NEXT
+from ..lifetime import Unique
 
 
-class Program:
+class Program(Unique):
     """A program handle: ``id`` (> 0, never reused), ``name``, ``closed``; ``fn(ctx)`` runs it."""
 
     _ids = itertools.count(1)
@@ -23,6 +26,10 @@ class Program:
     holders: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
     def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
+        if fn is not None and not callable(fn):
+            raise TypeError(f"fn must be callable or None, not {type(fn).__name__}")
         self.id = next(Program._ids)
         self.name = name
         self.fn = fn
@@ -37,7 +44,17 @@ class Program:
         return not self.closed or any(h.holds(self) for h in list(Program.holders))
 
     def run(self, ctx: Any) -> int:
-        return NEXT if self.fn is None else int(self.fn(ctx))
+        """The verdict, a C int (docs/protocol.md, "Bad input", rule 11)."""
+        if self.fn is None:
+            return NEXT
+        verdict = self.fn(ctx)
+        if not isinstance(verdict, int):
+            raise TypeError(f"run: program {self.id} ({self.name!r}) returned "
+                            f"{type(verdict).__name__}, not an int")
+        if not -2**31 <= verdict < 2**31:
+            raise ValueError(f"run: program {self.id} ({self.name!r}) returned {verdict}, "
+                             "which is no C int")
+        return int(verdict)
 
     @classmethod
     def by_id(cls, prog_id: int) -> Optional["Program"]:
@@ -79,22 +96,24 @@ def count_arg(value: Any) -> Optional[int]:
     return count
 
 
-def program_arg(value: Any, what: str, optional: bool = False) -> Optional[Program]:
-    if value is None and optional:
-        return None
-    if not isinstance(value, Program):
-        raise TypeError(f"{what} must be an oracle Program, not {type(value).__name__}")
-    return value
-
-
-def object_arg(value: Any, what: str, link_type: type) -> Any:
-    """A relative (or v2's replace=): None, a Program, a Link, or an int id/fd below 2**32."""
+def handle_arg(value: Any, what: str, link_type: type) -> Any:
+    """Rule 3: None, a Program or Link of this backend, or an int 0 <= v < 2**32."""
     if value is None or isinstance(value, (Program, link_type)):
         return value
     value = integer(value, what)
     if not 0 <= value < 2**32:
         raise ValueError(f"{what} {value} is not in 0..2**32-1")
     return value
+
+
+def program_fd(value: Any, op: str, what: str) -> Program:
+    """Rule 4: a program read as the kernel reads a program fd (after the type checks and the
+    flag mask): a closed handle of either kind EBADF; an open link, None or an int EINVAL."""
+    if isinstance(value, Program) and not value.closed:
+        return value
+    if getattr(value, "closed", False):
+        raise error(E.EBADF, op, f"the {what} handle is closed")
+    raise error(E.EINVAL, op, f"the {what} is not a program fd")
 
 
 def is_nothing(value: Any) -> bool:

@@ -25,9 +25,10 @@ from typing import Any, Iterator, List, NoReturn, Optional, Tuple as TypingTuple
 from .. import anchors
 from ..errors import QueryTooSmall, error
 from ..flags import NEXT
+from ..lifetime import LinkScope, Unique
 from ..query import QueryResult
 from . import v2
-from .objects import (Program, count_arg, integer, is_nothing, object_arg, program_arg,
+from .objects import (Program, count_arg, handle_arg, integer, is_nothing, program_fd,
                       revision_arg)
 from .v2 import FIRST, ID, LAST, LINK, REPLACE, Fail, Slot, Tuple
 
@@ -46,7 +47,7 @@ def _raise(op: str, fail: Fail) -> NoReturn:
     raise error(fail.errno, op, fail.what) from None
 
 
-class Link:
+class Link(LinkScope):
     """A tcx link: ``id``, ``prog``, ``attached``, ``closed``; it keeps only its pins."""
 
     _ids = itertools.count(1)
@@ -58,7 +59,6 @@ class Link:
         self.flags = flags & (FIRST | LAST)  # tcx_link_attach(): link->flags
         self.closed = False
         self._bundle: Optional[Bundle] = bundle  # link->dev
-        self._kept = False
 
     def _settle(self) -> None:
         self.id = next(Link._ids)
@@ -73,23 +73,21 @@ class Link:
         return not self.closed and self.prog is prog
 
     def update(self, new_prog: Any, flags: Any = 0, old_prog: Any = None) -> None:
-        # CHOICE (docs/protocol.md, "Link"): the syscall's order of argument checks.
-        new_prog = program_arg(new_prog, "new_prog")
-        old_prog = program_arg(old_prog, "old_prog", optional=True)
+        # CHOICE (docs/protocol.md, "Link" and "Bad input"): the Python argument rules, then
+        # the syscall's order of checks (flags, the link fd, the program fds).
+        new_prog = handle_arg(new_prog, "new_prog", Link)
+        old_prog = handle_arg(old_prog, "old_prog", Link)
         flags = integer(flags, "flags")
         if flags & ~REPLACE:
             raise error(E.EINVAL, "update", f"flags {flags:#x}: only REPLACE is allowed")
         if self.closed:
             raise error(E.EBADF, "update", f"link {self.id} is closed")
-        assert new_prog is not None
-        if new_prog.closed:
-            raise error(E.EBADF, "update", f"program {new_prog.id} is closed")
+        new_prog = program_fd(new_prog, "update", "new program")
         if flags & REPLACE:
-            if old_prog is not None and old_prog.closed:
-                raise error(E.EBADF, "update", f"old program {old_prog.id} is closed")
-            if old_prog is None:
-                raise error(E.EINVAL, "update", "REPLACE without old_prog")
-        elif old_prog is not None:
+            old_prog = program_fd(old_prog, "update", "old program")
+        elif is_nothing(old_prog):
+            old_prog = None
+        else:
             raise error(E.EINVAL, "update", "old_prog without REPLACE")
         # tcx_link_update
         bundle = self._bundle
@@ -118,29 +116,20 @@ class Link:
             self._bundle._release(self)
             self._bundle = None
 
-    def keep(self) -> "Link":
-        self._kept = True
-        return self
-
-    def __enter__(self) -> "Link":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if not self._kept:
-            self.close()
-
     def __repr__(self) -> str:
         state = "closed" if self.closed else "attached" if self.attached else "detached"
         return f"<oracle Link {self.id} prog={self.prog.id} {state}>"
 
 
-class Bundle:
+class Bundle(Unique):
     """One tcx hook of a device in the v2 series: no entry, or an entry and its revision."""
 
     def __init__(self, dialect: str = "upstream") -> None:
         self._entry: Optional[List[Slot]] = None  # dev->tcx_ingress; None: no entry
         self._revision = 0
         self._closed = True
+        if not isinstance(dialect, str):
+            raise TypeError(f"dialect must be a str, not {type(dialect).__name__}")
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; the v2 oracle offers {DIALECTS}")
         self.dialect = dialect
@@ -153,15 +142,13 @@ class Bundle:
                expected_revision: Any = 0) -> None:
         self._check_open()
         flags, relative, replace = self._placement(flags, relative, replace)
-        prog = program_arg(prog, "prog")
-        relative = object_arg(relative, "relative", Link)
-        replace = object_arg(replace, "replace", Link)
+        prog = handle_arg(prog, "prog", Link)
+        relative = handle_arg(relative, "relative", Link)
+        replace = handle_arg(replace, "replace", Link)
         expected = _expected(expected_revision)
         if flags & ~MASK:  # bpf_prog_attach
             raise error(E.EINVAL, "attach", f"unknown flag bits {flags & ~MASK:#x}")
-        assert prog is not None
-        if prog.closed:  # bpf_prog_get_type(attach_bpf_fd)
-            raise error(E.EBADF, "attach", f"program {prog.id} is closed")
+        prog = program_fd(prog, "attach", "program")  # bpf_prog_get_type(attach_bpf_fd)
         # The v2 ABI had one field for relative_fd/relative_id/replace_bpf_fd: under REPLACE
         # the protocol's replace= fills it, relative= is not sent.
         field = replace if flags & REPLACE else relative
@@ -171,16 +158,14 @@ class Bundle:
              expected_revision: Any = 0) -> Link:
         self._check_open()
         flags, relative, _ = self._placement(flags, relative, None)
-        prog = program_arg(prog, "prog")
-        relative = object_arg(relative, "relative", Link)
+        prog = handle_arg(prog, "prog", Link)
+        relative = handle_arg(relative, "relative", Link)
         expected = _expected(expected_revision)
         # CHOICE (docs/protocol.md): link_create.flags is a u32; what it cannot carry is
         # refused first. The v2 series checked no link flag bits at all (docs/v2.md, choice 11).
         if not 0 <= flags < 2**32:
             raise error(E.EINVAL, "link", f"flags {flags:#x} do not fit the u32 flags field")
-        assert prog is not None
-        if prog.closed:  # link_create: bpf_prog_get(prog_fd)
-            raise error(E.EBADF, "link", f"program {prog.id} is closed")
+        prog = program_fd(prog, "link", "program")  # link_create: bpf_prog_get(prog_fd)
         link = Link(self, prog, flags)
         self._attach("link", Tuple(prog, link), flags, relative, expected)
         link._settle()
@@ -190,13 +175,13 @@ class Bundle:
                expected_revision: Any = 0) -> None:
         self._check_open()
         flags, relative, _ = self._placement(flags, relative, None)
-        prog = program_arg(prog, "prog", optional=True)
-        relative = object_arg(relative, "relative", Link)
+        prog = handle_arg(prog, "prog", Link)
+        relative = handle_arg(relative, "relative", Link)
         expected = _expected(expected_revision)
         if flags & ~MASK:  # bpf_prog_detach
             raise error(E.EINVAL, "detach", f"unknown flag bits {flags & ~MASK:#x}")
-        if prog is not None and prog.closed:
-            raise error(E.EBADF, "detach", f"program {prog.id} is closed")
+        # bpf_prog_detach: a program fd that fails is an error, except fd 0 (no program)
+        prog = None if is_nothing(prog) else program_fd(prog, "detach", "program")
         if self._entry is None:  # tcx_prog_detach: dev_tcx_entry_fetch() found none
             raise error(E.ENOENT, "detach", "the chain is empty (no tcx entry)")
         try:
