@@ -257,10 +257,12 @@ std::string BundleObject::repr() const {
   }
   out += ", revision=" + std::to_string(core_.revision()) + ", programs=[";
   const char* sep = "";
-  core_.for_each_tuple([&](Program* p, const Link*) {
-    out += sep + py::repr(py::str(ProgramObject::of(p).name)).cast<std::string>();
+  // From a snapshot of strong references: making the strings may run the garbage collector,
+  // and a link it collects changes the chain.
+  for (py::handle h : programs()) {
+    out += sep + py::repr(py::str(h.cast<const ProgramObject&>().name)).cast<std::string>();
     sep = ", ";
-  });
+  }
   return out + "])";
 }
 

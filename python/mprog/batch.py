@@ -220,7 +220,7 @@ def encode(ops: Sequence[Dict[str, Any]], dialect: str = "upstream") -> Tuple[Re
                 flags = _u32(op["flags"])
                 rel = _relative_record(op.get("relative"), flags & ID, flags & LINKF)
                 expect = _expect(op["expected_revision"])
-                prog = op.get("prog")
+                prog: Any = op.get("prog")
                 if prog is not None:
                     _check_label(prog, programs, "program")
                 if kind == "attach":
@@ -289,7 +289,7 @@ def _relative_record(spec: Optional[Dict[str, Any]], by_id: int, by_link: int) -
     if kind in ("id_prog", "id_link"):
         if by_id and (kind == "id_link") != bool(by_link):
             return _NO_ID  # an id of the other kind names nothing
-        return spec["ref"] + 1  # with ID: index i has id i + 1; without: an fd, no object
+        return int(spec["ref"]) + 1  # with ID: index i has id i + 1; without: an fd, no object
     if kind in ("id_raw", "int"):
         value = spec["value"]
         if by_id:  # no backend gives out the raw ids the ops use (0: no id at all)

@@ -389,10 +389,9 @@ class _Context:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, e: Any, tb: Any) -> bool:
-        if isinstance(e, MprogError):
+    def __exit__(self, exc_type: Any, e: Any, tb: Any) -> None:
+        if isinstance(e, MprogError):  # the exception goes on (None: not swallowed)
             e.revision, e.anchor = self.bundle._revision, self.anchor
-        return False
 
 
 class Transaction:

@@ -21,7 +21,7 @@ from .handles import BpfLink, Program
 from .naming import program_arg, resolve_relative
 
 # Plain ints (an IntFlag's ``&`` goes through the enum machinery: most of an op's time).
-F = SimpleNamespace(**{f.name: int(f) for f in Flag})
+F = SimpleNamespace(**{str(f.name): int(f) for f in Flag})
 KNOWN = F.REPLACE | F.BEFORE | F.AFTER | F.ID | F.LINK
 # The live kernel (not SPEC): BPF_LINK_CREATE for tcx never masks its flags; only what no u32
 # holds is refused up front. An unknown bit is then ignored, except by the last check of

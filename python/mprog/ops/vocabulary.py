@@ -347,7 +347,7 @@ def disambiguate(op: Op, dialect: str) -> Op:
     under ID deserves is a question for SPEC.md; see docs.)
     """
     spec = op.get("relative")
-    flags = op.get("flags")
+    flags: Any = op.get("flags")
     if not spec or not _label(flags) or flags < 0:
         return op
     if not flags & flag(dialect, "ID"):
