@@ -363,3 +363,22 @@ def test_a_campaign_with_bad_input_finds_no_disagreement(tmp_path, _expedited_rc
                           for f in result.found)
     assert result.divergences == 0, reports
     assert not result.cleanup_problems, result.cleanup_problems
+
+
+# -- the Python API's extensions (core and model) take arguments by the same rules -------------
+
+@pytest.mark.parametrize("name", [n for n in ALL if PROGRAM.get(n, "ok") != "ok"])
+def test_transactions_and_dry_runs_read_a_program_by_the_same_rules(api_backend, name):
+    """``tx.attach(v)`` raises, and ``b.explain("attach", v)`` reports, what ``b.attach(v)``
+    raises (docs/protocol.md, "Bad input", rules 3 and 4)."""
+    for w in build_world(api_backend):
+        expect = PROGRAM[name]
+        tx = w.b.transaction()
+        assert outcome(w, Case("tx", lambda w: tx.attach(value(w, name)), expect)) == expect
+        tx.discard()
+        c = Case("explain", lambda w: w.b.explain("attach", value(w, name)), expect)
+        if expect in ("TypeError", "ValueError"):
+            assert outcome(w, c) == expect
+        else:
+            refused = w.b.explain("attach", value(w, name))
+            assert not refused.ok and errno.errorcode[refused.error.errno] == expect
