@@ -245,13 +245,13 @@ class Trial:
                 v.links.append(op["as"])
                 v.link_prog[op["as"]] = op["prog"]
         elif kind == "prog_close":
-            if ok:
+            if ok and type(op["prog"]) is int:  # not a bad-input stand-in
                 v.closed_progs.add(op["prog"])
         elif kind == "link_close":
             if ok:
                 v.closed_links.add(op["link"])
         elif kind == "update":
-            if ok:
+            if ok and type(op["new_prog"]) is int:
                 v.link_prog[op["link"]] = op["new_prog"]
         elif kind == "tx_begin":
             if ok:

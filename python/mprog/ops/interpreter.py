@@ -343,7 +343,7 @@ class Interpreter:
             if link is not None and link in self.links:
                 out += (self._link_state(self.links[link]),)
             prog = op.get("prog")
-            if op["op"] == "prog_close" and prog in self.progs:
+            if op["op"] == "prog_close" and type(prog) is int and prog in self.progs:
                 out += (bool(self.progs[prog].closed),)
         return out
 
