@@ -36,7 +36,7 @@ fi
 if command -v pyinstaller >/dev/null; then
   # In the image: the extension built with this build's flags, frozen as OSS-Fuzz documents
   # for Python targets, and started with the sanitizer runtime preloaded.
-  pip3 install "$project"
+  pip3 install --no-build-isolation "$project"
   pyinstaller --distpath "$OUT" --onefile --name differential_fuzzer.pkg \
     "$project/fuzz/differential_fuzzer.py"
   cat > "$OUT/differential_fuzzer" <<'EOF'

@@ -63,8 +63,8 @@ def api_backend(request):
     return load_backend(request.param)
 
 
-#: Backends that implement the cgroup dialect (the core does not yet).
-CGROUP_BACKENDS = ("model", "kernel")
+#: Backends that implement the cgroup dialect.
+CGROUP_BACKENDS = ("core", "model", "kernel")
 
 
 class CgroupHarness:

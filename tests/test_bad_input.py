@@ -341,3 +341,44 @@ def test_a_raising_fn_propagates(backend):
         with pytest.raises(KeyError):
             b.run(None)
         p.close()
+
+
+# -- the differential fuzzer finds a bad-input disagreement by itself ------------------------
+
+def test_a_campaign_with_bad_input_finds_no_disagreement(tmp_path, _expedited_rcu):
+    """Random traces where 30% of the ops carry one bad argument (mprog.ops' bad values), on
+    core, model and the live kernel, every state compared after every step."""
+    import mprog
+    import mprog.kernel
+    import mprog.model
+    from mprog.differential import run_campaign
+    modules = {"core": mprog, "model": mprog.model, "kernel": mprog.kernel}
+    ok, why = mprog.kernel.available()
+    if not ok:
+        pytest.skip(f"live kernel backend unavailable: {why}")
+    result = run_campaign(modules, "upstream", traces=120, seed=20261201, trace_len=40,
+                          out=str(tmp_path), minimize_seconds=20, full_every=1, bad_input=30)
+    assert result.traces == 120 and result.ops >= 120 * 30
+    reports = "\n\n".join(f"seed {f.seed}: {f.path}\n{f.divergence.report()}"
+                          for f in result.found)
+    assert result.divergences == 0, reports
+    assert not result.cleanup_problems, result.cleanup_problems
+
+
+# -- the Python API's extensions (core and model) take arguments by the same rules -------------
+
+@pytest.mark.parametrize("name", [n for n in ALL if PROGRAM.get(n, "ok") != "ok"])
+def test_transactions_and_dry_runs_read_a_program_by_the_same_rules(api_backend, name):
+    """``tx.attach(v)`` raises, and ``b.explain("attach", v)`` reports, what ``b.attach(v)``
+    raises (docs/protocol.md, "Bad input", rules 3 and 4)."""
+    for w in build_world(api_backend):
+        expect = PROGRAM[name]
+        tx = w.b.transaction()
+        assert outcome(w, Case("tx", lambda w: tx.attach(value(w, name)), expect)) == expect
+        tx.discard()
+        c = Case("explain", lambda w: w.b.explain("attach", value(w, name)), expect)
+        if expect in ("TypeError", "ValueError"):
+            assert outcome(w, c) == expect
+        else:
+            refused = w.b.explain("attach", value(w, name))
+            assert not refused.ok and errno.errorcode[refused.error.errno] == expect

@@ -1,6 +1,6 @@
 """Differential fuzzing of the cgroup dialect: trees of up to four cgroups, effective queries,
-the reference model against the live kernel (the C++ core does not implement the dialect
-yet: ``CGROUP_BACKENDS`` in conftest.py names who does)."""
+every backend that implements the dialect against the others (``CGROUP_BACKENDS`` in
+conftest.py: the C++ core, the reference model and the live kernel)."""
 from __future__ import annotations
 
 import random

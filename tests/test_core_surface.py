@@ -49,7 +49,8 @@ def test_injection_is_all_or_nothing() -> None:
     # fails there, at import, and not at some later call.
     good = dict(error=mprog.errors.error, query_too_small=mprog.QueryTooSmall,
                 query_result=mprog.QueryResult, explanation=mprog.Explanation,
-                to_request=mprog.anchors.to_request, messages=mprog.messages)
+                to_request=mprog.anchors.to_request, messages=mprog.messages,
+                to_cgroup_request=mprog.anchors.to_cgroup_request)
     for missing in good:
         with pytest.raises(TypeError):
             _core._inject(**{k: v for k, v in good.items() if k != missing})

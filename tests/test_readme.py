@@ -122,3 +122,17 @@ def test_doc_example_runs(name, line, code, on, request, capsys):
         gc.collect()
     if on == "kernel":
         mprog.kernel.assert_nothing_left()
+
+
+def test_the_two_commands_are_two_self_contained_lines():
+    """A newcomer copies two lines: each makes its environment, installs, then does its job."""
+    text = read("README.md")
+    section = text[text.index("## The two commands"):]
+    section = section[:section.index("\n## ", 1)]
+    block = re.search(r"^```bash\n(.*?)^```", section, re.M | re.S)
+    assert block is not None
+    lines = block.group(1).strip().splitlines()
+    assert len(lines) == 2
+    for line, job in zip(lines, ("python -m mprog fuzz", "python -m pytest tests")):
+        assert line.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install ")
+        assert line.split(" && ")[-1].startswith(job)  # the job comes last

@@ -231,7 +231,7 @@ def test_link_has_its_own_id_and_knows_its_program(env):
 
 def test_bundle_dialect_and_unknown_dialect(backend, env):
     assert env.bundle().dialect == "upstream"
-    expected = {"mprog": ("upstream", "v2"), "mprog.model": ("upstream", "v2", "cgroup"),
+    expected = {"mprog": ("upstream", "v2", "cgroup"), "mprog.model": ("upstream", "v2", "cgroup"),
                 "mprog.kernel": ("upstream", "cgroup")}
     assert tuple(backend.DIALECTS) == expected[backend.__name__]
     for dialect in ("v3", "") + (("v2",) if is_kernel(backend) else ()):

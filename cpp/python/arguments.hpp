@@ -34,6 +34,8 @@ MPROG_PY_ARGUMENT(OptionalIntArg)      // int | None
 MPROG_PY_ARGUMENT(WatcherArg)          // Callable[[QueryResult, QueryResult], object]
 MPROG_PY_ARGUMENT(ProgramFnArg)        // Callable[[object], int] | None
 MPROG_PY_ARGUMENT(StrArg)              // str (a std::string would take bytes too)
+MPROG_PY_ARGUMENT(OptionalBundleArg)   // mprog.Bundle | None (a cgroup bundle's parent)
+MPROG_PY_ARGUMENT(BoolArg)             // bool
 #undef MPROG_PY_ARGUMENT
 
 Dialect parse_dialect(py::handle name);  // TypeError if not a str, ValueError if unknown
@@ -95,6 +97,8 @@ MPROG_PY_ARGUMENT_NAME(FlagsArg, "int | mprog.Anchor")
 MPROG_PY_ARGUMENT_NAME(RelativeArg, "mprog.Program | mprog.Link | int | None")
 MPROG_PY_ARGUMENT_NAME(IntArg, "int")
 MPROG_PY_ARGUMENT_NAME(StrArg, "str")
+MPROG_PY_ARGUMENT_NAME(OptionalBundleArg, "mprog.Bundle | None")
+MPROG_PY_ARGUMENT_NAME(BoolArg, "bool")
 MPROG_PY_ARGUMENT_NAME(OptionalIntArg, "int | None")
 MPROG_PY_ARGUMENT_NAME(WatcherArg, "Callable[[mprog.QueryResult, mprog.QueryResult], object]")
 MPROG_PY_ARGUMENT_NAME(ProgramFnArg, "Callable[[object], int] | None")

@@ -7,8 +7,30 @@
 
 namespace mprog::python {
 
-BundleObject::BundleObject(py::handle dialect) : core_(parse_dialect(dialect)) {
+namespace {
+
+bool is_cgroup_dialect(py::handle dialect) {
+  return PyUnicode_Check(dialect.ptr()) && dialect.cast<std::string>() == "cgroup";
+}
+
+}  // namespace
+
+BundleObject::BundleObject(py::handle dialect, py::handle parent)
+    : core_(is_cgroup_dialect(dialect) ? Dialect::upstream : parse_dialect(dialect)) {
   core_.user = this;
+  if (is_cgroup_dialect(dialect)) {
+    cgroup_ = std::make_unique<CgroupObject>(this, parent);
+  } else if (!parent.is_none()) {
+    raise_value_error("parent= places a cgroup bundle; a chain has none");
+  }
+}
+
+void BundleObject::check_offered(const char* what) const {
+  if (cgroup_) {
+    PyErr_SetString(PyExc_NotImplementedError,
+                    (std::string(what) + "() is not offered by the cgroup dialect").c_str());
+    throw py::error_already_set();
+  }
 }
 
 BundleObject::~BundleObject() {
@@ -35,12 +57,14 @@ void BundleObject::changed() {
 }
 
 py::object BundleObject::watch(const WatcherArg& callback) {
+  check_offered("watch");
   check_open();
   watchers_.add(py::reinterpret_borrow<py::object>(callback), watchers_.empty() ? state() : py::object());
   return py::reinterpret_borrow<py::object>(callback);
 }
 
 void BundleObject::unwatch(const WatcherArg& callback) {
+  check_offered("unwatch");
   check_open();
   watchers_.remove(callback);
 }
@@ -53,6 +77,10 @@ void BundleObject::take_released() {
 void BundleObject::attach(const ProgramArg& prog, const FlagsArg& flags,
                           const RelativeArg& relative, const RelativeArg& replace,
                           const IntArg& expected_revision) {
+  if (cgroup_) {
+    check_open();
+    return cgroup_->attach(prog, flags, relative, replace, expected_revision);
+  }
   Arguments a = arguments(flags, relative, replace, expected_revision, true);
   Request& r = a.request;
   r.prog = program_argument(prog, false);
@@ -65,6 +93,10 @@ void BundleObject::attach(const ProgramArg& prog, const FlagsArg& flags,
 
 py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
                               const RelativeArg& relative, const IntArg& expected_revision) {
+  if (cgroup_) {
+    check_open();
+    return cgroup_->link(prog, flags, relative, expected_revision);
+  }
   Arguments a = arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;
   r.prog = program_argument(prog, false);  // for a link create: the link's program fd
@@ -91,6 +123,10 @@ py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
 
 void BundleObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
                           const RelativeArg& relative, const IntArg& expected_revision) {
+  if (cgroup_) {
+    check_open();
+    return cgroup_->detach(prog, flags, relative, expected_revision);
+  }
   Arguments a = arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;
   r.prog = program_argument(prog, true);
@@ -100,8 +136,12 @@ void BundleObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
   changed();
 }
 
-py::object BundleObject::query(const OptionalIntArg& count) const {
+py::object BundleObject::query(const OptionalIntArg& count, py::handle effective) const {
   check_open();
+  if (cgroup_) return cgroup_->query(count, effective ? effective : py::handle(Py_False));
+  // effective= is the cgroup dialect's: a chain has no hierarchy (False asks for nothing).
+  if (effective && effective.ptr() != Py_False)
+    raise_type_error("effective= asks for a cgroup's effective array; a chain has none");
   const std::uint32_t capacity = to_count(count);
   QueryHead head;
   QueryEntry entries[kSlots];
@@ -133,6 +173,7 @@ py::object BundleObject::state() const {
 
 py::list BundleObject::programs() const {
   check_open();
+  if (cgroup_) return cgroup_->programs();
   // Strong references taken inside the read section: making the list may run the garbage
   // collector, and a program it frees must not be one of these. (Every program in a chain
   // has been held, so owner() is a plain load here.)
@@ -166,6 +207,10 @@ int verdict_of(const ProgramObject& p, py::handle v) {
 }  // namespace
 
 int BundleObject::run(py::handle ctx) const {
+  if (cgroup_) {
+    check_open();
+    return cgroup_->run(ctx);
+  }
   // Python callables may let other threads in; call them from a snapshot, outside the read
   // section, so a writer never waits on Python code.
   for (py::handle h : programs()) {
@@ -179,6 +224,11 @@ int BundleObject::run(py::handle ctx) const {
 
 void BundleObject::close() {
   if (closed_) return;
+  if (cgroup_) {
+    closed_ = true;
+    cgroup_->close();
+    return;
+  }
   const bool had_programs = core_.size() != 0;
   std::vector<Program*> held;
   core_.for_each_tuple([&](Program* p, const Link* link) {
@@ -195,6 +245,16 @@ void BundleObject::close() {
 std::string BundleObject::repr() const {
   std::string out = "Bundle(dialect='" + std::string(dialect()) + "'";
   if (closed_) return out + ", closed)";
+  if (cgroup_) {
+    out += ", mode=" + std::to_string(cgroup_->mode()) + ", revision=" +
+           std::to_string(cgroup_->revision()) + ", programs=[";
+    const char* sep = "";
+    for (const CgroupEntry& e : cgroup_->core().entries()) {
+      out += sep + py::repr(py::str(ProgramObject::of(e.runs()).name)).cast<std::string>();
+      sep = ", ";
+    }
+    return out + "])";
+  }
   out += ", revision=" + std::to_string(core_.revision()) + ", programs=[";
   const char* sep = "";
   // From a snapshot of strong references: making the strings may run the garbage collector,
@@ -209,6 +269,7 @@ std::string BundleObject::repr() const {
 py::object BundleObject::explain(const std::string& op, const OptionalProgramArg& prog,
                                  const FlagsArg& flags, const RelativeArg& relative,
                                  const RelativeArg& replace, const IntArg& expected_revision) const {
+  check_offered("explain");
   if (op != "attach" && op != "detach") raise_value_error("explain: op must be 'attach' or 'detach'");
   const bool attaching = op == "attach";
   Arguments a = arguments(flags, relative, attaching ? py::handle(replace) : py::handle(py::none()), expected_revision, attaching);

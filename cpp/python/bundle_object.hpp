@@ -4,9 +4,11 @@
 
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <string>
 
 #include "arguments.hpp"
+#include "cgroup_object.hpp"
 #include "mprog/mprog.hpp"
 #include "objects.hpp"
 #include "watchers.hpp"
@@ -15,7 +17,8 @@ namespace mprog::python {
 
 class BundleObject {
  public:
-  explicit BundleObject(py::handle dialect);  // a str: TypeError, unknown: ValueError
+  // dialect: a str (TypeError), known (ValueError); parent: only for "cgroup" (ValueError).
+  BundleObject(py::handle dialect, py::handle parent);
   ~BundleObject();
 
   void attach(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
@@ -24,7 +27,7 @@ class BundleObject {
                   const IntArg& expected_revision);
   void detach(const OptionalProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
               const IntArg& expected_revision);
-  py::object query(const OptionalIntArg& count) const;
+  py::object query(const OptionalIntArg& count, py::handle effective = py::handle()) const;
   py::object explain(const std::string& op, const OptionalProgramArg& prog, const FlagsArg& flags,
                      const RelativeArg& relative, const RelativeArg& replace,
                      const IntArg& expected_revision) const;
@@ -35,13 +38,18 @@ class BundleObject {
   py::list programs() const;  // a consistent snapshot, in order
   std::uint32_t size() const {
     check_open();
-    return core_.size();
+    return cgroup_ ? cgroup_->size() : core_.size();
   }
   std::uint64_t revision() const {
     check_open();
-    return core_.revision();
+    return cgroup_ ? cgroup_->revision() : core_.revision();
   }
-  const char* dialect() const { return dialect_name(core_.dialect()); }
+  const char* dialect() const { return cgroup_ ? "cgroup" : dialect_name(core_.dialect()); }
+  // The cgroup dialect: this bundle's cgroup (nullptr for a chain), and its parent.
+  CgroupObject* cgroup() const { return cgroup_.get(); }
+  py::object parent() const { return cgroup_ ? cgroup_->parent() : py::none(); }
+  // explain/watch/transaction: not offered by the cgroup dialect (NotImplementedError).
+  void check_offered(const char* what) const;
   void close();
   bool closed() const { return closed_; }
   std::string repr() const;
@@ -59,7 +67,8 @@ class BundleObject {
   void take_released();
   py::object state() const;  // the whole chain's QueryResult, for the watchers
 
-  Bundle core_;
+  Bundle core_;  // unused by a cgroup bundle
+  std::unique_ptr<CgroupObject> cgroup_;
   bool closed_ = false;
   Watchers watchers_;
 };

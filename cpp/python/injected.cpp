@@ -24,11 +24,13 @@ py::object module_with(py::handle value, const char* name, std::initializer_list
 }
 
 void inject(py::handle error, py::handle query_too_small, py::handle query_result,
-            py::handle explanation, py::handle to_request, py::handle messages) {
+            py::handle explanation, py::handle to_request, py::handle messages,
+            py::handle to_cgroup_request) {
   auto* next = new Injected{callable(error, "error"), callable(query_too_small, "query_too_small"),
                             callable(query_result, "query_result"),
                             callable(explanation, "explanation"), callable(to_request, "to_request"),
-                            module_with(messages, "messages", {"text", "program", "link", "unplaced"})};
+                            module_with(messages, "messages", {"text", "program", "link", "unplaced"}),
+                            callable(to_cgroup_request, "to_cgroup_request")};
   delete slot;  // a second injection (a reload) replaces the first
   slot = next;
 }
@@ -43,6 +45,7 @@ const Injected& injected() {
 void register_injection(py::module_& m) {
   m.def("_inject", &inject, py::kw_only(), py::arg("error"), py::arg("query_too_small"),
         py::arg("query_result"), py::arg("explanation"), py::arg("to_request"), py::arg("messages"),
+        py::arg("to_cgroup_request"),
         "Called once by mprog/__init__.py: what the binding uses of the Python package. Every\n"
         "argument is required, so a missing one fails the import of mprog.");
 }

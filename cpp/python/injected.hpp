@@ -15,6 +15,7 @@ struct Injected {
   pybind11::object explanation;      // mprog.explain.Explanation
   pybind11::object to_request;       // mprog.anchors.to_request
   pybind11::object messages;         // mprog.messages: text(rule, **facts), program(id), ...
+  pybind11::object to_cgroup_request;  // mprog.anchors.to_cgroup_request
 };
 
 // RuntimeError if mprog has not injected them (only if _core is loaded outside the package).

@@ -30,10 +30,19 @@ py::object checked_fn(py::object fn) {
   return fn;
 }
 
+std::string checked_dialect(py::handle d) {
+  std::string text = PyUnicode_Check(d.ptr()) ? d.cast<std::string>() : std::string();
+  if (text != "upstream" && text != "v2" && text != "cgroup")
+    raise_value_error("unknown dialect " + py::repr(d).cast<std::string>() +
+                      "; expected one of ('upstream', 'v2', 'cgroup')");
+  return text;
+}
+
 }  // namespace
 
-ProgramObject::ProgramObject(py::handle n, py::object f)
-    : name(checked_name(n)), fn(checked_fn(std::move(f))) {
+ProgramObject::ProgramObject(py::handle n, py::object f, py::handle d)
+    : name(checked_name(n)), fn(checked_fn(std::move(f))), dialect(checked_dialect(d)) {
+  core.kind = dialect == "cgroup" ? ProgramKind::cgroup : ProgramKind::tcx;
   core.id = ++last_program_id;
   core.user = this;
   programs()[core.id] = this;

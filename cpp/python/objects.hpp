@@ -19,12 +19,13 @@ struct ProgramObject {
   Program core;
   std::string name;
   py::object fn;
+  std::string dialect;  // "upstream", "v2" or "cgroup": core.kind says the same to the core
   bool closed = false;
   std::uint32_t holders = 0;  // chains holding it by program + open links holding it
   PyObject* self = nullptr;   // the Python object that owns it, once looked up (see owner())
 
   // name: a str, fn: a callable or None (TypeError otherwise, docs/protocol.md "Bad input").
-  ProgramObject(py::handle name, py::object fn);
+  ProgramObject(py::handle name, py::object fn, py::handle dialect);
   ~ProgramObject();
   bool alive() const { return !closed || holders > 0; }
   static ProgramObject& of(const Program* p) { return *reinterpret_cast<ProgramObject*>(p->user); }

@@ -8,8 +8,10 @@ namespace mprog::python {
 void register_bundle(py::module_& m) {
   py::class_<BundleObject>(m, "Bundle", "A chain of up to 63 programs at one hook, with the "
                                         "kernel's bpf_mprog rules (docs/protocol.md).")
-      .def(py::init<StrArg>(), py::arg("dialect") = "upstream",
-           "dialect: 'upstream' (tcx) or 'v2'.")
+      .def(py::init<StrArg, OptionalBundleArg>(), py::arg("dialect") = "upstream",
+           py::arg("parent") = py::none(),
+           "dialect: 'upstream' (tcx), 'v2' or 'cgroup' (docs/cgroup.md: one cgroup's list "
+           "for one attach type; parent: None or the cgroup Bundle above it).")
       .def("attach", &BundleObject::attach, py::arg("prog"), py::arg("flags") = 0,
            py::arg("relative") = py::none(), py::arg("replace") = py::none(),
            py::arg("expected_revision") = 0,
@@ -23,9 +25,12 @@ void register_bundle(py::module_& m) {
            py::arg("relative") = py::none(), py::arg("expected_revision") = 0,
            "Detach a program attached by program (BPF_PROG_DETACH); prog=None detaches the one "
            "the flags and relative name.")
-      .def("query", &BundleObject::query, py::arg("count") = py::none(),
+      .def("query", [](const BundleObject& b, const OptionalIntArg& count, const BoolArg& effective) {
+             return b.query(count, effective);
+           }, py::arg("count") = py::none(), py::arg("effective") = false,
            "The chain as a QueryResult; count=None: all of it. A count smaller than the chain "
-           "raises QueryTooSmall with the first count entries in .partial.")
+           "raises QueryTooSmall with the first count entries in .partial. effective=True "
+           "(cgroup only): the effective array the cgroup runs, with revision 0.")
       .def("run", &BundleObject::run, py::arg("ctx") = py::none(),
            "Call each program's fn(ctx) in order until one returns something other than NEXT.")
       .def("programs", &BundleObject::programs, "The Programs in the chain, in order (a snapshot).")
@@ -37,12 +42,15 @@ void register_bundle(py::module_& m) {
            "Call callback(old, new) (QueryResults) after every committed change.")
       .def("unwatch", &BundleObject::unwatch, py::arg("callback"), "Stop calling callback.")
       .def("transaction", [](py::object self, const IntArg& expected_revision) {
+             self.cast<BundleObject&>().check_offered("transaction");
              return TransactionObject(self, expected_revision);
            }, py::arg("expected_revision") = 0,
            "Operations applied as one change on commit (or at the end of a with block).")
       .def_property_readonly("revision", &BundleObject::revision,
                              "Steps by one per change; a chain emptied (upstream) starts again at 1.")
       .def_property_readonly("dialect", &BundleObject::dialect)
+      .def_property_readonly("parent", &BundleObject::parent,
+                             "The cgroup Bundle above this one (cgroup dialect), else None.")
       .def_property_readonly("closed", &BundleObject::closed)
       .def("close", &BundleObject::close,
            "Release what the bundle holds: links become detached (they stay open), programs "

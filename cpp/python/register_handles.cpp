@@ -7,14 +7,17 @@ namespace mprog::python {
 void register_handles(py::module_& m) {
   py::class_<ProgramObject>(m, "Program", "A program handle: a name, an optional callable, and an "
                                           "id that query reports.")
-      .def(py::init([](const StrArg& name, const ProgramFnArg& fn) {
-             return new ProgramObject(name, py::reinterpret_borrow<py::object>(fn));
+      .def(py::init([](const StrArg& name, const ProgramFnArg& fn, const StrArg& dialect) {
+             return new ProgramObject(name, py::reinterpret_borrow<py::object>(fn), dialect);
            }),
-           py::arg("name") = "", py::arg("fn") = py::none(),
-           "fn(ctx) -> int is what Bundle.run calls; NEXT (-1) hands on to the next program.")
+           py::arg("name") = "", py::arg("fn") = py::none(), py::arg("dialect") = "upstream",
+           "fn(ctx) -> int is what Bundle.run calls; NEXT (-1) hands on to the next program. "
+           "dialect: the kind of program, a tcx one ('upstream', 'v2') or a cgroup one "
+           "('cgroup'); a bundle takes only its own kind where the kernel checks it.")
       .def_property_readonly("id", [](const ProgramObject& p) { return p.core.id; },
                              "Unique within the process, never reused (> 0).")
       .def_readonly("name", &ProgramObject::name)
+      .def_readonly("dialect", &ProgramObject::dialect)
       .def_readonly("fn", &ProgramObject::fn)
       .def_readonly("closed", &ProgramObject::closed)
       .def("close", [](ProgramObject& p) { p.closed = true; },

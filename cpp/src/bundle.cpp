@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "cgroup.hpp"
 #include "plan.hpp"
 
 namespace mprog {
@@ -231,6 +232,7 @@ Result update(Ref<Link> link, Ref<Program> new_prog, std::uint64_t flags, Ref<Pr
   Link& l = *link.object;
   if (!l.attached()) return {-ENOLINK, Why::link_detached};
   if (old_prog.object && old_prog.object != l.prog) return {-EPERM, Why::wrong_old_prog};
+  if (l.cgroup) return l.cgroup->update_link(l, *new_prog.object);  // its own rules
   if (new_prog.object == l.prog) return {};  // tcx: same program, nothing to do
   return l.bundle->update_link(l, *new_prog.object);
 }
@@ -238,6 +240,7 @@ Result update(Ref<Link> link, Ref<Program> new_prog, std::uint64_t flags, Ref<Pr
 Result detach(Ref<Link> link) {
   if (link.error) return {link.error, Why::bad_handle};
   if (!link.object->attached()) return {};
+  if (link.object->cgroup) return link.object->cgroup->detach_link(*link.object);
   return link.object->bundle->detach_link(*link.object);
 }
 

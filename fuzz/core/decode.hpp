@@ -5,12 +5,17 @@
 // coverage feedback build on what it found.
 //
 // Record layout (each field is reduced modulo its range, so no value is invalid):
-//   b0  operation                b4  relative's index (or the link an update/detach names)
-//   b1  program index            b5  expected revision: zero, current, stale, future, huge
-//   b2  flag bits (see flags())  b6  handle sources: bits 0-1 program, 2-3 second handle,
-//   b3  relative's kind              6-7 the errno of a failed lookup
-//                                b7  a spare argument: second handle's index, query capacity,
-//                                    fill target, an unknown flag bit, commit or discard
+//   b0  the operation (decode()'s table)
+//   b1  the program's index (in the pool, or in the chain)
+//   b2  flag bits (World::flags()); bit 0 is REPLACE for update, discard (not commit) for
+//       tx_end, by link (not by program) for fill
+//   b3  the relative's kind; for update and link_detach, where the link comes from
+//   b4  the relative's (or that link's) index
+//   b5  the expected revision: zero, current, stale, future or huge
+//   b6  handle sources: bits 0-1 the program's, 2-3 the second handle's; bits 6-7 the errno
+//       of a failed lookup
+//   b7  a spare argument: the second handle's index, a query's capacity, fill's target (0
+//       mod 16: reset instead), the unknown flag bit, reuse of a link object (bit 7)
 #pragma once
 
 #include <cerrno>

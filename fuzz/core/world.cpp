@@ -17,7 +17,7 @@ bool known_error(int e) {
   }
 }
 
-// `after` is `before` with one entry added at k (or, with `removed`, taken away at k).
+// `big` is `small` with one entry added at k (an insert; read backwards, a removal).
 bool one_entry_apart(const State& small, const State& big, std::uint32_t k) {
   if (big.count != small.count + 1 || k >= big.count) return false;
   for (std::uint32_t i = 0; i < small.count; ++i) {

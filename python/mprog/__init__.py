@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import _core, errors, messages
 from ._core import Bundle, Link, Program, Transaction
-from .anchors import After, Anchor, Before, Head, Replace, Tail, to_request
+from .anchors import After, Anchor, Before, Head, Replace, Tail, to_cgroup_request, to_request
 from .errors import (AlreadyAttached, BadAnchor, Busy, ChainFull, ClosedHandle,
                      InvalidArgument, LinkDetached, MprogError, NotAttached, NotFound,
                      PinViolation, QueryTooSmall, StaleRevision, WrongProgram)
@@ -18,10 +18,11 @@ from .retry import retry
 
 # What the C++ binding uses of this package, handed over once (it imports nothing by name).
 _core._inject(error=errors.error, query_too_small=QueryTooSmall, query_result=QueryResult,
-              explanation=Explanation, to_request=to_request, messages=messages)
+              explanation=Explanation, to_request=to_request, messages=messages,
+              to_cgroup_request=to_cgroup_request)
 
 __version__ = "0.1.0"
-DIALECTS = ("upstream", "v2")
+DIALECTS = ("upstream", "v2", "cgroup")
 
 __all__ = [
     "ALLOW", "CGROUP_MAX_PROGRAMS", "CgroupFlag", "DENY",

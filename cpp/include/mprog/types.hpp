@@ -39,6 +39,10 @@ constexpr std::uint64_t pins = first | last;
 constexpr std::uint64_t known = replace | before | after | first | last | id | link;
 }  // namespace v2flag
 
+// What kind of program it is, as the kernel's program type: a tcx (SCHED_CLS) program serves
+// the upstream and v2 dialects, a cgroup (CGROUP_SKB) program the cgroup one.
+enum class ProgramKind : std::uint8_t { tcx, cgroup };
+
 struct Program;
 using RunFn = int (*)(const Program& self, void* ctx);
 
@@ -47,17 +51,20 @@ struct Program {
   std::uint32_t id = 0;
   RunFn run = nullptr;
   void* user = nullptr;
+  ProgramKind kind = ProgramKind::tcx;
 };
 
 class Bundle;
+class Cgroup;  // private (src/cgroup.hpp): the cgroup dialect's list in its hierarchy
 
 // A link owns the slot it was attached to. The core sets `bundle` while it is attached.
 struct Link {
   std::uint32_t id = 0;
   Program* prog = nullptr;
   Bundle* bundle = nullptr;
+  Cgroup* cgroup = nullptr;  // ... or the cgroup it is attached to (the cgroup dialect)
   void* user = nullptr;  // the caller's, like Program::user
-  bool attached() const { return bundle != nullptr; }
+  bool attached() const { return bundle != nullptr || cgroup != nullptr; }
 };
 
 // A handle the caller looked up, or the errno its lookup gave (a closed fd: -EBADF, ...).
@@ -122,6 +129,15 @@ enum class Why : std::uint8_t {
   pinned,            // v2: a pin holder is in the way
   pin_position,      // v2: a pin away from its end
   query_short,
+  // The cgroup dialect's own rules (docs/cgroup.md).
+  wrong_kind,        // not a cgroup program
+  bad_mode,          // ALLOW_OVERRIDE with ALLOW_MULTI, or REPLACE without ALLOW_MULTI
+  replace_position,  // REPLACE with BEFORE/AFTER
+  hierarchy,         // an ancestor holds one program without ALLOW_OVERRIDE
+  mode_mismatch,     // the list has another mode
+  preorder,          // the relative and the new entry differ in PREORDER
+  detach_args,       // cgroup detach takes no flags and no relative
+  unnamed,           // ALLOW_MULTI detach without a program
 };
 
 }  // namespace mprog

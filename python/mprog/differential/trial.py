@@ -239,19 +239,21 @@ class Trial:
             if ok:
                 self.prog_labels.add(op["as"])
                 v.progs.append(op["as"])
+        # A bad-input op names its argument by a dict (the bad value), never by a label: a
+        # success with one teaches the view nothing about the labelled objects.
         elif kind == "link":
-            if ok:
+            if ok and type(op["prog"]) is int:
                 self.link_labels.add(op["as"])
                 v.links.append(op["as"])
                 v.link_prog[op["as"]] = op["prog"]
         elif kind == "prog_close":
-            if ok:
+            if ok and type(op["prog"]) is int:
                 v.closed_progs.add(op["prog"])
         elif kind == "link_close":
-            if ok:
+            if ok and type(op["link"]) is int:
                 v.closed_links.add(op["link"])
         elif kind == "update":
-            if ok:
+            if ok and type(op["link"]) is int and type(op["new_prog"]) is int:
                 v.link_prog[op["link"]] = op["new_prog"]
         elif kind == "tx_begin":
             if ok:

@@ -339,11 +339,12 @@ class Interpreter:
         if self.dialect == "cgroup":
             out += (self._tree(),)
         if op is not None:
+            # A bad-input op names its argument by a dict (the bad value), not by a label.
             link = op.get("link", op.get("as") if op["op"] == "link" else None)
-            if link is not None and link in self.links:
+            if type(link) is int and link in self.links:
                 out += (self._link_state(self.links[link]),)
             prog = op.get("prog")
-            if op["op"] == "prog_close" and prog in self.progs:
+            if op["op"] == "prog_close" and type(prog) is int and prog in self.progs:
                 out += (bool(self.progs[prog].closed),)
         return out
 
