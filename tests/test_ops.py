@@ -133,3 +133,20 @@ def test_view_is_what_the_backends_agree_on():
         state = trial.state
         assert list(trial.view.order) == state["chain"]["progs"]
         assert isinstance(trial.view, View)
+
+
+def test_bad_input_campaign_agrees_and_reaches_the_backends():
+    """Bad input is on by default; with more of it, core and model still answer alike, and
+    the bad arguments do reach the backends (TypeError/ValueError answers are seen)."""
+    from mprog.differential.campaign import run_campaign
+
+    seen = []
+    result = run_campaign({"core": mprog, "model": model}, "upstream", traces=40, seed=2,
+                          out=None, minimize=False, bad_input=20)
+    assert result.divergences == 0, [f.divergence.report() for f in result.found]
+    with Trial({"core": mprog, "model": model}, "upstream", full=False) as trial:
+        gen = Generator("upstream", random.Random(6), Weights(bad=20))
+        while len(trial.ops) < 600:
+            for op in gen.next(trial.view):
+                seen.append(trial.step(op)["core"][0])
+    assert "raise" in seen

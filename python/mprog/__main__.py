@@ -194,7 +194,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       help="worker processes running traces (0: one per core; default 1)")
     fuzz.add_argument("--bad-input", type=float, metavar="PERCENT",
                       help="percent of ops given one bad argument (wrong type, out of range, "
-                           "another backend's object; default 0)")
+                           "another backend's object; default 2, 0 turns it off)")
     fuzz.add_argument("--normal-rcu", action="store_true",
                       help="with the kernel backend, keep the kernel's normal (slow) RCU grace "
                            "periods instead of expediting them for the run")

@@ -42,9 +42,9 @@ class Weights:
     link_close: float = 0.8
     transaction: float = 1.0  # tx_begin; staged ops, commit and discard follow from it
     bundle_close: float = 0.02
-    # percent of ops with one argument replaced by bad input: off by default while the backends
-    # still disagree on bad input (docs/protocol.md; `fuzz --bad-input 2` turns it on)
-    bad: float = 0.0
+    # percent of ops with one argument replaced by bad input (docs/protocol.md: every backend
+    # answers bad input alike; `fuzz --bad-input P` sets it, 0 turns it off)
+    bad: float = 2.0
     #: revisions: zero, current, stale, future, value
     revisions: Tuple[float, ...] = (55, 25, 10, 6, 1)
     #: relative kinds: id_raw and int (the rest is by handle or by id)
