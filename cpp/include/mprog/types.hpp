@@ -49,9 +49,9 @@ using RunFn = int (*)(const Program& self, void* ctx);
 // A program: what the fast path calls. `id` is reported by query; `user` is the caller's.
 struct Program {
   std::uint32_t id = 0;
-  ProgramKind kind = ProgramKind::tcx;  // in id's padding: a Program stays 24 bytes
   RunFn run = nullptr;
   void* user = nullptr;
+  ProgramKind kind = ProgramKind::tcx;  // last: {id, run, user} initializers keep working
 };
 
 class Bundle;
