@@ -101,6 +101,14 @@ void Bundle::reset() {
 // ---- control path entry points ----
 
 Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
+  // A Ref with neither an object nor an error names no program: read it as the kernel reads
+  // an fd that is no bpf program (EINVAL, at the rules' own bad-handle check), so that a
+  // null pointer never enters the chain. Rare, so the copy stays off the common path.
+  if (!(link ? link->prog : r.prog.object) && !r.prog.error) {
+    Request named = r;
+    named.prog = Ref<Program>::failed(-EINVAL);
+    return plan_attach(b, named, link, plan);
+  }
   return b.dialect() == Dialect::v2 ? v2::plan_attach(b, r, link, plan)
                                     : upstream::plan_attach(b, r, link, plan);
 }
@@ -222,7 +230,9 @@ int Bundle::run(void* ctx) const {
 Result update(Ref<Link> link, Ref<Program> new_prog, std::uint64_t flags, Ref<Program> old_prog) {
   if (flags & ~flag::replace) return {-EINVAL, Why::update_flags};
   if (link.error) return {link.error, Why::bad_handle};
+  if (!link.object) return {-EINVAL, Why::bad_handle};  // names nothing: as plan_attach
   if (new_prog.error) return {new_prog.error, Why::bad_handle};
+  if (!new_prog.object) return {-EINVAL, Why::bad_handle};
   if (flags & flag::replace) {
     if (old_prog.error) return {old_prog.error, Why::bad_handle};
     if (!old_prog.object) return {-EINVAL, Why::replace_missing};
@@ -239,6 +249,7 @@ Result update(Ref<Link> link, Ref<Program> new_prog, std::uint64_t flags, Ref<Pr
 
 Result detach(Ref<Link> link) {
   if (link.error) return {link.error, Why::bad_handle};
+  if (!link.object) return {-EINVAL, Why::bad_handle};
   if (!link.object->attached()) return {};
   if (link.object->cgroup) return link.object->cgroup->detach_link(*link.object);
   return link.object->bundle->detach_link(*link.object);

@@ -187,6 +187,31 @@ void transaction_commits_into_its_own_bundle() {
   CHECK((ids(mine) == std::vector<std::uint32_t>{1}));
 }
 
+// A Ref that names nothing (no object, no error) is EINVAL wherever a program or link is
+// required, and changes nothing: a null pointer never reaches the chain.
+void null_handles_are_refused() {
+  mprog::Bundle chain;
+  mprog::Program a{1, next, nullptr};
+  CHECK(chain.attach(by(a)));
+  const std::uint64_t revision = chain.revision();
+  mprog::Request none;  // prog: neither object nor error
+  mprog::Result r = chain.attach(none);
+  CHECK(!r && r.error == -EINVAL);
+  mprog::Link unset;  // a link whose program was never set
+  r = chain.attach(unset, none);
+  CHECK(!r && r.error == -EINVAL && !unset.attached());
+  CHECK(chain.size() == 1 && chain.revision() == revision);
+  mprog::Link held;
+  held.prog = &a;
+  r = mprog::update(mprog::Ref<mprog::Link>{}, &a, 0, {});
+  CHECK(!r && r.error == -EINVAL);
+  r = mprog::update(&held, mprog::Ref<mprog::Program>{}, 0, {});
+  CHECK(!r && r.error == -EINVAL);
+  r = mprog::detach(mprog::Ref<mprog::Link>{});
+  CHECK(!r && r.error == -EINVAL);
+  CHECK(chain.size() == 1 && chain.revision() == revision);
+}
+
 void counter_reuse() {
   const mprog::ReaderCounter* first = nullptr;
   const mprog::ReaderCounter* second = nullptr;
@@ -231,6 +256,7 @@ int main() {
   nested_sections();
   transaction_and_link_guards();
   transaction_commits_into_its_own_bundle();
+  null_handles_are_refused();
   counter_reuse();
   thread_churn();
   if (failures) {

@@ -69,6 +69,8 @@ struct Link {
 
 // A handle the caller looked up, or the errno its lookup gave (a closed fd: -EBADF, ...).
 // The core reports `error` at the point of its order of checks where the kernel would.
+// A Ref with neither (a default Ref) names nothing: EINVAL where a program or link is
+// required, as the kernel answers an fd that is no bpf object.
 template <class T>
 struct Ref {
   T* object = nullptr;
