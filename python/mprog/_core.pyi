@@ -123,5 +123,6 @@ def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "u
 
 def _inject(*, error: Callable[..., Any], query_too_small: Callable[..., Any],
             query_result: Callable[..., Any], explanation: Callable[..., Any],
-            to_request: Callable[..., Any], messages: Any) -> None:
+            to_request: Callable[..., Any], messages: Any,
+            to_cgroup_request: Callable[..., Any]) -> None:
     """Called once by mprog/__init__.py: what the binding uses of the Python package."""
