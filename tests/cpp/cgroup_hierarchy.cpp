@@ -8,18 +8,11 @@
 #include <vector>
 
 #include "cgroup.hpp"
+#include "check.hpp"
 
 namespace {
 
-int failures = 0;
-
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                    \
-    }                                                                                \
-  } while (0)
+using mprog_test::failures;
 
 using namespace mprog;
 

@@ -11,18 +11,11 @@
 #include <vector>
 
 #include "mprog/mprog.hpp"
+#include "check.hpp"
 
 namespace {
 
-int failures = 0;
-
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                            \
-    }                                                                        \
-  } while (0)
+using mprog_test::failures;
 
 int next(const mprog::Program&, void*) { return mprog::kNext; }
 int drop(const mprog::Program&, void*) { return 2; }  // TC_ACT_SHOT
