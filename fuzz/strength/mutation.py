@@ -73,17 +73,22 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=2.0, help="campaign seconds per mutant (2)")
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--keep", help="work in this new directory and keep it (the sessions: "
+                    "cosmic-ray dump DIR/NAME/session.sqlite, even of a run stopped early)")
     args = ap.parse_args()
     if not shutil.which("cosmic-ray"):
         raise SystemExit("cosmic-ray is not installed: pip install cosmic-ray")
-    top = tempfile.mkdtemp(prefix="mprog-mutation-")
+    top = args.keep or tempfile.mkdtemp(prefix="mprog-mutation-")
+    if args.keep:
+        os.makedirs(top)
     try:
         tree = Tree(top)
         tree.configure(libfuzzer=False)
         tree.build()
         results = [score(tree, f, args.budget, args.seed) for f in args.files.split(",")]
     finally:
-        shutil.rmtree(top, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(top, ignore_errors=True)
     for r in results:
         o = r["outcomes"]
         killed, survived = o.get("killed", 0), o.get("survived", 0)
