@@ -14,6 +14,7 @@ reports no link ids, and detach takes no flags and no relative.
 from __future__ import annotations
 
 import errno as E
+import threading
 from typing import Any, Iterator, List, NamedTuple, Optional, Tuple
 
 from ..anchors import to_cgroup_request
@@ -21,6 +22,7 @@ from ..errors import QueryTooSmall, error
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
 from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
+from .bundle import _one_writer
 from .chain import describe
 from .handles import BpfLink, Link, Program
 from .naming import (check_args, check_count, check_known, check_update, is_none, lookup,
@@ -63,6 +65,9 @@ class CgroupBundle(Unique):
                                 f"{type(parent).__name__}")
             parent._check_open()
         self._parent: Optional[CgroupBundle] = parent
+        # One lock for a whole tree (the kernel's cgroup_mutex is global): a change, a query
+        # or a link's call is whole for every thread, and a hierarchy check sees no half.
+        self._lock = threading.RLock() if parent is None else parent._lock
         self._entries: Entries = ()
         self._mode = 0
         self._revision = 1
@@ -103,6 +108,7 @@ class CgroupBundle(Unique):
 
     # -- the protocol ------------------------------------------------------------------
 
+    @_one_writer
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
         op = "attach"
@@ -118,6 +124,7 @@ class CgroupBundle(Unique):
             replacing = _cgroup_program(replace, op, "replace")
         self._attach(op, prog, None, flags, relative, replacing, expected_revision)
 
+    @_one_writer
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
         op = "link"
@@ -136,6 +143,7 @@ class CgroupBundle(Unique):
         link._link.attached = True
         return link
 
+    @_one_writer
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
         op = "detach"
@@ -163,6 +171,7 @@ class CgroupBundle(Unique):
             idx = 0  # without ALLOW_MULTI the one program goes, whatever was named
         self._remove(idx)
 
+    @_one_writer
     def query(self, count: Optional[int] = None, effective: bool = False) -> QueryResult:
         self._check_open()
         check_count(count)
@@ -210,6 +219,7 @@ class CgroupBundle(Unique):
             counted += len(level._entries)
         return preorder + rest
 
+    @_one_writer
     def close(self) -> None:
         """Release what the bundle holds (idempotent): links become detached (they stay
         open), programs attached by program are let go; the list empties for the cgroups
@@ -227,6 +237,7 @@ class CgroupBundle(Unique):
 
     # -- links (Link's methods land here) ----------------------------------------------
 
+    @_one_writer
     def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
         op = "update"
         new_prog = check_update(link, new_prog, flags, old_prog)  # then cgroup_bpf_replace()
@@ -239,12 +250,14 @@ class CgroupBundle(Unique):
         self._revision += 1
         old._unhold()
 
+    @_one_writer
     def _link_detach(self, link: BpfLink) -> None:
         if link.closed:
             raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
         if link.attached:
             self._release(link)
 
+    @_one_writer
     def _link_close(self, link: BpfLink) -> None:
         if link.closed:
             return
