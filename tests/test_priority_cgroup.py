@@ -195,3 +195,51 @@ def test_foreign_programs_may_be_refused_without_harm(cg):
     with pytest.raises(MprogError):
         b.attach(f, Tail(mode="override"))
     assert cg.order(b) == [x]
+
+
+def test_a_link_named_by_its_link_object(cg):
+    """``Before(link)`` names a link on every backend (the kernel's cgroup links are Links
+    too: before, the kernel backend sent it without BPF_F_LINK and got EINVAL)."""
+    b = cg.bundle()
+    x, y = cg.programs(2)
+    lx = b.link(x, Tail())
+    try:
+        with b.link(y, Before(lx)) as ly:
+            assert cg.order(b) == [y, x]
+            ly.detach()
+    finally:
+        lx.close()
+
+
+def test_a_second_handle_on_the_cgroup_shares_the_list(request):
+    """Kernel-backend extra: ``CgroupBundle.open(path)`` speaks to the list of a cgroup
+    another bundle (of any process) made; its close lets go of its handle only."""
+    import os
+
+    from conftest import load_backend
+    kernel = load_backend("kernel")
+    from mprog.kernel.cgroup import CgroupBundle
+    b = kernel.Bundle("cgroup")
+    x, y = (kernel.Program(n, dialect="cgroup") for n in "xy")
+    try:
+        other = CgroupBundle.open(b.path)
+        m = Manager(other)
+        m.place(y, 2)
+        Manager(b, {y.id: 2}.get).place(x, 1)
+        assert other.query() == b.query() and b.query().prog_ids == (x.id, y.id)
+        other.close()
+        assert b.query().prog_ids == (x.id, y.id) and os.path.isdir(b.path)
+        with pytest.raises(ValueError):
+            other.query()
+        with pytest.raises(ValueError):
+            CgroupBundle.open(b.path, ifindex=1)
+        with pytest.raises(TypeError):
+            CgroupBundle.open(3)
+        with pytest.raises(FileNotFoundError):
+            CgroupBundle.open(b.path + "-none")
+    finally:
+        b.close()
+        x.close()
+        y.close()
+        kernel.assert_nothing_left()
+    assert not os.path.exists(b.path)
