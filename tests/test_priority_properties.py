@@ -94,12 +94,17 @@ def test_order_holds_after_any_sequence(request, name, dialect, examples):
             for link in foreign_links.values():
                 link.close()
 
+    run_then_close(run, module, managed + foreign)
+
+
+def run_then_close(run, module, programs):
+    """Run the hypothesis test, then close its programs (and check the kernel's are all)."""
     try:
         run()
     finally:
-        for p in managed + foreign:
+        for p in programs:
             p.close()
-        if name == "kernel":
+        if module.__name__ == "mprog.kernel":
             module.assert_nothing_left()
 
 
@@ -176,10 +181,4 @@ def test_cgroup_relatives_the_kernel_refuses_are_counted_once_and_avoided(reques
                     if link is not None:
                         link.close()
 
-    try:
-        run()
-    finally:
-        for p in foreign + managed:
-            p.close()
-        if name == "kernel":
-            module.assert_nothing_left()
+    run_then_close(run, module, foreign + managed)
