@@ -67,22 +67,24 @@ inline int lookup_error(const Ref<Program>& ref, const Program* prog) {
 // Which of the kBlock pointers at `p` may be `prog`: bit j for p[j]. With SSE2 it compares
 // only their low 32 bits, four at a time (SSE2 has no 64-bit equality), so a set bit must be
 // confirmed; a clear bit is final. Elsewhere it compares whole pointers.
-constexpr std::size_t kBlock = 8;
+constexpr std::size_t kBlock = 16;
 static_assert(kSlots % kBlock == 0, "blocks must not run past programs[]");
 
 inline unsigned candidates(const Program* const* p, const Program* prog) {
 #if defined(__SSE2__)
   const auto low = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(prog));
   const __m128i key = _mm_set1_epi32(static_cast<std::int32_t>(low));
-  // Lane k of the result: p[i + k] matches (x86 is little-endian: the low half of a pointer
-  // is its first dword, so dwords 0 and 2 of each pair of pointers).
+  // Lane k (all ones or zero): p[i + k] matches. x86 is little-endian: a pointer's low half
+  // is its first dword, so dwords 0 and 2 of each pair of pointers.
   const auto matches = [p, key](std::size_t i) {
     const __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(p + i));
     const __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(p + i + 2));
-    const __m128i low_halves = _mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
-    return static_cast<unsigned>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(low_halves, key))));
+    return _mm_cmpeq_epi32(_mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), key);
   };
-  return matches(0) | matches(4) << 4;
+  // Narrow the lanes to one byte per pointer, in order (saturation keeps all ones and zero).
+  const __m128i bytes = _mm_packs_epi16(_mm_packs_epi32(matches(0), matches(4)),
+                                        _mm_packs_epi32(matches(8), matches(12)));
+  return static_cast<unsigned>(_mm_movemask_epi8(bytes));
 #else
   unsigned bits = 0;
   for (std::size_t j = 0; j < kBlock; ++j) bits |= static_cast<unsigned>(p[j] == prog) << j;
