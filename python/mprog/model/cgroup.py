@@ -14,7 +14,9 @@ reports no link ids, and detach takes no flags and no relative.
 from __future__ import annotations
 
 import errno as E
-from typing import Any, Iterator, List, NamedTuple, Optional, Tuple
+import functools
+import threading
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 from ..anchors import to_cgroup_request
 from ..errors import QueryTooSmall, error
@@ -32,6 +34,17 @@ MODES = F.ALLOW_OVERRIDE | F.ALLOW_MULTI
 ATTACH_KNOWN = MODES | F.REPLACE | F.PREORDER | F.BEFORE | F.AFTER | F.ID | F.LINK
 #: BPF_LINK_CREATE for cgroups: BPF_F_LINK_ATTACH_MASK (a link is always ALLOW_MULTI).
 LINK_KNOWN = F.ID | F.BEFORE | F.AFTER | F.PREORDER | F.LINK
+
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def _one_writer(method: _M) -> _M:
+    """Run ``method`` holding the tree's lock, as the tcx model Bundle's calls hold theirs."""
+    @functools.wraps(method)
+    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return serialized  # type: ignore[return-value]
 
 
 class Entry(NamedTuple):
@@ -63,6 +76,9 @@ class CgroupBundle(Unique):
                                 f"{type(parent).__name__}")
             parent._check_open()
         self._parent: Optional[CgroupBundle] = parent
+        # One lock for a whole tree (the kernel's cgroup_mutex is global): a change, a query
+        # or a link's call is whole for every thread, and a hierarchy check sees no half.
+        self._lock = threading.RLock() if parent is None else parent._lock
         self._entries: Entries = ()
         self._mode = 0
         self._revision = 1
@@ -104,6 +120,7 @@ class CgroupBundle(Unique):
 
     # -- the protocol ------------------------------------------------------------------
 
+    @_one_writer
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
         op = "attach"
@@ -119,6 +136,7 @@ class CgroupBundle(Unique):
             replacing = _cgroup_program(replace, op, "replace")
         self._attach(op, prog, None, flags, relative, replacing, expected_revision)
 
+    @_one_writer
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
         op = "link"
@@ -137,6 +155,7 @@ class CgroupBundle(Unique):
         link._link.attached = True
         return link
 
+    @_one_writer
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
         op = "detach"
@@ -164,6 +183,7 @@ class CgroupBundle(Unique):
             idx = 0  # without ALLOW_MULTI the one program goes, whatever was named
         self._remove(idx)
 
+    @_one_writer
     def query(self, count: Optional[int] = None, effective: bool = False) -> QueryResult:
         self._check_open()
         check_count(count)
@@ -211,6 +231,7 @@ class CgroupBundle(Unique):
             counted += len(level._entries)
         return preorder + rest
 
+    @_one_writer
     def close(self) -> None:
         """Release what the bundle holds (idempotent): links become detached (they stay
         open), programs attached by program are let go; the list empties for the cgroups
@@ -226,6 +247,7 @@ class CgroupBundle(Unique):
 
     # -- links (Link's methods land here) ----------------------------------------------
 
+    @_one_writer
     def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
         op = "update"
         new_prog = check_update(link, new_prog, flags, old_prog)  # then cgroup_bpf_replace()
@@ -235,12 +257,14 @@ class CgroupBundle(Unique):
         link.run(new_prog)
         self._revision += 1
 
+    @_one_writer
     def _link_detach(self, link: BpfLink) -> None:
         if link.closed:
             raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
         if link.attached:
             self._release(link)
 
+    @_one_writer
     def _link_close(self, link: BpfLink) -> None:
         if link.closed:
             return
