@@ -121,11 +121,17 @@ class Tree:
         corpus = os.path.join(work, "corpus")
         shutil.copytree(corpus_from, corpus)
         start = time.monotonic()
-        p = subprocess.run(target + [f"-max_total_time={int(budget)}", f"-seed={seed}",
-                                     "-timeout=20", f"-artifact_prefix={work}/", corpus],
-                           env=self.env, capture_output=True, text=True, timeout=budget + 120)
-        seconds = time.monotonic() - start
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            p = subprocess.run(target + [f"-max_total_time={int(budget)}", f"-seed={seed}",
+                                         "-timeout=20", f"-artifact_prefix={work}/", corpus],
+                               env=self.env, capture_output=True, text=True,
+                               timeout=budget + 120)
+        except subprocess.TimeoutExpired:  # a start-up slower than 2 minutes: a loaded machine
+            return {"detected": False, "seconds": time.monotonic() - start,
+                    "detail": "killed: no result within the budget plus 120 s"}
+        finally:
+            seconds = time.monotonic() - start
+            shutil.rmtree(work, ignore_errors=True)
         if p.returncode == 0:
             return {"detected": False, "seconds": seconds, "detail": ""}
         why = [ln for ln in p.stderr.splitlines()
