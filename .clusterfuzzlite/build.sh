@@ -6,8 +6,9 @@
 #
 #   bash .clusterfuzzlite/build.sh        # -> build-cflite/out/{core_ops_fuzzer,differential_fuzzer,...}
 #
-# Targets: core_ops_fuzzer (the C++ core alone, libFuzzer) and differential_fuzzer (core vs
-# model through atheris, when atheris is importable). Each gets a seed corpus zip.
+# Targets: core_ops_fuzzer (the C++ core alone, libFuzzer), differential_fuzzer and
+# generator_fuzzer (core vs model through atheris, when atheris is importable). Each gets a seed
+# corpus zip.
 # The project is the working directory: the Dockerfile's WORKDIR, or the checkout CI runs in.
 project=$(pwd)
 : "${OUT:=$project/build-cflite/out}"
@@ -28,33 +29,39 @@ rm -rf "$WORK/seeds" && python3 "$project/fuzz/core_ops_seeds.py" "$WORK/seeds/c
 (cd "$WORK/seeds/core_ops" && python3 -m zipfile -c "$OUT/core_ops_fuzzer_seed_corpus.zip" ./*)
 cp "$project/fuzz/core_ops_fuzzer.options" "$OUT/"
 
-# ---- the Python harness: core against model through atheris.
-if ! python3 -c 'import atheris' 2>/dev/null; then
-  echo "build.sh: atheris is not importable; differential_fuzzer not built" >&2
+# ---- the Python harnesses, core against model through atheris: differential_fuzzer (hypothesis
+# traces through fuzz_one_input) and generator_fuzzer (the campaign's generator reading the input).
+if ! python3 -c 'import atheris, hypothesis' 2>/dev/null; then
+  echo "build.sh: atheris or hypothesis is not importable; the Python harnesses not built" >&2
   exit 0
 fi
-if command -v pyinstaller >/dev/null; then
+frozen=$(command -v pyinstaller || true)
+if [ -n "$frozen" ]; then
   # In the image: the extension built with this build's flags, frozen as OSS-Fuzz documents
   # for Python targets, and started with the sanitizer runtime preloaded.
   pip3 install --no-build-isolation "$project"
-  pyinstaller --distpath "$OUT" --onefile --name differential_fuzzer.pkg \
-    "$project/fuzz/differential_fuzzer.py"
-  cat > "$OUT/differential_fuzzer" <<'EOF'
+fi
+for harness in differential_fuzzer generator_fuzzer; do
+  if [ -n "$frozen" ]; then
+    pyinstaller --distpath "$OUT" --workpath "$WORK/pyinstaller" --specpath "$WORK" --onefile \
+      --name "$harness.pkg" "$project/fuzz/$harness.py"
+    cat > "$OUT/$harness" <<EOF
 #!/bin/sh
 # LLVMFuzzerTestOneInput: a Python target, frozen by pyinstaller; this line marks it a fuzzer.
-this_dir=$(dirname "$0")
-LD_PRELOAD=$this_dir/sanitizer_with_fuzzer.so \
-ASAN_OPTIONS=$ASAN_OPTIONS:symbolize=1:external_symbolizer_path=$this_dir/llvm-symbolizer:detect_leaks=0 \
-exec "$this_dir/differential_fuzzer.pkg" "$@"
+this_dir=\$(dirname "\$0")
+LD_PRELOAD=\$this_dir/sanitizer_with_fuzzer.so \\
+ASAN_OPTIONS=\$ASAN_OPTIONS:symbolize=1:external_symbolizer_path=\$this_dir/llvm-symbolizer:detect_leaks=0 \\
+exec "\$this_dir/$harness.pkg" "\$@"
 EOF
-else
-  # On a plain machine: the mprog already installed in this Python, started as it is.
-  cat > "$OUT/differential_fuzzer" <<EOF
+  else
+    # On a plain machine: the mprog already installed in this Python, started as it is.
+    cat > "$OUT/$harness" <<EOF
 #!/bin/sh
 # LLVMFuzzerTestOneInput: a Python target; this line marks it a fuzzer.
-exec "$(command -v python3)" "$project/fuzz/differential_fuzzer.py" "\$@"
+exec "$(command -v python3)" "$project/fuzz/$harness.py" "\$@"
 EOF
-fi
-chmod +x "$OUT/differential_fuzzer"
-python3 "$project/fuzz/differential_fuzzer.py" --write-seeds "$WORK/seeds/differential"
-(cd "$WORK/seeds/differential" && python3 -m zipfile -c "$OUT/differential_fuzzer_seed_corpus.zip" ./*)
+  fi
+  chmod +x "$OUT/$harness"
+  python3 "$project/fuzz/$harness.py" --write-seeds "$WORK/seeds/$harness"
+  (cd "$WORK/seeds/$harness" && python3 -m zipfile -c "$OUT/${harness}_seed_corpus.zip" ./*)
+done

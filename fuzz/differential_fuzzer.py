@@ -1,108 +1,89 @@
-"""Coverage-guided differential fuzzing: the C++ core against the reference model, driven by
-atheris (libFuzzer for Python).
+"""Coverage-guided differential fuzzing through hypothesis: the C++ core against the reference
+model, on traces drawn by ``mprog.ops.strategies``, mutated by atheris (libFuzzer for Python).
 
-The input is the entropy of the campaign's own op generator: every random choice the
-generator makes (which op, which flags, which relative, which revision) reads the next bytes
-of the input, so libFuzzer's mutations and its coverage feedback (of the model's Python and of
-the binding) steer the same structured operations ``python -m mprog fuzz`` draws at random.
-Any divergence or broken invariant raises, and libFuzzer keeps the input.
+``differential_test()`` is an ordinary ``@given`` test: a dialect and a trace of ops in the one
+vocabulary, run by a ``Trial`` as a campaign runs it (answers and digests compared after every
+step, full states and invariants at the end). atheris calls its
+``.hypothesis.fuzz_one_input(data)``, so the fuzz input is the choice sequence hypothesis draws
+the trace from: a mutated byte changes one choice of one op (its kind, a flag case, a label),
+and coverage of the model's Python and of the binding steers toward new structured traces.
+A divergence raises; libFuzzer keeps the input, and replaying it gives the same trace.
 
     pip install '.[fuzz]'
     python fuzz/differential_fuzzer.py -max_total_time=60 CORPUS_DIR
     python fuzz/differential_fuzzer.py --write-seeds DIR      # a seed corpus
-    python fuzz/differential_fuzzer.py CRASH_FILE              # replay one input
+    python fuzz/differential_fuzzer.py CRASH_FILE              # replay one input (prints the trace)
 
-The first input byte picks the dialect; a trace ends when the input does (or at MAX_OPS).
+``fuzz/generator_fuzzer.py`` is the other harness: the campaign's own generator with its
+random draws read from the input.
 """
 from __future__ import annotations
 
+import json
 import pathlib
 import random
 import sys
-from typing import Any, List
+from typing import Any, Dict, List
 
-MAX_OPS = 64
-
-
-class InputRandom(random.Random):
-    """A ``random.Random`` whose every draw reads the next bytes of a fuzz input.
-
-    ``random()`` reads one byte and ``getrandbits(k)`` reads ``ceil(k / 8)``: a mutated byte
-    changes one decision. ``choice``, ``randint`` and ``shuffle`` go through these two. When the
-    input is used up every draw is 0 and ``exhausted`` is set.
-    """
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._at = 0
-        super().__init__(0)
-
-    @property
-    def exhausted(self) -> bool:
-        return self._at >= len(self._data)
-
-    def _take(self, n: int) -> int:
-        chunk = self._data[self._at:self._at + n]
-        self._at += n
-        return int.from_bytes(chunk, "little") if chunk else 0
-
-    def random(self) -> float:
-        return self._take(1) / 256.0
-
-    def getrandbits(self, k: int) -> int:
-        return self._take((k + 7) // 8) & ((1 << k) - 1) if k else 0
-
-    def seed(self, *args: Any, **kwargs: Any) -> None:  # the input is the only entropy
-        super().seed(0)
+MAX_OPS = 48  # draws per trace (a fill is one draw)
+REPLAYING = False  # replaying one input: print the trace of a divergence
 
 
-def run_input(data: bytes) -> None:
-    """Run the trace ``data`` encodes on core and model; raises ``Divergence`` on a difference.
-
-    As a campaign does: the engine's generator and trial (``mprog.ops``, ``mprog.differential``),
-    digests compared after every step and the full states and invariants at the end.
-    """
+def run_case(case: Dict[str, Any]) -> None:
+    """Core and model run ``case["ops"]`` alike, or ``Divergence`` (an AssertionError)."""
     import mprog
     from mprog import model
-    from mprog.differential.campaign import weights_for
-    from mprog.differential.trial import Trial
-    from mprog.ops import Generator
+    from mprog.differential.trial import Divergence, Trial
 
-    if not data:
-        return
-    dialect = "v2" if data[0] & 1 else "upstream"
-    rng = InputRandom(data[1:])
-    with Trial({"core": mprog, "model": model}, dialect, full=False) as trial:
-        generator = Generator(dialect, rng, weights_for(trial))
-        while len(trial.ops) < MAX_OPS and not rng.exhausted:
-            for op in generator.next(trial.view):
-                trial.step(op)
-        trial.check_full()
+    with Trial({"core": mprog, "model": model}, case["dialect"], full=False) as trial:
+        try:
+            trial.run(case["ops"])
+            trial.check_full()
+        except Divergence:
+            if REPLAYING:
+                print(json.dumps(case), file=sys.stderr)
+            raise
+
+
+def differential_test() -> Any:
+    """The ``@given`` test; made on demand so that the harness instruments mprog for coverage
+    before hypothesis is imported (instrumenting hypothesis's own engine costs ~10x)."""
+    from hypothesis import HealthCheck, given, settings
+
+    from mprog.ops.strategies import dialect_traces
+
+    @settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(dialect_traces(max_ops=MAX_OPS))
+    def differential(case: Dict[str, Any]) -> None:
+        run_case(case)
+
+    return differential
 
 
 def write_seeds(directory: str) -> None:
-    """A few inputs of plain random bytes per dialect: long enough for a trace of MAX_OPS."""
+    """Inputs of random bytes: hypothesis reads any byte string as a choice sequence."""
     out = pathlib.Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     for i in range(8):
-        body = random.Random(i).randbytes(600)
-        (out / f"seed-{i}").write_bytes(bytes((i & 1,)) + body)
+        (out / f"seed-{i}").write_bytes(random.Random(i).randbytes(1500))
 
 
 def main(argv: List[str]) -> None:
+    global REPLAYING
     if len(argv) == 3 and argv[1] == "--write-seeds":
         write_seeds(argv[2])
         return
     import atheris
 
-    # Import what the harness runs, then instrument every loaded function for coverage
+    REPLAYING = len(argv) == 2 and pathlib.Path(argv[1]).is_file()
+    # Import what the test runs, then instrument every loaded function for coverage
     # (instrument_imports misses modules an editable install loads through its own finder).
     import mprog  # noqa: F401
-    import mprog.differential.campaign  # noqa: F401
+    import mprog.differential.trial  # noqa: F401
     import mprog.model  # noqa: F401
-    import mprog.ops  # noqa: F401
+    import mprog.ops.generate  # noqa: F401
     atheris.instrument_all()
-    atheris.Setup(argv, run_input)
+    atheris.Setup(argv, differential_test().hypothesis.fuzz_one_input)
     atheris.Fuzz()
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from mprog import NotFound, StaleRevision
+from mprog import Head, InvalidArgument, NotFound, StaleRevision, Tail
 
 
 class Recorder:
@@ -49,14 +49,18 @@ class Recorder:
             self.calls.append((op, prog.id, anchor or None, rev))
         try:
             return getattr(self.bundle, op)(prog, anchor, expected_revision=rev)
-        except (StaleRevision, NotFound) as e:
-            self.refused(e, op, rev)
+        except (StaleRevision, NotFound, InvalidArgument) as e:
+            self.refused(e, op, rev, anchor)
             raise
 
-    def refused(self, e: Exception, op: str, rev: int) -> None:
-        """Count a refusal the manager retries: ESTALE, or a relative gone at the expected
-        revision (the chain was freed and refilled: a stale read too)."""
-        if isinstance(e, StaleRevision) or (op != "detach" and rev):
+    def refused(self, e: Exception, op: str, rev: int, anchor: Any = None) -> None:
+        """Count a refusal the manager retries: ESTALE; a relative gone at the expected
+        revision (tcx: the chain was freed and refilled, a stale read too); in the cgroup
+        dialect a relative refused (ENOENT: a link's entry; EINVAL: PREORDER)."""
+        relative = anchor is not None and not isinstance(anchor, (int, Head, Tail))
+        if isinstance(e, InvalidArgument) and not (self.dialect == "cgroup" and relative):
+            return
+        if isinstance(e, StaleRevision) or (op != "detach" and rev and relative):
             with self._lock:
                 self.stale += 1
 
@@ -77,7 +81,7 @@ class _Transaction:
         try:
             getattr(self.tx, op)(prog, anchor, expected_revision=rev)
         except (StaleRevision, NotFound) as e:  # staged on a chain newer than the read
-            self.rec.refused(e, op, rev)
+            self.rec.refused(e, op, rev, anchor)
             raise
 
     def discard(self) -> None:
@@ -118,16 +122,18 @@ def priority_in_name(name: str) -> Optional[int]:
     return int(head[1:]) if head[:1] == "p" and head[1:].isdigit() else None
 
 
-def kernel_worker(netns_path: str, store: Any, ops: List[Tuple[str, int, int]],
-                  start: Any, out: Any, leave: Any) -> None:
-    """Open the chain by its namespace, run ``ops`` with a Manager sharing priorities through
-    ``store`` (or, if None, through program names), report ``(retries, stale, program ids,
-    error)``, then keep the programs alive until the parent has looked."""
+def kernel_worker(where: str, store: Any, ops: List[Tuple[str, int, int]],
+                  start: Any, out: Any, leave: Any, dialect: str = "upstream") -> None:
+    """Open the chain (tcx: by its namespace path; cgroup: by its cgroup's path), run ``ops``
+    with a Manager sharing priorities through ``store`` (or, if None, through program names),
+    report ``(retries, stale, program ids, error)``, then keep the programs alive until the
+    parent has looked."""
     try:
         import mprog.kernel as kernel
+        from mprog.kernel.cgroup import CgroupBundle
         from mprog.priority import Manager
 
-        bundle = kernel.Bundle.open(netns_path)
+        bundle = CgroupBundle.open(where) if dialect == "cgroup" else kernel.Bundle.open(where)
         rec = Recorder(bundle)
         if store is None:
             m = Manager(rec, lambda prog_id: priority_in_name(kernel.program_name(prog_id)))
@@ -138,7 +144,7 @@ def kernel_worker(netns_path: str, store: Any, ops: List[Tuple[str, int, int]],
         for op, i, priority in ops:
             if op == "place":
                 if i not in programs:
-                    programs[i] = kernel.Program(name=f"p{priority}_{i}")
+                    programs[i] = kernel.Program(f"p{priority}_{i}", dialect=dialect)
                 if programs[i] not in m:
                     m.place(programs[i], priority)
             elif op == "reprioritize" and i in programs and programs[i] in m:

@@ -32,9 +32,9 @@ from mprog import errors  # noqa: E402
 from mprog.differential import backends as _backends  # noqa: E402
 from mprog.differential import invariants  # noqa: E402
 from mprog.differential.campaign import run_campaign  # noqa: E402
-from mprog.ops.generate import RAW_IDS, UNKNOWN_BITS  # noqa: E402
+from mprog.ops import strategies  # noqa: E402
 from mprog.differential.minimize import minimize  # noqa: E402
-from mprog.ops.vocabulary import KNOWN_FLAGS, disambiguate, flag  # noqa: E402
+from mprog.ops.vocabulary import disambiguate, flag  # noqa: E402
 from mprog.differential.traces import load as load_trace  # noqa: E402
 from mprog.differential.traces import compare, ops_of, save_divergence  # noqa: E402
 from mprog.differential.trial import Trial, run_trace  # noqa: E402
@@ -53,26 +53,10 @@ def need(*names: str) -> dict:
 # ------------------------------------------------------------------ strategies
 
 
-def flags_for(dialect: str) -> st.SearchStrategy:
-    """Mostly meaningful combinations, often random subsets, sometimes an unknown bit."""
-    known = sorted(KNOWN_FLAGS[dialect].values())
-    F = {name: flag(dialect, name) for name in ("BEFORE", "AFTER", "REPLACE", "ID", "LINK",
-                                                "FIRST", "LAST")}
-    directive = st.sampled_from(sorted({0, F["BEFORE"], F["AFTER"], F["BEFORE"] | F["AFTER"],
-                                        F["REPLACE"], F["FIRST"], F["LAST"],
-                                        F["FIRST"] | F["LAST"], F["BEFORE"] | F["FIRST"],
-                                        F["AFTER"] | F["LAST"]}))
-    naming = st.sampled_from((0, 0, F["ID"], F["LINK"], F["ID"] | F["LINK"]))
-    sensible = st.builds(lambda d, n: d | n, directive, naming)
-    subset = st.sets(st.sampled_from(known)).map(sum)
-    unknown = st.builds(lambda f, u: f | u, sensible, st.sampled_from(UNKNOWN_BITS))
-    return st.one_of(sensible, sensible, subset, unknown)
-
-
-revisions = st.sampled_from(("zero", "zero", "zero", "current", "current", "stale",
-                             "future")).map(lambda k: {"kind": k})
-counts = st.sampled_from(("none", "zero", "short", "short", "exact", "larger")).map(
-    lambda k: {"kind": k})
+# the one vocabulary's strategies (mprog.ops.strategies), shared with the atheris harness
+flags_for = strategies.flags
+revisions = strategies.revisions
+counts = strategies.counts
 
 
 class DifferentialMachine(RuleBasedStateMachine):
@@ -97,14 +81,7 @@ class DifferentialMachine(RuleBasedStateMachine):
 
     # relatives: handles and ids of bundled objects, ids nobody has, plain ints
     def relatives(self) -> st.SearchStrategy:
-        return st.one_of(
-            st.none(),
-            self.progs.map(lambda p: {"kind": "prog", "ref": p}),
-            self.progs.map(lambda p: {"kind": "id_prog", "ref": p}),
-            self.links.map(lambda l: {"kind": "link", "ref": l}),
-            self.links.map(lambda l: {"kind": "id_link", "ref": l}),
-            st.sampled_from(RAW_IDS).map(lambda v: {"kind": "id_raw", "value": v}),
-            st.sampled_from((0, 5)).map(lambda v: {"kind": "int", "value": v}))
+        return strategies.relatives(self.progs, self.links)
 
     def step(self, op):
         return self.trial.step(disambiguate(op, self.DIALECT))

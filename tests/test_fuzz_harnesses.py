@@ -1,7 +1,9 @@
 """The fuzz harnesses' own pieces (fuzz/): what CI's bounded runs and the strength report rely on.
 
-- The atheris harness's input decoding is deterministic and reads the input in order, and its
+- The generator harness's input decoding is deterministic and reads the input in order, and its
   seeds run on core and model without a divergence (atheris itself is not needed here).
+- The hypothesis harness's ``fuzz_one_input`` reads any bytes as a trace, runs it, and raises
+  on a divergence (a planted model bug); its seeds run clean.
 - The libFuzzer target's seeds are whole records.
 - Every planted bug of the strength report still applies: its snippet occurs exactly once in
   its file. A change to a rule file that moves a snippet fails here, so the mutant gets
@@ -28,7 +30,8 @@ def load(relpath: str, name: str) -> types.ModuleType:
     return module
 
 
-differential = load("fuzz/differential_fuzzer.py", "differential_fuzzer")
+differential = load("fuzz/generator_fuzzer.py", "generator_fuzzer")
+traces = load("fuzz/differential_fuzzer.py", "differential_fuzzer")
 seeds = load("fuzz/core_ops_seeds.py", "core_ops_seeds")
 mutants = load("fuzz/strength/mutants.py", "strength_mutants")
 
@@ -49,6 +52,37 @@ def test_differential_seeds_run_without_divergence(tmp_path):
     assert len(files) >= 2 and {f.read_bytes()[0] & 1 for f in files} == {0, 1}
     for f in files:
         differential.run_input(f.read_bytes())  # raises Divergence on a difference
+
+
+def test_hypothesis_harness_runs_any_bytes_as_a_trace(tmp_path):
+    fuzz_one_input = traces.differential_test().hypothesis.fuzz_one_input
+    traces.write_seeds(str(tmp_path))
+    for f in sorted(tmp_path.iterdir()):
+        fuzz_one_input(f.read_bytes())  # raises Divergence on a difference
+    fuzz_one_input(b"")  # too short for a trace: hypothesis rejects it, no error
+    fuzz_one_input(bytes(2000))
+
+
+def test_hypothesis_harness_finds_a_planted_model_bug(monkeypatch):
+    """A model whose detach answers ENOENT where it succeeded: some input must diverge."""
+    import errno
+    import random
+
+    from mprog import model
+    from mprog.differential.trial import Divergence
+
+    real = model.Bundle.detach
+
+    def lying(self, *args, **kw):
+        real(self, *args, **kw)
+        raise model.NotFound(errno.ENOENT, "planted")
+
+    monkeypatch.setattr(model.Bundle, "detach", lying)
+    fuzz_one_input = traces.differential_test().hypothesis.fuzz_one_input
+    rng = random.Random(1)
+    with pytest.raises(Divergence):
+        for _ in range(200):
+            fuzz_one_input(rng.randbytes(1500))
 
 
 def test_core_ops_seeds_are_whole_records():

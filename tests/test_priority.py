@@ -1,5 +1,6 @@
 """mprog.priority on every backend and dialect: the placement policy in scenarios, the plan
-against the calls really made, and retries counted where a change was refused as stale."""
+against the calls really made, and retries counted where a change was refused as stale.
+(The cgroup dialect's own rules: tests/test_priority_cgroup.py.)"""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,7 @@ from mprog.priority import Manager
 from priority_helpers import Recorder, managed_in_order
 
 CHAINS = [("core", "upstream"), ("core", "v2"), ("model", "upstream"), ("model", "v2"),
-          ("kernel", "upstream")]
+          ("kernel", "upstream"), ("core", "cgroup"), ("model", "cgroup"), ("kernel", "cgroup")]
 
 
 @pytest.fixture(params=CHAINS, ids=[f"{b}-{d}" for b, d in CHAINS])
@@ -23,7 +24,7 @@ def chain(request):
     made = []
 
     def program(label):
-        p = module.Program(name=label)
+        p = module.Program(label, dialect=dialect)
         made.append(p)
         return p
 
@@ -57,10 +58,10 @@ def test_lower_priority_runs_first_ties_by_program_id(chain):
 def test_foreign_programs_stay_and_new_ones_sit_next_to_their_neighbours(chain):
     _, b, program = chain
     f1, f2, x, y, z = (program(n) for n in ("f1", "f2", "x", "y", "z"))
-    b.attach(f1)
+    b.attach(f1, Tail())
     m = Manager(b)
     m.place(y, 20)                        # nothing managed yet: an append
-    b.attach(f2)                          # foreign, after y
+    b.attach(f2, Tail())                  # foreign, after y
     m.place(z, 30)                        # right after y, its predecessor in order
     m.place(x, 10)                        # no predecessor: right before y
     assert order(b, f1, f2, x, y, z) == ["f1", "x", "y", "z", "f2"]
@@ -76,8 +77,8 @@ def test_foreign_programs_stay_and_new_ones_sit_next_to_their_neighbours(chain):
 def test_the_bound_says_where_the_first_managed_program_goes(chain, bound, expected):
     _, b, program = chain
     f1, f2, x = program("f1"), program("f2"), program("x")
-    b.attach(f1)
-    b.attach(f2)
+    b.attach(f1, Tail())
+    b.attach(f2, Tail())
     if bound == "before f2":
         bound = Before(prog_id=f2.id)
     elif bound == "after f1":
@@ -91,7 +92,7 @@ def test_a_bound_never_breaks_priority_order(chain):
     f, x, y = program("f"), program("x"), program("y")
     m = Manager(b, anchor=Tail())          # after every foreign program...
     m.place(y, 2)
-    b.attach(f)                            # ...but a foreign one arrived after y
+    b.attach(f, Tail())                    # ...but a foreign one arrived after y
     m.place(x, 1)                          # x must precede y: as near the bound as allowed
     assert order(b, f, x, y) == ["x", "y", "f"]
 
@@ -99,7 +100,7 @@ def test_a_bound_never_breaks_priority_order(chain):
 def test_a_bound_on_a_link_and_on_a_missing_program(chain):
     module, b, program = chain
     f, g, x, y = program("f"), program("g"), program("x"), program("y")
-    b.attach(g)
+    b.attach(g, Tail())
     link = b.link(f)
     try:
         Manager(b, anchor=Before(link)).place(x, 1)
@@ -116,7 +117,8 @@ def test_plan_lists_the_exact_calls_place_and_reprioritize_make(chain):
     x, y, z, f = program("x"), program("y"), program("z"), program("f")
     rec = Recorder(b)
     m = Manager(rec)
-    b.attach(f)
+    b.attach(f, Tail())
+    cgroup = b.dialect == "cgroup"
     for prog, priority in ((y, 2), (x, 1), (z, 3)):
         plan = m.plan(prog, priority)
         before = len(rec.calls)
@@ -127,8 +129,8 @@ def test_plan_lists_the_exact_calls_place_and_reprioritize_make(chain):
         assert call == (c.op, c.prog.id, c.anchor, c.expected_revision) == \
             ("attach", prog.id, c.anchor, plan.revision)
         assert b.query().prog_ids.index(prog.id) == plan.index
-        if module.__name__ == "mprog.kernel":
-            assert plan.explanation is None           # no dry run on the kernel
+        if module.__name__ == "mprog.kernel" or cgroup:
+            assert plan.explanation is None           # no dry run (kernel; cgroup dialect)
         else:
             assert plan.explanation.ok and plan.explanation.index == plan.index
     rev = b.revision
@@ -136,11 +138,12 @@ def test_plan_lists_the_exact_calls_place_and_reprioritize_make(chain):
     assert not m.plan(x, 1).calls                     # already where it belongs
     m.reprioritize(x, 4)
     assert order(b, f, x, y, z) == ["f", "y", "z", "x"]
-    if module.__name__ == "mprog.kernel":              # detach, then a guarded attach
+    if module.__name__ == "mprog.kernel" or cgroup:   # detach, then a guarded attach
         assert [c.op for c in plan.calls] == ["detach", "attach"] and not plan.transaction
         assert b.revision == rev + 2
-        assert rec.calls[-2:] == [("detach", x.id, None, rev),
-                                  ("attach", x.id, After(prog_id=z.id), rev + 1)]
+        assert rec.calls[-2:] == [("detach", x.id, None, rev),           # cgroup: the end
+                                  ("attach", x.id, Tail() if cgroup else After(prog_id=z.id),
+                                   rev + 1)]
     else:                                              # one transaction: one change
         assert plan.transaction and plan.changes == 1 and b.revision == rev + 1
         assert rec.calls[-1] == ("transaction", rev, (
@@ -153,7 +156,7 @@ def test_reprioritize_that_still_fits_makes_no_change(chain):
     f, x, y = program("f"), program("x"), program("y")
     m = Manager(b)
     m.place(x, 1)
-    b.attach(f)
+    b.attach(f, Tail())
     m.place(y, 9)
     rev = b.revision
     m.reprioritize(x, 5)
@@ -172,7 +175,7 @@ def test_linked_programs_move_with_a_new_link(chain):
     new = m.reprioritize(x, 3)
     assert order(b, x, y) == ["y", "x"]
     assert link.closed and new is m.link_of(x) and new.attached
-    assert b.query().link_ids[1] == new.id
+    assert b.query().link_ids[1] == (0 if b.dialect == "cgroup" else new.id)
     m.remove(x)
     assert new.closed and order(b, x, y) == ["y"] and x not in m
 
@@ -223,7 +226,7 @@ def test_a_stale_read_is_retried_and_counted(chain):
         if not interfered:              # once: another writer adds y where it belongs
             interfered.append(True)
             b.attach(y, After(x))
-            b.attach(f)
+            b.attach(f, Tail())
         return state
 
     rec.query = query_then_interfere
@@ -244,14 +247,6 @@ def test_v2_pins_are_respected(v2_backend):
     m.reprioritize(y, 3)                # and never after a LAST holder
     assert [p.name for p in b] == ["first", "x", "y", "last"]
     assert managed_in_order(b.query().prog_ids, {x.id: 2, y.id: 3})
-
-
-def test_the_cgroup_dialect_is_refused_until_it_is_handled():
-    model = load_backend("model")
-    if "cgroup" not in model.DIALECTS:
-        pytest.fail("the model has no cgroup dialect: this test names the wrong follow-up")
-    with pytest.raises(NotImplementedError, match="cgroup"):
-        Manager(model.Bundle("cgroup"))
 
 
 def test_a_move_staged_on_a_newer_chain_is_retried(api_backend):

@@ -3,7 +3,9 @@ detached in between, the managed programs run in priority order, the foreign one
 relative order, every managed program is in the chain, a reprioritize makes at most one change
 where the backend has transactions, and (one writer) nothing is ever retried.
 
-Runs on every backend and dialect; the v2 runs add foreign FIRST/LAST pin holders."""
+Runs on every backend and dialect; the v2 runs add foreign FIRST/LAST pin holders, the cgroup
+runs foreign PREORDER programs and foreign links (relatives the kernel refuses: each refusal is
+a retry the recorder saw), with one kind of placement (links or programs) per example."""
 from __future__ import annotations
 
 import pytest
@@ -19,7 +21,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 MANAGED, FOREIGN = 6, 3
 CHAINS = [("core", "upstream", 250), ("core", "v2", 250), ("model", "upstream", 150),
-          ("model", "v2", 150), ("kernel", "upstream", 80)]
+          ("model", "v2", 150), ("kernel", "upstream", 80), ("core", "cgroup", 200),
+          ("model", "cgroup", 150), ("kernel", "cgroup", 80)]
 
 priorities = st.integers(0, 3)                  # few values: ties are common
 ops = st.one_of(
@@ -39,14 +42,15 @@ def test_order_holds_after_any_sequence(request, name, dialect, examples):
     module = load_backend(name)
     if name == "kernel":
         request.getfixturevalue("_expedited_rcu")
-    managed = [module.Program(name=f"m{i}") for i in range(MANAGED)]
-    foreign = [module.Program(name=f"f{i}") for i in range(FOREIGN)]
+    managed = [module.Program(f"m{i}", dialect=dialect) for i in range(MANAGED)]
+    foreign = [module.Program(f"f{i}", dialect=dialect) for i in range(FOREIGN)]
+    cgroup = dialect == "cgroup"
     foreign_ids = {f.id for f in foreign}
 
     @settings(max_examples=examples, deadline=None,
               suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(ops, min_size=6, max_size=30), bounds)
-    def run(sequence, bound_name):
+    @given(st.lists(ops, min_size=6, max_size=30), bounds, st.booleans())
+    def run(sequence, bound_name, all_links):
         bound = {None: None, "head": Head(), "tail": Tail(),
                  "before f0": Before(prog_id=foreign[0].id),
                  "after f0": After(foreign[0])}[bound_name]
@@ -55,10 +59,11 @@ def test_order_holds_after_any_sequence(request, name, dialect, examples):
             m = Manager(rec, anchor=bound)
             given_priority = {}
             foreign_now = []
+            foreign_links = {}
             for op in sequence:
                 rev = b.revision
                 if op[0] == "foreign":
-                    foreign_step(b, dialect, foreign[op[1]], op[2], op[3])
+                    foreign_step(b, dialect, foreign[op[1]], op[2], op[3], foreign_links)
                     foreign_now = foreign_order(b.query().prog_ids, foreign_ids)
                     continue
                 # Each op names a program among those it can act on (placed or not yet).
@@ -67,13 +72,13 @@ def test_order_holds_after_any_sequence(request, name, dialect, examples):
                     continue
                 prog = ready[op[1] % len(ready)]
                 if op[0] == "place":
-                    m.place(prog, op[2], link=op[3])
+                    m.place(prog, op[2], link=all_links if cgroup else op[3])
                     given_priority[prog.id] = op[2]
                 elif op[0] == "reprioritize":
                     moves_by_program = m.link_of(prog) is None
                     m.reprioritize(prog, op[2])
                     given_priority[prog.id] = op[2]
-                    one_change = name != "kernel" and moves_by_program
+                    one_change = name != "kernel" and moves_by_program and not cgroup
                     assert b.revision - rev <= (1 if one_change else 2)
                 else:
                     m.remove(prog)
@@ -82,9 +87,12 @@ def test_order_holds_after_any_sequence(request, name, dialect, examples):
                 assert managed_in_order(ids, given_priority), (op, b.query())
                 assert {i for i in ids if i not in foreign_ids} == set(given_priority)
                 assert foreign_order(ids, foreign_ids) == foreign_now, op
-            assert m.retries == rec.stale == 0
+            assert m.retries == rec.stale
+            assert m.retries == 0 or cgroup  # one writer: only refused cgroup relatives
             for prog in m.programs():
                 m.remove(prog)
+            for link in foreign_links.values():
+                link.close()
 
     try:
         run()
@@ -95,13 +103,20 @@ def test_order_holds_after_any_sequence(request, name, dialect, examples):
             module.assert_nothing_left()
 
 
-def foreign_step(b, dialect, f, where, k):
-    """Someone else attaches ``f`` (somewhere, maybe pinned in v2) or, if it is there, detaches
-    it. Refusals (a pin already held, a place next to a pin) are theirs: ignored."""
+def foreign_step(b, dialect, f, where, k, links):
+    """Someone else attaches ``f`` (somewhere, maybe pinned in v2; in cgroup maybe PREORDER
+    or through a link) or, if it is there, detaches it. Refusals (a pin already held, a place
+    next to a pin, a cgroup relative of the other kind) are theirs: ignored."""
     ids = b.query().prog_ids
     try:
-        if f.id in ids:
+        if f.id in links:
+            links.pop(f.id).close()
+        elif f.id in ids:
             b.detach(f)
+        elif dialect == "cgroup" and where == "first":
+            b.attach(f, Head(preorder=True) if k % 2 else Tail(preorder=True))
+        elif dialect == "cgroup" and where == "last":
+            links[f.id] = b.link(f, Head() if k % 2 else Tail())
         elif where in ("after", "before") and ids:
             x = ids[k % len(ids)]
             b.attach(f, After(prog_id=x) if where == "after" else Before(prog_id=x))

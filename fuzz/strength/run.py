@@ -11,7 +11,9 @@ written. Prints a Markdown table (docs/fuzzing.md keeps the latest one).
 
 Engines: ``campaign`` (the default ``python -m mprog fuzz``, --campaign-seeds runs, each with
 its own seed), ``statemachine`` (the hypothesis state machine), ``atheris``
-(fuzz/differential_fuzzer.py, coverage-guided core against model) and ``libfuzzer``
+(fuzz/differential_fuzzer.py: coverage-guided core against model, hypothesis traces through
+``fuzz_one_input``), ``atheris-gen`` (fuzz/generator_fuzzer.py: the same, the campaign's
+generator reading its draws from the input) and ``libfuzzer``
 (core_ops_fuzzer: the core alone against its invariants; core mutants only). Seconds are
 wall time from the engine's start, its startup included for the two coverage-guided ones.
 
@@ -37,7 +39,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from mutants import MUTANTS, Mutant  # noqa: E402
 
-ENGINES = ("campaign", "statemachine", "atheris", "libfuzzer")
+ENGINES = ("campaign", "statemachine", "atheris", "atheris-gen", "libfuzzer")
+#: the Python harness of each atheris engine, under fuzz/
+HARNESSES = {"atheris": "differential_fuzzer.py", "atheris-gen": "generator_fuzzer.py"}
 
 
 def sh(cmd: List[str], **kw: Any) -> None:
@@ -129,11 +133,12 @@ class Tree:
         return {"detected": True, "seconds": seconds, "detail": (why or ["exit"])[0][:160]}
 
     def seeds(self) -> Dict[str, str]:
-        out = {"libfuzzer": os.path.join(self.top, "seeds", "core_ops"),
-               "atheris": os.path.join(self.top, "seeds", "differential")}
+        out = {"libfuzzer": os.path.join(self.top, "seeds", "core_ops")}
         sh([sys.executable, os.path.join(self.src, "fuzz", "core_ops_seeds.py"), out["libfuzzer"]])
-        sh([sys.executable, os.path.join(self.src, "fuzz", "differential_fuzzer.py"),
-            "--write-seeds", out["atheris"]])
+        for engine, script in HARNESSES.items():
+            out[engine] = os.path.join(self.top, "seeds", engine)
+            sh([sys.executable, os.path.join(self.src, "fuzz", script), "--write-seeds",
+                out[engine]], env=self.env)
         return out
 
 
@@ -157,9 +162,9 @@ def measure(tree: Tree, m: Optional[Mutant], engines: List[str], budget: float,
                     for k in range(campaign_seeds)]
         elif engine == "statemachine":
             runs = [tree.python_engine("statemachine", dialect, budget, 0)]
-        elif engine == "atheris":
-            script = os.path.join(tree.src, "fuzz", "differential_fuzzer.py")
-            runs = [tree.libfuzzer_engine([sys.executable, "-S", script], seeds["atheris"],
+        elif engine in HARNESSES:
+            script = os.path.join(tree.src, "fuzz", HARNESSES[engine])
+            runs = [tree.libfuzzer_engine([sys.executable, "-S", script], seeds[engine],
                                           budget, 1)]
         else:
             assert tree.fuzzer
@@ -219,7 +224,7 @@ def main() -> int:
         with open(args.table_from) as f:
             print(table(json.load(f), args.budget))
         return 0
-    engines = [e for e in args.engines.split(",") if e != "atheris" or has_atheris()]
+    engines = [e for e in args.engines.split(",") if e not in HARNESSES or has_atheris()]
     chosen = [m for m in MUTANTS if not args.only or m.name in args.only.split(",")]
     top = tempfile.mkdtemp(prefix="mprog-strength-")
     started = time.monotonic()

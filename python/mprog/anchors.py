@@ -184,8 +184,9 @@ class Replace(Anchor):
 
 
 def _is_link(x: Any) -> bool:
-    # Links of every backend are called Link and have a `prog`; programs have neither.
-    return type(x).__name__ == "Link" and hasattr(x, "prog")
+    # Links of every backend are Links (the kernel's cgroup links subclass its Link) and have
+    # a `prog`; programs have neither.
+    return any(c.__name__ == "Link" for c in type(x).__mro__) and hasattr(x, "prog")
 
 
 def to_request(anchor: Any, relative: Any, replace: Any, dialect: str) -> Request:

@@ -9,6 +9,8 @@ not this file, decides what succeeds and which errno a failure gets (docs/cgroup
 
 Closing a bundle detaches what it holds and removes its cgroup directory (once its child
 bundles are closed too: a cgroup with children cannot be removed), so nothing is left.
+``CgroupBundle.open(path)`` (a kernel-backend extra) speaks to a cgroup another bundle made,
+from any process, and its close lets go of its handle only.
 """
 from __future__ import annotations
 
@@ -99,9 +101,32 @@ class CgroupBundle(Bundle):
         self._held: Dict[int, Program] = {}  # as Bundle's: list(self) after callers dropped them
         if parent is not None:
             parent.children.append(self)
+        self._owner = True
         handles.open_bundles.add(self)
 
     cgroup_fd: Optional[int] = None  # until __init__ has opened the cgroup
+
+    @classmethod
+    def open(cls, path: str, ifindex: Optional[int] = None) -> "CgroupBundle":  # type: ignore[override]
+        """Kernel-backend extra: the list of the cgroup another bundle made (its ``path``),
+        from any process. Both bundles speak to one list in the kernel; closing this one only
+        lets go of its handle on the cgroup (what is attached, and the directory, stay with
+        their maker). ``ifindex`` is tcx's and must be None."""
+        if not isinstance(path, str):
+            raise TypeError(f"path must be a str, not {type(path).__name__}")
+        if ifindex is not None:
+            raise ValueError("ifindex= names a tcx device; a cgroup bundle has none")
+        self = super().__new__(cls)
+        self.cgroup_fd = handles.above_zero(cgroupfs.open_dir(path))
+        self.dialect = "cgroup"
+        self.parent = None
+        self.children = []
+        self.path = path
+        self._links = weakref.WeakSet()
+        self._held = {}
+        self._owner = False
+        handles.open_bundles.add(self)
+        return self
 
     @property
     def closed(self) -> bool:
@@ -214,13 +239,15 @@ class CgroupBundle(Bundle):
         if self.cgroup_fd is None:
             return
         try:
-            self._detach_all()
+            if self._owner:
+                self._detach_all()
         finally:
             fd, self.cgroup_fd = self.cgroup_fd, None
             self._held.clear()
             handles.open_bundles.discard(self)
             os.close(fd)
-            self._remove()
+            if self._owner:
+                self._remove()
 
     def _detach_all(self) -> None:
         for link in list(self._links):

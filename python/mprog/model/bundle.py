@@ -13,9 +13,8 @@ plans on a staged chain, committed as one change).
 from __future__ import annotations
 
 import errno as E
-import functools
 import threading
-from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from ..anchors import to_request
 from .. import messages as M
@@ -28,8 +27,8 @@ from ..unraisable import report_unraisable
 from ..verdict import checked
 from . import upstream, v2
 from .chain import Request, Slots, describe, find_link, find_prog, removed, replaced
-from .handles import BpfLink, Link, Program
-from .naming import (check_args, check_count, check_dialect, check_handle, check_int,
+from .handles import BpfLink, Link, Program, chains
+from .naming import (check_args, check_count, check_dialect, check_int,
                      check_known, check_update, closed_link, is_none, program_arg)
 
 DIALECTS = ("upstream", "v2", "cgroup")
@@ -38,18 +37,6 @@ _U64 = 1 << 64
 
 #: ``callback(old, new)``: told of every committed change, with the chain before and after.
 Watcher = Callable[[QueryResult, QueryResult], object]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _one_writer(method: F) -> F:
-    """Run ``method`` holding the bundle's lock: one change (or read) at a time, as the
-    kernel's rtnl lock and the core's GIL-held calls make it, so threads sharing a bundle see
-    each change whole and an ``expected_revision`` is compared with the revision it replaces."""
-    @functools.wraps(method)
-    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return method(self, *args, **kwargs)
-    return serialized  # type: ignore[return-value]
 
 
 class Bundle(Unique):
@@ -75,10 +62,15 @@ class Bundle(Unique):
         self._changes = 0  # every commit; unlike the revision never back to 1 (transactions)
         self._closed = False
         self._watchers: List[Watcher] = []
+        #: Every public call runs holding it (``with self._lock`` first thing): one change (or
+        #: read) at a time, as the kernel's rtnl lock and the core's GIL-held calls make it, so
+        #: threads sharing a bundle see each change whole and an ``expected_revision`` is
+        #: compared with the revision it replaces. Reentrant: close() and watchers query.
         self._lock = threading.RLock()
         #: query()'s answer for the chain as it is (a QueryResult is immutable); a commit
         #: drops it, so a read costs nothing until the chain changes
         self._query_cache: Optional[QueryResult] = None
+        chains.add(self)
 
     dialect = property(lambda self: self._dialect)
     closed = property(lambda self: self._closed)
@@ -118,54 +110,64 @@ class Bundle(Unique):
 
     # -- the protocol ------------------------------------------------------------------------
 
-    @_one_writer
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
-        flags, relative, replace, anchor = self._placement(flags, relative, replace)
-        with self._context(anchor):
-            new = self._plan_attach(self._slots, self._revision, prog, flags, relative, replace,
-                                    expected_revision)
-        self._commit(new)
+        with self._lock:
+            flags, relative, replace, anchor = self._placement(flags, relative, replace)
+            try:
+                new = self._plan_attach(self._slots, self._revision, prog, flags, relative,
+                                        replace, expected_revision)
+            except MprogError as e:
+                self._failed(e, anchor)
+                raise
+            self._commit(new)
 
-    @_one_writer
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
-        flags, relative, _, anchor = self._placement(flags, relative, None)
-        with self._context(anchor):
-            self._check_args(flags, relative, expected_revision, prog=prog)
-            prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
-            link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
-            new = self._rules.attach(self._slots, self._revision, Request(
-                "link", prog, link._link, flags, relative, None, expected_revision))
-        link._link.settle()
-        self._commit(new)
-        return link
+        with self._lock:
+            flags, relative, _, anchor = self._placement(flags, relative, None)
+            try:
+                check_args(flags, relative, expected_revision, prog)
+                prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
+                link = Link(self, prog)  # its id comes once attached (bpf_link_prime/settle)
+                new = self._rules.attach(self._slots, self._revision, Request(
+                    "link", prog, link._link, flags, relative, None, expected_revision))
+            except MprogError as e:
+                self._failed(e, anchor)
+                raise
+            link._link.settle()
+            self._commit(new)
+            link._link.attached = True
+            return link
 
-    @_one_writer
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
-        flags, relative, _, anchor = self._placement(flags, relative, None)
-        with self._context(anchor):
-            new = self._plan_detach(self._slots, self._revision, prog, flags, relative,
-                                    expected_revision)
-        self._commit(new)
+        with self._lock:
+            flags, relative, _, anchor = self._placement(flags, relative, None)
+            try:
+                new = self._plan_detach(self._slots, self._revision, prog, flags, relative,
+                                        expected_revision)
+            except MprogError as e:
+                self._failed(e, anchor)
+                raise
+            self._commit(new)
 
-    @_one_writer
     def query(self, count: Optional[int] = None) -> QueryResult:
-        self._check_open()
-        if count is None:
-            if self._query_cache is None:
-                self._query_cache = _state(self._revision, self._slots)
-            return self._query_cache
-        check_count(count)
-        slots = self._slots
-        total = len(slots)
-        shown = slots if count is None else slots[:count]
-        result = _state(self._revision, shown, total)
-        if count is not None and 0 < count < total:
-            raise QueryTooSmall(E.ENOSPC, f"query: {count} entries asked, the chain holds {total}",
-                                op="query", count=total, partial=result, revision=self._revision)
-        return result
+        with self._lock:
+            self._check_open()
+            if count is None:
+                if self._query_cache is None:
+                    self._query_cache = _state(self._revision, self._slots)
+                return self._query_cache
+            check_count(count)
+            slots = self._slots
+            total = len(slots)
+            result = _state(self._revision, slots[:count], total)
+            if 0 < count < total:
+                raise QueryTooSmall(E.ENOSPC, f"query: {count} entries asked, the chain holds "
+                                    f"{total}", op="query", count=total, partial=result,
+                                    revision=self._revision)
+            return result
 
     def run(self, ctx: Any) -> int:
         """Call each program in order until one returns something other than NEXT."""
@@ -177,20 +179,21 @@ class Bundle(Unique):
                 return verdict
         return NEXT
 
-    @_one_writer
     def close(self) -> None:
         """Release what the bundle holds (idempotent), as tcx_uninstall() does when the device
         goes away: links become detached (but stay open), programs attached by program are let
         go. Afterwards only ``close()`` and ``dialect`` work; the rest raises ValueError.
         Watchers hear of the emptied chain (if it held anything), then are dropped."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._closed:
             return
         before = self.query() if self._slots and self._watchers else None
         for slot in self._slots:
             if slot.link is not None:
                 slot.link.attached = False
-            else:
-                slot.prog._unhold()
         self._slots = ()
         self._revision = 1
         self._query_cache = None
@@ -203,25 +206,29 @@ class Bundle(Unique):
 
     # -- off the kernel's ABI: dry runs, watchers, transactions -----------------------------
 
-    @_one_writer
     def explain(self, op: str, prog: Any = None, flags: Any = 0, relative: Any = None,
                 replace: Any = None, expected_revision: int = 0) -> Explanation:
         """Dry run: what ``attach``/``detach`` would do now, changing nothing. The same checks
         run (TypeError/ValueError are raised); a refusal is returned as ``error``."""
+        with self._lock:
+            return self._explain(op, prog, flags, relative, replace, expected_revision)
+
+    def _explain(self, op: str, prog: Any, flags: Any, relative: Any, replace: Any,
+                 expected_revision: int) -> Explanation:
         if op not in ("attach", "detach"):
             raise ValueError(f"explain: op must be 'attach' or 'detach', not {op!r}")
         self._check_open()
         flags, relative, replace, anchor = self._placement(
             flags, relative, replace if op == "attach" else None)
         try:
-            with self._context(anchor):
-                if op == "attach":
-                    new = self._plan_attach(self._slots, self._revision, prog, flags, relative,
-                                            replace, expected_revision)
-                else:
-                    new = self._plan_detach(self._slots, self._revision, prog, flags,
-                                            relative, expected_revision)
+            if op == "attach":
+                new = self._plan_attach(self._slots, self._revision, prog, flags, relative,
+                                        replace, expected_revision)
+            else:
+                new = self._plan_detach(self._slots, self._revision, prog, flags, relative,
+                                        expected_revision)
         except MprogError as e:
+            self._failed(e, anchor)
             return Explanation(op, error=e)
         action, index = _where(self._slots, new)
         return Explanation(op, action, index)
@@ -238,49 +245,51 @@ class Bundle(Unique):
     def unwatch(self, callback: Watcher) -> None:
         self._watchers.remove(callback)  # ValueError if it is not watching
 
-    @_one_writer
     def transaction(self, expected_revision: int = 0) -> "Transaction":
         """Several attach/detach operations applied as one change on commit."""
-        self._check_open()
-        return Transaction(self, expected_revision)
+        with self._lock:
+            self._check_open()
+            return Transaction(self, expected_revision)
 
     # -- links (Link's methods land here, with the BpfLink: the bundle owns the chain) ---------
 
-    @_one_writer
     def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
         op = "update"
-        # The order of link_update() and tcx_link_update() (docs/protocol.md).
-        new_prog = check_update(link, new_prog, flags, old_prog)
-        if new_prog is link.prog:
-            return  # nothing changes, not even the revision
-        if find_prog(self._slots, new_prog) is not None:
-            raise error(E.EEXIST, op, M.text("exists", program=describe(new_prog)))
-        idx = self._slot_of(link)
-        old = link.prog
-        new_prog._hold()  # the link holds its program, whatever its pins (they stay)
-        link.prog = new_prog
-        self._commit(replaced(self._slots, idx, self._slots[idx]._replace(prog=new_prog)))
-        old._unhold()
+        with self._lock:
+            # The order of link_update() and tcx_link_update() (docs/protocol.md).
+            new_prog = check_update(link, new_prog, flags, old_prog)
+            if new_prog is link.prog:
+                return  # nothing changes, not even the revision
+            if find_prog(self._slots, new_prog) is not None:
+                raise error(E.EEXIST, op, M.text("exists", program=describe(new_prog)))
+            idx = self._slot_of(link)
+            link.run(new_prog)  # the link holds its program, whatever its pins (they stay)
+            self._commit(replaced(self._slots, idx, self._slots[idx]._replace(prog=new_prog)))
 
-    @_one_writer
     def _link_detach(self, link: BpfLink) -> None:
-        if link.closed:
-            raise closed_link(link, "link detach")
-        if link.attached:
-            self._release(link)
+        with self._lock:
+            if link.closed:
+                raise closed_link(link, "link detach")
+            if link.attached:
+                self._release(link)
 
-    @_one_writer
     def _link_close(self, link: BpfLink) -> None:
-        if link.closed:
-            return
-        if link.attached:  # closing the last fd releases the link: tcx_link_release()
-            self._release(link)
-        link.forget()
+        with self._lock:
+            if link.closed:
+                return
+            if link.attached:  # closing the last fd releases the link: tcx_link_release()
+                self._release(link)
+            link.forget()
 
     def _release(self, link: BpfLink) -> None:
         # Detaching a link cannot fail: its slot is found by the link itself (and in v2 its pins
         # go with the slot).
         self._commit(removed(self._slots, self._slot_of(link)))
+        link.attached = False
+
+    def holds(self, prog: Program) -> bool:
+        """Whether the chain holds ``prog`` by program (``handles.program_by_id`` asks)."""
+        return any(slot.prog is prog and slot.link is None for slot in self._slots)
 
     def _slot_of(self, link: BpfLink) -> int:
         idx = find_link(self._slots, link)
@@ -294,11 +303,6 @@ class Bundle(Unique):
         if self._closed:
             raise ValueError("the bundle is closed")
 
-    def _check_args(self, flags: Any, relative: Any, expected_revision: Any,
-                    **handles: Any) -> None:
-        self._check_open()
-        check_args(flags, relative, expected_revision, **handles)
-
     def _placement(self, flags: Any, relative: Any, replace: Any) -> Tuple[Any, Any, Any, Any]:
         """An anchor where flags go says flags, relative and replace itself (mprog.anchors)."""
         self._check_open()
@@ -307,14 +311,14 @@ class Bundle(Unique):
         flags_, relative, replace = to_request(flags, relative, replace, self._dialect)
         return flags_, relative, replace, flags
 
-    def _context(self, anchor: Any) -> "_Context":
+    def _failed(self, e: MprogError, anchor: Any) -> None:
         """Failures carry the revision the operation saw and the anchor it was given."""
-        return _Context(self, anchor)
+        e.revision, e.anchor = self._revision, anchor
 
     def _plan_attach(self, slots: Slots, revision: int, prog: Any, flags: Any, relative: Any,
                      replace: Any, expected_revision: Any) -> Slots:
         """The chain an attach (by program) would leave, or its error; commits nothing."""
-        self._check_args(flags, relative, expected_revision, prog=prog, replace=replace)
+        check_args(flags, relative, expected_revision, prog, replace)
         prog = self._front("attach", prog, flags, self._rules.KNOWN)
         new: Slots = self._rules.attach(slots, revision, Request(
             "attach", prog, None, flags, relative, replace, expected_revision))
@@ -323,7 +327,7 @@ class Bundle(Unique):
     def _plan_detach(self, slots: Slots, revision: int, prog: Any, flags: Any, relative: Any,
                      expected_revision: Any) -> Slots:
         """The chain a detach would leave, or its error; commits nothing."""
-        self._check_args(flags, relative, expected_revision, prog=prog)
+        check_args(flags, relative, expected_revision, prog)
         check_known(flags, self._rules.KNOWN, "detach")
         prog = None if is_none(prog) else program_arg(prog, "detach", "program")
         if not slots:
@@ -339,25 +343,14 @@ class Bundle(Unique):
         return program_arg(prog, op, "program")
 
     def _commit(self, new: Slots) -> None:
-        """Install the new chain: links in it are attached, links left out are detached;
-        programs attached by program are held by their slot. Revision +1, or back to 1 when
-        the chain is left empty (tcx frees it)."""
+        """Install the new chain in one step: revision +1, or back to 1 when the chain is left
+        empty (tcx frees it).
+
+        Nothing is counted per slot: a program's life asks the chains when its id is looked
+        up (``handles.program_by_id``), and a link is attached from its ``link()`` to its
+        release (``_release``, ``close``), the only ways a link's slot enters or leaves a
+        chain (every rule refuses to detach or replace a link's slot: EBUSY)."""
         old, self._slots = self._slots, new
-        # Only the slots that changed change their holdings (the rules slice tuples, so most
-        # slots are the same before and after): a change costs what it touches, not the chain.
-        gone, came = set(old), set(new)
-        gone, came = gone - came, came - gone
-        for slot in gone:
-            if slot.link is not None:
-                slot.link.attached = False
-        for slot in came:
-            if slot.link is not None:
-                slot.link.attached = True
-            else:
-                slot.prog._hold()
-        for slot in gone:
-            if slot.link is None:
-                slot.prog._unhold()
         before = self._revision
         self._revision = self._revision + 1 if new else 1
         self._changes += 1
@@ -374,24 +367,6 @@ class Bundle(Unique):
                 watcher(before, after)
             except Exception as e:
                 report_unraisable(e, "Exception ignored in mprog watcher", watcher)
-
-
-class _Context:
-    """``Bundle._context``'s with block (a class: a generator-based context manager costs a
-    tenth of an operation)."""
-
-    __slots__ = ("bundle", "anchor")
-
-    def __init__(self, bundle: Bundle, anchor: Any) -> None:
-        self.bundle = bundle
-        self.anchor = anchor
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, e: Any, tb: Any) -> None:
-        if isinstance(e, MprogError):  # the exception goes on (None: not swallowed)
-            e.revision, e.anchor = self.bundle._revision, self.anchor
 
 
 class Transaction:
@@ -421,9 +396,12 @@ class Transaction:
         self._check_open()
         b = self._bundle
         flags, relative, replace, anchor = b._placement(flags, relative, replace)
-        with b._context(anchor):
+        try:
             self._slots = b._plan_attach(self._slots, self._revision, prog, flags, relative,
                                          replace, expected_revision)
+        except MprogError as e:
+            b._failed(e, anchor)
+            raise
         self._operations += 1
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
@@ -431,9 +409,12 @@ class Transaction:
         self._check_open()
         b = self._bundle
         flags, relative, _, anchor = b._placement(flags, relative, None)
-        with b._context(anchor):
+        try:
             self._slots = b._plan_detach(self._slots, self._revision, prog, flags, relative,
                                          expected_revision)
+        except MprogError as e:
+            b._failed(e, anchor)
+            raise
         self._operations += 1
 
     def commit(self) -> None:
@@ -480,17 +461,20 @@ class Transaction:
 
 def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryResult:
     """What query() says of these slots (``count``: the chain's total, if more than shown)."""
-    links = [s.link for s in slots]
-    pins = [int(s.pins) for s in slots]
-    return QueryResult(
-        revision=revision,
-        count=len(slots) if count is None else count,
-        prog_ids=tuple([s.prog.id for s in slots]),
-        link_ids=tuple([0 if link is None else link.id for link in links]),
+    prog_ids, link_ids, prog_flags, link_flags = [], [], [], []
+    for prog, link, pins in slots:
+        prog_ids.append(prog.id)
         # v2 reports a slot's pins in the array of how it was attached; upstream has none.
-        prog_attach_flags=tuple([p if link is None else 0 for p, link in zip(pins, links)]),
-        link_attach_flags=tuple([0 if link is None else p for p, link in zip(pins, links)]),
-    )
+        if link is None:
+            link_ids.append(0)
+            prog_flags.append(pins)
+            link_flags.append(0)
+        else:
+            link_ids.append(link.id)
+            prog_flags.append(0)
+            link_flags.append(pins)
+    return QueryResult(revision, len(slots) if count is None else count, tuple(prog_ids),
+                       tuple(link_ids), tuple(prog_flags), tuple(link_flags))
 
 
 def _where(old: Slots, new: Slots) -> Tuple[str, int]:

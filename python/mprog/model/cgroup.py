@@ -14,24 +14,37 @@ reports no link ids, and detach takes no flags and no relative.
 from __future__ import annotations
 
 import errno as E
-from typing import Any, Iterator, List, NamedTuple, Optional, Tuple
+import functools
+import threading
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 from ..anchors import to_cgroup_request
 from ..errors import QueryTooSmall, error
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
 from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
-from .chain import describe
-from .handles import BpfLink, Link, Program
+from .chain import describe, plain
+from .handles import BpfLink, Link, Program, chains
 from .naming import (check_args, check_count, check_known, check_update, is_none, lookup,
                      program_arg)
 
-F = CgroupFlag
+F = plain(CgroupFlag)
 MODES = F.ALLOW_OVERRIDE | F.ALLOW_MULTI
 #: BPF_PROG_ATTACH: BPF_F_ATTACH_MASK_BASE | BPF_F_ATTACH_MASK_MPROG.
 ATTACH_KNOWN = MODES | F.REPLACE | F.PREORDER | F.BEFORE | F.AFTER | F.ID | F.LINK
 #: BPF_LINK_CREATE for cgroups: BPF_F_LINK_ATTACH_MASK (a link is always ALLOW_MULTI).
 LINK_KNOWN = F.ID | F.BEFORE | F.AFTER | F.PREORDER | F.LINK
+
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def _one_writer(method: _M) -> _M:
+    """Run ``method`` holding the tree's lock, as the tcx model Bundle's calls hold theirs."""
+    @functools.wraps(method)
+    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return serialized  # type: ignore[return-value]
 
 
 class Entry(NamedTuple):
@@ -63,10 +76,14 @@ class CgroupBundle(Unique):
                                 f"{type(parent).__name__}")
             parent._check_open()
         self._parent: Optional[CgroupBundle] = parent
+        # One lock for a whole tree (the kernel's cgroup_mutex is global): a change, a query
+        # or a link's call is whole for every thread, and a hierarchy check sees no half.
+        self._lock = threading.RLock() if parent is None else parent._lock
         self._entries: Entries = ()
         self._mode = 0
         self._revision = 1
         self._closed = False
+        chains.add(self)
 
     dialect = property(lambda self: "cgroup")
     parent = property(lambda self: self._parent)
@@ -103,12 +120,13 @@ class CgroupBundle(Unique):
 
     # -- the protocol ------------------------------------------------------------------
 
+    @_one_writer
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
         op = "attach"
         self._check_open()
         flags, relative, replace = to_cgroup_request(flags, relative, replace, op)
-        self._check_types(flags, relative, expected_revision, prog=prog, replace=replace)
+        self._check_types(flags, relative, expected_revision, prog, replace)
         # bpf_prog_attach(): the flag mask, then the program; cgroup_bpf_prog_attach(): the
         # program to replace, fetched only under ALLOW_MULTI|REPLACE.
         check_known(flags, ATTACH_KNOWN, op)
@@ -118,12 +136,13 @@ class CgroupBundle(Unique):
             replacing = _cgroup_program(replace, op, "replace")
         self._attach(op, prog, None, flags, relative, replacing, expected_revision)
 
+    @_one_writer
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
         op = "link"
         self._check_open()
         flags, relative, _ = to_cgroup_request(flags, relative, None, op)
-        self._check_types(flags, relative, expected_revision, prog=prog)
+        self._check_types(flags, relative, expected_revision, prog)
         if not 0 <= flags < 1 << 32:  # bits a u32 cannot carry never reach the kernel
             raise error(E.EINVAL, op, f"unknown flag bits in {flags:#x}")
         # link_create(): the program first, then cgroup_bpf_link_attach()'s flag mask.
@@ -136,12 +155,13 @@ class CgroupBundle(Unique):
         link._link.attached = True
         return link
 
+    @_one_writer
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
         op = "detach"
         self._check_open()
         flags, relative, _ = to_cgroup_request(flags, relative, None, op)
-        self._check_types(flags, relative, expected_revision, prog=prog)
+        self._check_types(flags, relative, expected_revision, prog)
         # bpf_prog_detach() for cgroup types: no flags, no relative, at all.
         if flags or not is_none(relative):
             raise error(E.EINVAL, op, "cgroup detach takes no flags and no relative")
@@ -163,6 +183,7 @@ class CgroupBundle(Unique):
             idx = 0  # without ALLOW_MULTI the one program goes, whatever was named
         self._remove(idx)
 
+    @_one_writer
     def query(self, count: Optional[int] = None, effective: bool = False) -> QueryResult:
         self._check_open()
         check_count(count)
@@ -210,6 +231,7 @@ class CgroupBundle(Unique):
             counted += len(level._entries)
         return preorder + rest
 
+    @_one_writer
     def close(self) -> None:
         """Release what the bundle holds (idempotent): links become detached (they stay
         open), programs attached by program are let go; the list empties for the cgroups
@@ -219,32 +241,30 @@ class CgroupBundle(Unique):
         for entry in self._entries:
             if entry.link is not None:
                 entry.link.attached = False
-            else:
-                entry.prog._unhold()
         self._entries = ()
         self._mode = 0
         self._closed = True
 
     # -- links (Link's methods land here) ----------------------------------------------
 
+    @_one_writer
     def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
         op = "update"
         new_prog = check_update(link, new_prog, flags, old_prog)  # then cgroup_bpf_replace()
         if new_prog.dialect != "cgroup":
             raise error(E.EINVAL, op, f"{describe(new_prog)} is not a cgroup program")
         # No duplicate check, and the link's own program again is a change all the same.
-        old = link.prog
-        new_prog._hold()
-        link.prog = new_prog
+        link.run(new_prog)
         self._revision += 1
-        old._unhold()
 
+    @_one_writer
     def _link_detach(self, link: BpfLink) -> None:
         if link.closed:
             raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
         if link.attached:
             self._release(link)
 
+    @_one_writer
     def _link_close(self, link: BpfLink) -> None:
         if link.closed:
             return
@@ -280,17 +300,11 @@ class CgroupBundle(Unique):
         entry = Entry(prog, link, bool(flags & F.PREORDER))  # type: ignore[arg-type]
         slot = _existing_slot(entries, op, prog, mode, replacing)
         if slot is not None:  # replaced in place, whatever the relative says
-            old = entries[slot]
             new = entries[:slot] + (entry,) + entries[slot + 1:]
             self._commit(new, mode)
-            if prog is not None:
-                prog._hold()
-            old.prog._unhold()
             return
         at = _insert_at(entries, op, prog, link, flags, relative)
         self._commit(entries[:at] + (entry,) + entries[at:], mode)
-        if prog is not None:
-            prog._hold()
 
     def _hierarchy_allows_attach(self) -> bool:
         """The nearest ancestor that holds anything decides: ALLOW_MULTI allows; one program
@@ -303,16 +317,17 @@ class CgroupBundle(Unique):
         return True
 
     def _remove(self, idx: int) -> None:
-        entry = self._entries[idx]
         entries = self._entries[:idx] + self._entries[idx + 1:]
         self._commit(entries, self._mode if entries else 0)  # an empty list has no mode
-        if entry.link is None:
-            entry.prog._unhold()
 
     def _commit(self, entries: Entries, mode: int) -> None:
         self._entries = entries
         self._mode = mode
         self._revision += 1  # never back to 1: the cgroup keeps its counter
+
+    def holds(self, prog: Program) -> bool:
+        """Whether the list holds ``prog`` by program (``handles.program_by_id`` asks)."""
+        return any(e.prog is prog and e.link is None for e in self._entries)
 
     def _lineage(self) -> List["CgroupBundle"]:
         """This cgroup, then its ancestors up to the root."""
@@ -327,10 +342,10 @@ class CgroupBundle(Unique):
         if self._closed:
             raise ValueError("the bundle is closed")
 
-    def _check_types(self, flags: Any, relative: Any, expected_revision: Any,
-                     **handles: Any) -> None:
+    def _check_types(self, flags: Any, relative: Any, expected_revision: Any, prog: Any,
+                     replace: Any = None) -> None:
         self._check_open()
-        check_args(flags, relative, expected_revision, **handles)
+        check_args(flags, relative, expected_revision, prog, replace)
 
     # Off the kernel's ABI: not (yet) offered by the cgroup dialect.
     def explain(self, *args: Any, **kwargs: Any) -> Any:

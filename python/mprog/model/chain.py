@@ -6,9 +6,10 @@ so a failed operation has changed nothing.
 """
 from __future__ import annotations
 
+import enum
 import errno as E
-from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Tuple
+from types import SimpleNamespace
+from typing import Any, NamedTuple, Optional, Tuple, Type
 
 from .. import messages as M
 from ..errors import error
@@ -33,12 +34,19 @@ class Anchor(NamedTuple):
 Slots = Tuple[Slot, ...]
 
 
-@dataclass(frozen=True)
-class Request:
+def plain(flags: Type[enum.IntFlag]) -> Any:
+    """A dialect's flags as plain ints (``F.BEFORE``), as its rules test them: an IntFlag's
+    ``&`` goes through the enum machinery, which cost most of an operation's time."""
+    return SimpleNamespace(**{str(f.name): int(f) for f in flags})
+
+
+class Request(NamedTuple):
     """One attach, link or detach, after its handles were checked.
 
     ``link`` is the new link being attached (``Bundle.link``), or None when acting by program.
     ``relative`` and ``replace`` are still raw: when they are resolved is part of each dialect.
+    (A NamedTuple rather than a frozen dataclass: every operation makes one, and a frozen
+    dataclass pays a ``object.__setattr__`` per field.)
     """
 
     op: str

@@ -3,7 +3,10 @@
 A handle is like an fd: once closed it can no longer be named (EBADF). The object behind it
 lives on while something holds it, as a ``bpf_prog`` lives while its refcount is positive: a
 chain slot that attached it by program, or a link that is not closed (attached or not). While
-it lives it can be named by id; afterwards its id finds nothing (ENOENT).
+it lives it can be named by id; afterwards its id finds nothing (ENOENT). The model asks the
+holders when an id is looked up (``program_by_id``) instead of counting on every change: a
+closed program can never be held again (attaching needs its handle), so once nothing holds
+it, it is gone for good.
 
 Ids count from 1 and are never reused; programs and links have separate id spaces, shared by
 every bundle of this backend (as the kernel's idr is shared by every device).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from operator import attrgetter
 from typing import Any, Callable, Dict, Optional
 
 from ..lifetime import LinkScope, Unique, warn_unclosed
@@ -28,11 +32,19 @@ _link_ids = itertools.count(1)
 # Programs that may still live, by id (a collected one leaves by itself).
 _live_programs: "weakref.WeakValueDictionary[int, Program]" = weakref.WeakValueDictionary()
 _open_links: Dict[int, "BpfLink"] = {}  # links that are not released, by id
+#: Every bundle (tcx and cgroup) made, while it lives: their chains hold programs. Each has
+#: ``holds(prog)``: whether its chain holds ``prog`` by program.
+chains: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def program_by_id(prog_id: int) -> Optional["Program"]:
     """bpf_prog_by_id(): only a living program is found (id 0 never is)."""
-    return _live_programs.get(prog_id)
+    prog = _live_programs.get(prog_id)
+    if prog is not None and prog._closed and not prog._links \
+            and not any(chain.holds(prog) for chain in list(chains)):
+        del _live_programs[prog_id]  # its last reference is gone: the kernel frees it
+        return None
+    return prog
 
 
 def link_by_id(link_id: int) -> Optional["BpfLink"]:
@@ -58,30 +70,19 @@ class Program(Unique):
         self._name = name
         self._fn = fn
         self._closed = False
-        self._holders = 0  # chain slots holding it by program + open links whose program it is
+        self._links = 0  # open links whose program it is (chains are asked: program_by_id)
         _live_programs[self._id] = self
 
-    id = property(lambda self: self._id)
-    name = property(lambda self: self._name)
-    fn = property(lambda self: self._fn)
-    closed = property(lambda self: self._closed)
+    # Read-only attributes; attrgetter reads them without a Python call (the model reads
+    # ids on every query).
+    id = property(attrgetter("_id"))
+    name = property(attrgetter("_name"))
+    fn = property(attrgetter("_fn"))
+    closed = property(attrgetter("_closed"))
 
     def close(self) -> None:
         """Close the handle (idempotent); the program lives on while something holds it."""
         self._closed = True
-        self._forget_if_gone()
-
-    def _hold(self) -> None:
-        self._holders += 1
-
-    def _unhold(self) -> None:
-        self._holders -= 1
-        self._forget_if_gone()
-
-    def _forget_if_gone(self) -> None:
-        # The last reference is gone: the kernel frees the program and its id finds nothing.
-        if self._closed and self._holders == 0:
-            _live_programs.pop(self._id, None)
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -105,12 +106,18 @@ class BpfLink:
         # bpf_link_settle(): the attach succeeded; the link gets its id and holds its program.
         self.id = next(_link_ids)
         _open_links[self.id] = self
-        self.prog._hold()
+        self.prog._links += 1
 
     def forget(self) -> None:
         self.closed = True
         _open_links.pop(self.id, None)
-        self.prog._unhold()
+        self.prog._links -= 1
+
+    def run(self, prog: Program) -> None:
+        """Hold ``prog`` instead of the program it runs now (a link update)."""
+        prog._links += 1
+        self.prog._links -= 1
+        self.prog = prog
 
     def owner(self) -> Any:
         """The bundle whose chain the link is in, or None if it is detached. A bundle that was
@@ -132,10 +139,10 @@ class Link(LinkScope):
     def __init__(self, bundle: Any, prog: Program) -> None:
         self._link = BpfLink(bundle, prog)
 
-    id = property(lambda self: self._link.id)
-    prog = property(lambda self: self._link.prog)
-    attached = property(lambda self: self._link.attached)
-    closed = property(lambda self: self._link.closed)
+    id = property(attrgetter("_link.id"))
+    prog = property(attrgetter("_link.prog"))
+    attached = property(attrgetter("_link.attached"))
+    closed = property(attrgetter("_link.closed"))
 
     def update(self, new_prog: Any, flags: int = 0, old_prog: Any = None) -> None:
         """Swap the link's program in place (``BPF_LINK_UPDATE``)."""

@@ -39,13 +39,16 @@ def check_handle(value: Any, name: str) -> None:
                         f"not {type(value).__name__}")
 
 
-def check_args(flags: Any, relative: Any, expected_revision: Any, **handles: Any) -> None:
+def check_args(flags: Any, relative: Any, expected_revision: Any, prog: Any,
+               replace: Any = None) -> None:
     """The Python types of an attach, link or detach (before anything else)."""
     check_int(flags, "flags")
-    check_handle(relative, "relative")
+    if relative is not None:  # (the common case, without a call)
+        check_handle(relative, "relative")
     check_int(expected_revision, "expected_revision", _U64)
-    for name, value in handles.items():
-        check_handle(value, name)
+    check_handle(prog, "prog")
+    if replace is not None:
+        check_handle(replace, "replace")
 
 
 def check_count(count: Any) -> None:

@@ -9,19 +9,17 @@ empty chain on detach) are the bundle's; these functions start where ``tcx_prog_
 from __future__ import annotations
 
 import errno as E
-from types import SimpleNamespace
 from typing import Optional
 
 from .. import messages as M
 from ..errors import error
 from ..flags import MAX_PROGRAMS, Flag
 from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
-                    inserted, removed, replaced)
+                    inserted, plain, removed, replaced)
 from .handles import BpfLink, Program
 from .naming import program_arg, resolve_relative
 
-# Plain ints (an IntFlag's ``&`` goes through the enum machinery: most of an op's time).
-F = SimpleNamespace(**{str(f.name): int(f) for f in Flag})
+F = plain(Flag)
 KNOWN = F.REPLACE | F.BEFORE | F.AFTER | F.ID | F.LINK
 # The live kernel (not SPEC): BPF_LINK_CREATE for tcx never masks its flags; only what no u32
 # holds is refused up front. An unknown bit is then ignored, except by the last check of

@@ -6,7 +6,6 @@ for as long as it is attached; nothing goes before a FIRST holder or after a LAS
 """
 from __future__ import annotations
 
-import dataclasses
 import errno as E
 from typing import Any, Optional
 
@@ -14,11 +13,11 @@ from .. import messages as M
 from ..errors import error
 from ..flags import MAX_PROGRAMS, V2Flag
 from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
-                    holds, inserted, removed, replaced)
+                    holds, inserted, plain, removed, replaced)
 from .handles import Program
 from .naming import is_none, resolve_relative
 
-F = V2Flag
+F = plain(V2Flag)
 KNOWN = F.REPLACE | F.BEFORE | F.AFTER | F.FIRST | F.LAST | F.ID | F.LINK
 # The v2 series masked flags only in BPF_PROG_ATTACH/DETACH: its link_create handed the u32
 # flags on to bpf_mprog_attach, which never tests a bit it does not know. So a link ignores
@@ -29,8 +28,8 @@ PINS = F.FIRST | F.LAST
 
 def attach(slots: Slots, revision: int, req: Request) -> Slots:
     """``attach`` (by program) and ``link`` (through the new link ``req.link``)."""
-    if int(req.flags) & ~int(KNOWN):  # only a link gets here with them (LINK_KNOWN): dropped
-        req = dataclasses.replace(req, flags=int(req.flags) & int(KNOWN))
+    if req.flags & ~KNOWN:  # only a link gets here with them (LINK_KNOWN): dropped
+        req = req._replace(flags=req.flags & KNOWN)
     check_fresh(revision, req.expected_revision, req.op)
     # Under REPLACE the relative *is* the program to replace. attach() names it replace=; a new
     # link has only its relative (the v2 ABI had one field for both).

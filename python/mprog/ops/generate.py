@@ -27,6 +27,39 @@ UNKNOWN_BITS = (1 << 0, 1 << 1, 1 << 9, 1 << 15, 1 << 31, 1 << 32)
 RAW_IDS = (0, 0xFFFFFFF0, 0x7FFFFFFE, 0xFFFFFFFF)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """One case the placement rules tell apart: which directives, and whether a relative is
+    named (docs/protocol.md, docs/v2.md)."""
+
+    name: str
+    directive: Tuple[str, ...]
+    relative: bool
+    weight: float  # for attach and link
+    detach_weight: float = -1.0  # for detach, where it differs
+
+    def weight_for(self, attach: bool) -> float:
+        return self.weight if attach or self.detach_weight < 0 else self.detach_weight
+
+
+#: The placement cases, each drawn with a fair share: a rare combination (BEFORE|AFTER with no
+#: relative, say, which v2's detach resolves to AFTER's target) is a case of its own, not the
+#: product of several unlikely draws. Plain appends weigh most: they build the chains.
+PLACEMENTS = (
+    Placement("plain", (), False, 4.0),
+    Placement("before", ("BEFORE",), True, 2.0),
+    Placement("after", ("AFTER",), True, 2.0),
+    Placement("before_end", ("BEFORE",), False, 1.0),
+    Placement("after_end", ("AFTER",), False, 1.0),
+    Placement("both", ("BEFORE", "AFTER"), True, 1.0),
+    Placement("both_end", ("BEFORE", "AFTER"), False, 1.0),
+    Placement("stray_relative", (), True, 0.5),
+    # v2: under REPLACE the relative is the program replaced; on detach REPLACE is refused
+    Placement("replace", ("REPLACE",), True, 1.2, detach_weight=0.2),
+    Placement("replace_alone", ("REPLACE",), False, 0.6, detach_weight=0.1),
+)
+
+
 @dataclass
 class Weights:
     """How often each kind of op is drawn (relative weights; 0: never)."""
@@ -198,14 +231,14 @@ class Generator:
         return op
 
     def detach(self) -> Op:
-        r = self.rng
+        flags, relative, case = self._placement(attach=False)
         by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
         by_link = [p for p, l in zip(self.order, self.slot_links) if l is not None]
-        prog = self._pick([(by_prog, 45), (by_link, 10), ([None], 20),
-                           (self.free, 8), (self.progs, 7)])
-        flags, relative = self.placement(attach=False)
-        if prog is not None and r.random() < 0.3:
-            flags &= ~(self.F["BEFORE"] | self.F["AFTER"])
+        pools = [(by_prog, 45), (by_link, 10), (self.free, 8), (self.progs, 7)]
+        # by program (no directive): mostly a program; by position: mostly none, since naming
+        # one too is a case of its own (it must be the entry the position names, or EINVAL)
+        named = self.rng.random() < (0.85 if case.name == "plain" else 0.35)
+        prog = self._pick(pools) if named else None
         return {"op": "detach", "prog": prog, "flags": flags, "relative": relative,
                 "expected_revision": self.revision()}
 
@@ -304,32 +337,24 @@ class Generator:
     # ------------------------------------------------------------- arguments
 
     def placement(self, attach: bool) -> Any:
-        """Flags and a relative that mostly make sense together, sometimes not at all."""
+        """Flags and a relative: one of the ``PLACEMENTS`` cases, then now and then a pin, a
+        REPLACE, an ID/LINK that does not fit the relative, random bits or an unknown bit."""
+        flags, relative, _ = self._placement(attach)
+        return flags, relative
+
+    def _placement(self, attach: bool) -> Tuple[int, Optional[Dict[str, Any]], "Placement"]:
         r = self.rng
         F = self.F
-        x = r.random()
-        if x < 0.3:
-            directive = 0
-        elif x < 0.55:
-            directive = F["BEFORE"]
-        elif x < 0.8:
-            directive = F["AFTER"]
-        elif x < 0.85:
-            directive = F["BEFORE"] | F["AFTER"]
-        else:
-            directive = 0
+        case: Placement = self._weighted([(c, c.weight_for(attach)) for c in PLACEMENTS])
+        directive = 0
+        for name in case.directive:
+            directive |= F[name]
         if F["FIRST"] and r.random() < 0.3:
             directive |= r.choice((F["FIRST"], F["LAST"], F["FIRST"], F["LAST"],
                                    F["FIRST"] | F["LAST"]))
-        if attach and r.random() < 0.12:
+        if r.random() < (0.04 if attach else 0.01):  # REPLACE beside another directive
             directive |= F["REPLACE"]
-        elif not attach and r.random() < 0.03:
-            directive |= F["REPLACE"]
-        relative = None
-        if directive & (F["BEFORE"] | F["AFTER"] | F["REPLACE"]) and r.random() < 0.75:
-            relative = self.relative()
-        elif r.random() < 0.12:
-            relative = self.relative()
+        relative = self.relative() if case.relative else None
         flags = directive
         if relative is not None and r.random() < 0.85:
             kind = relative["kind"]
@@ -344,7 +369,7 @@ class Generator:
         if r.random() < 0.04:
             bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
             flags |= r.choice(bits + (self._other_dialect_bit(),))
-        return flags, relative
+        return flags, relative, case
 
     def random_flags(self) -> int:
         """A random subset of the dialect's known bits."""

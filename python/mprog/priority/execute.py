@@ -6,7 +6,19 @@ from typing import Any, Optional
 
 from .. import errors
 from ..anchors import Anchor, Head, Tail
+from . import dialects
 from .plan import Call, Plan
+
+
+class RefusedRelative(errors.StaleRevision):
+    """cgroup: the kernel refused the program named as relative at the revision it was read
+    at (ENOENT: the program sits there only through a link; EINVAL: its PREORDER differs).
+    Nothing changed; the manager remembers ``prog_id`` and reads and plans again."""
+
+    def __init__(self, prog_id: int, cause: errors.MprogError) -> None:
+        super().__init__(errno.ESTALE, f"{cause.op}: program {prog_id} cannot be named as a "
+                         f"relative here ({cause.strerror})", op=cause.op)
+        self.prog_id = prog_id
 
 
 def execute(bundle: Any, plan: Plan) -> Optional[Any]:
@@ -22,11 +34,11 @@ def execute(bundle: Any, plan: Plan) -> Optional[Any]:
         return None
     made = None
     for call in plan.calls:
-        made = _make(bundle, call) or made
+        made = _make(bundle, call, bundle.dialect) or made
     return made
 
 
-def _make(target: Any, call: Call) -> Optional[Any]:
+def _make(target: Any, call: Call, dialect: str = "upstream") -> Optional[Any]:
     """Make one call on ``target`` (a bundle, or a transaction staging it)."""
     if call.op == "link detach":
         call.link.detach()
@@ -40,8 +52,17 @@ def _make(target: Any, call: Call) -> Optional[Any]:
                 return target.link(call.prog, call.anchor,
                                    expected_revision=call.expected_revision)
             target.attach(call.prog, call.anchor, expected_revision=call.expected_revision)
-        except errors.NotFound as e:
+        except (errors.NotFound, errors.InvalidArgument) as e:
             if not _names_relative(call.anchor):
+                raise
+            if not dialects.relatives_can_vanish(dialect):
+                # The revision was checked before the relative (ESTALE comes first), so the
+                # relative itself was refused, as it is in the list at that revision.
+                prog_id = call.anchor.prog_id  # type: ignore[union-attr]
+                if prog_id is None:
+                    raise
+                raise RefusedRelative(prog_id, e) from e
+            if not isinstance(e, errors.NotFound):
                 raise
             # Every backend checks the revision before looking up the relative, so a relative
             # that is gone at the expected revision means the chain was emptied (freed: back

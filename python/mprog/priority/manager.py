@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Any, Callable, Dict, List, Literal, Optional, overload
+from typing import Any, Callable, Dict, List, Literal, Optional, Set, overload
 
 from ..anchors import Anchor
 from ..retry import retry
 from . import dialects, policy
-from .execute import execute
+from .execute import RefusedRelative, execute
 from .plan import Plan, placement, removal
 from .shared import Priorities, PriorityOf
-from .view import View, view_of
+from .view import Known, View, view_of
 
 
 class Manager:
@@ -30,6 +30,10 @@ class Manager:
     (``Head()``, ``Tail()``, ``Before(x)``, ``After(x)``; see ``mprog.priority.policy``).
     ``attempts``: reads per operation before a ``StaleRevision`` is given up and raised.
     A manager's own methods are serialized by a lock; managers share nothing but the chain.
+
+    cgroup bundles: the list must be an ALLOW_MULTI list (or empty); one held in mode none
+    or ALLOW_OVERRIDE is refused with EPERM before any change (``mprog.priority.dialects``).
+    The manager tracks its links itself (the query's link ids are 0 there).
     """
 
     def __init__(self, bundle: Any, priority_of: Optional[PriorityOf] = None, *,
@@ -46,6 +50,8 @@ class Manager:
         self._links: Dict[int, Any] = {}
         self._lock = threading.RLock()
         self._atomic: Optional[bool] = None
+        #: cgroup: programs the kernel refused as a relative while they stay in the list.
+        self._refused: Set[int] = set()
         self._jitter = random.Random()  # one per manager: seeding one per call costs ~20 us
 
     # -- what it manages -----------------------------------------------------------------
@@ -106,17 +112,25 @@ class Manager:
         with self._lock:
             self._managed(prog)
             link_mode = prog.id in self._links
-            if self._priorities.writable and self._priorities.own(prog.id) != priority:
-                self._run(lambda view: removal(view, prog, self._links.get(prog.id)))
+            old = self._priorities.own(prog.id)
+            assert old is not None
+            if self._priorities.writable and old != priority:
+                self._run(lambda view: removal(view, prog, self._links.get(prog.id)),
+                          placing=False)
                 self._links.pop(prog.id, None)
             self._priorities.set(prog.id, priority)
-            return self._settle(prog, link_mode=link_mode, move=False)
+            try:
+                return self._settle(prog, link_mode=link_mode, move=False)
+            except BaseException:  # not placed anew: it keeps the priority it had
+                self._priorities.set(prog.id, old)
+                raise
 
     def remove(self, prog: Any) -> None:
         """Take ``prog`` out of the chain (if it is still there) and stop managing it."""
         with self._lock:
             self._managed(prog)
-            self._run(lambda view: removal(view, prog, self._links.get(prog.id)))
+            self._run(lambda view: removal(view, prog, self._links.get(prog.id)),
+                      placing=False)
             self._forget(prog)
 
     def plan(self, prog: Any, priority: Optional[int] = None, *,
@@ -134,6 +148,7 @@ class Manager:
             _check_priority(priority)
             link_mode = (prog.id in self._links) if link is None else link
             state = self.bundle.query()
+            dialects.check_mode(self.bundle.dialect, state, "plan")
             view = self._view(state, prog.id, priority)
             moving = (managed and self._priorities.writable
                       and self._priorities.own(prog.id) != priority)
@@ -156,8 +171,9 @@ class Manager:
         self._run(plan)
         return self._links.get(prog.id)
 
-    def _run(self, plan: Callable[[View], Plan]) -> None:
-        """Read, plan, make the calls; again (counted) when a change was refused as stale."""
+    def _run(self, plan: Callable[[View], Plan], placing: bool = True) -> None:
+        """Read, plan, make the calls; again (counted) when a change was refused as stale
+        (or, cgroup, a relative was refused: it is not named again while it stays)."""
         attempt = 0
 
         def step(state: Any) -> None:
@@ -165,9 +181,15 @@ class Manager:
             attempt += 1
             if attempt > 1:
                 self.retries += 1
-            made = plan(view_of(state, self._priorities.of, self.bundle.dialect))
+            if placing:
+                dialects.check_mode(self.bundle.dialect, state, "place")
+            made = plan(view_of(state, self._priorities.of, self.bundle.dialect,
+                                self._known(state)))
             try:
                 new_link = execute(self.bundle, made)
+            except RefusedRelative as e:
+                self._refused.add(e.prog_id)
+                raise
             finally:  # a link the plan closed (a move) is no longer the program's
                 old = self._links.get(made.prog_id)
                 if old is not None and old.closed:
@@ -180,7 +202,19 @@ class Manager:
     def _view(self, state: Any, prog_id: int, priority: int) -> View:
         def priority_of(pid: int) -> Optional[int]:
             return priority if pid == prog_id else self._priorities.of(pid)
-        return view_of(state, priority_of, self.bundle.dialect)
+        return view_of(state, priority_of, self.bundle.dialect, self._known(state))
+
+    def _known(self, state: Any) -> Known:
+        """cgroup: what the query does not say (which entries are links, and whose)."""
+        if self.bundle.dialect != "cgroup":
+            return Known()
+        self._refused.intersection_update(state.prog_ids)  # one that left may come back
+        links = {pid: link.id for pid, link in self._links.items() if not link.closed}
+        bound = getattr(self.anchor, "target", None)
+        if policy.is_link(bound) and not bound.closed:
+            links.setdefault(bound.prog.id, bound.id)
+        return Known(frozenset(self._programs.keys() - links.keys()), links,
+                     frozenset(self._refused))
 
     def _has_transactions(self) -> bool:
         if self._atomic is None:

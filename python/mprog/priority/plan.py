@@ -91,8 +91,7 @@ def placement(view: View, prog: Any, key: Key, *, link_mode: bool, link: Any,
         right_kind = ours if link_mode else slot.link_id == 0
         if right_kind and not move and policy.fits(rest, at, key):
             return Plan(prog.id, view.revision, index=at)
-    where = policy.insertion_index(rest, key, bound)
-    anchor = policy.anchor_at(rest, where)
+    where, anchor = policy.insertion(rest, key, bound, link_mode=link_mode)
     if at is None:
         return Plan(prog.id, view.revision, (_insert(prog, anchor, view.revision, link_mode),),
                     index=where)

@@ -15,6 +15,17 @@ slot ``i - 1`` and slot ``i``". The rules, strongest first:
    none, right before the managed program after it; if no program is managed, at the end of
    the room (an append, within the bound).
 
+5. The anchor (cgroup, whose kernel lets an attach by program name only an entry attached by
+   program with the same PREORDER, a link only a link, and shows neither in a query):
+   ``Head()``/``Tail()`` at either end of the list (no relative, so nothing is compared);
+   inside, a link names a link this manager knows (its own, the bound's), an attach by
+   program the surest neighbour: one of this manager's programs, else one another manager
+   placed, else a foreign one, never one the kernel already refused as a relative. When rule
+   4's place cannot be named so, the nearest place that can, within rule 1's room (inside the
+   bound first); none: ``NoAnchor`` (EINVAL) before any change. Managed programs carry no
+   PREORDER; a foreign PREORDER program runs before the list's other programs wherever it
+   sits, and is a foreign program like any other here.
+
 A program already in the chain stays where it is as long as 1 and 2 hold there (the bound
 applies to placing, not to programs already placed). If the managed programs are out of order
 (someone else moved them), rule 1 has no room: the program goes right after every managed
@@ -24,8 +35,11 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
+import errno
+
+from .. import errors
 from ..anchors import After, Anchor, Before, Head, Tail
-from .view import Key, View
+from .view import REFUSED, Key, View
 
 BOUNDS = (Head, Tail, Before, After)
 
@@ -66,15 +80,61 @@ def fits(view: View, index: int, key: Key) -> bool:
     return lo <= index <= hi
 
 
+class NoAnchor(errors.InvalidArgument):
+    """cgroup: no place the priority allows can be named to the kernel (see rule 5)."""
+
+
+def insertion(view: View, key: Key, bound: Optional[Anchor] = None, *,
+              link_mode: bool = False) -> Tuple[int, Anchor]:
+    """Where a program with ``key`` goes in ``view`` (which does not hold it) and the anchor
+    that puts it there. cgroup: the nearest place to ``insertion_index`` within the priority
+    room (inside the bound first) that an anchor the kernel takes can name (rule 5)."""
+    where = insertion_index(view, key, bound)
+    if view.dialect != "cgroup":
+        return where, anchor_at(view, where)
+    lo, hi = _priority_room(view, key)
+    blo, bhi = bound_room(view, bound)
+    room = range(lo, hi + 1) if lo <= hi else range(where, where + 1)
+    for index in sorted(room, key=lambda i: (not blo <= i <= bhi, abs(i - where), i)):
+        anchor = _cgroup_anchor(view, index, link_mode)
+        if anchor is not None:
+            return index, anchor
+    raise NoAnchor(errno.EINVAL, f"place: no place between indexes {room.start} and "
+                   f"{room.stop - 1} of the cgroup list can be named (a program attach names "
+                   "only programs attached by program without PREORDER, a link only links "
+                   "this manager knows); nothing was changed", op="place")
+
+
 def anchor_at(view: View, index: int) -> Anchor:
     """The anchor that inserts at ``index``: after the slot before it, or before the first
     slot, or (empty chain) a plain append. Named by program id: it finds the slot whether it
-    was attached by program or by link, in every dialect."""
+    was attached by program or by link, in the tcx dialects (cgroup: ``_cgroup_anchor``)."""
     if index > 0:
         return After(prog_id=view.slots[index - 1].prog_id)
     if view.slots:
         return Before(prog_id=view.slots[0].prog_id)
     return Tail()
+
+
+def _cgroup_anchor(view: View, index: int, link_mode: bool) -> Optional[Anchor]:
+    """Rule 5: an end of the list takes no relative; inside, a link names a link this manager
+    knows, an attach by program the surest neighbour that may sit there by program."""
+    if index == 0:
+        return Head()
+    if index == len(view.slots):
+        return Tail()
+    sides = ((view.slots[index - 1], After), (view.slots[index], Before))
+    if link_mode:
+        for slot, side in sides:
+            if slot.link_id:
+                return side(link_id=slot.link_id)
+        return None
+    named = [(slot.rank, n, slot, side) for n, (slot, side) in enumerate(sides)
+             if not slot.link_id and slot.rank != REFUSED]
+    if not named:
+        return None
+    _, _, slot, side = min(named)
+    return side(prog_id=slot.prog_id)
 
 
 def bound_room(view: View, bound: Optional[Anchor]) -> Tuple[int, int]:
@@ -113,8 +173,13 @@ def _slot_named(view: View, bound: Any) -> Optional[int]:
         return view.index(bound.prog_id)
     if bound.link_id is not None:
         link_id = bound.link_id
-    elif type(bound.target).__name__ == "Link":
+    elif is_link(bound.target):
         link_id = bound.target.id
     else:
         return view.index(bound.target.id)
     return next((i for i, s in enumerate(view.slots) if s.link_id == link_id), None)
+
+
+def is_link(x: Any) -> bool:
+    # Every backend's link class is a Link (the kernel's cgroup links subclass it).
+    return any(c.__name__ == "Link" for c in type(x).__mro__) and hasattr(x, "prog")

@@ -7,7 +7,7 @@ machine-wide), so managers that agree on priorities agree on the order, ties inc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import AbstractSet, Callable, Mapping, NamedTuple, Optional, Tuple
 
 from ..flags import V2Flag
 from ..query import QueryResult
@@ -16,15 +16,24 @@ Key = Tuple[int, int]
 _FIRST, _LAST = int(V2Flag.FIRST), int(V2Flag.LAST)  # plain ints: IntFlag's & is slow
 
 
+#: How surely a slot can be named as a relative (cgroup; lower is surer): by this manager's own
+#: program or link; a program another manager placed (it may sit there through a link); a
+#: foreign program (a link's entry, or PREORDER: neither shows in a query); one the kernel
+#: already refused as a relative.
+OWN, MANAGED, FOREIGN, REFUSED = range(4)
+
+
 class Slot(NamedTuple):
-    """One entry of the chain: its program, its link (0: attached by program), its order key
-    (None: a foreign program) and the v2 pins it holds."""
+    """One entry of the chain: its program, its link (0: attached by program, or in the cgroup
+    dialect a link this manager does not know), its order key (None: a foreign program), the
+    v2 pins it holds and (cgroup) how surely it can be named as a relative."""
 
     prog_id: int
     link_id: int
     key: Optional[Key]
     first: bool = False
     last: bool = False
+    rank: int = OWN
 
 
 @dataclass(frozen=True)
@@ -53,15 +62,30 @@ class View:
         return all(a < b for a, b in zip(keys, keys[1:]))
 
 
+class Known(NamedTuple):
+    """What a cgroup query does not say and the manager knows: the programs it attached by
+    program, the link ids of links it knows (its own; a bound's) by program id, and the
+    programs the kernel refused as a relative."""
+
+    by_program: AbstractSet[int] = frozenset()
+    links: Mapping[int, int] = {}
+    refused: AbstractSet[int] = frozenset()
+
+
 def view_of(state: QueryResult, priority_of: Callable[[int], Optional[int]],
-            dialect: str) -> View:
+            dialect: str, known: Known = Known()) -> View:
     """Classify each slot of ``state``: ``priority_of(prog_id)`` is its priority, or None for
     a program nobody manages. Pins are read only where the dialect has them (v2: FIRST/LAST in
-    the flags of whichever array the slot was attached through)."""
+    the flags of whichever array the slot was attached through); cgroup slots take their link
+    ids and ranks from ``known``."""
     keys = []
     for prog_id in state.prog_ids:
         p = priority_of(prog_id)
         keys.append(None if p is None else (p, prog_id))
+    if dialect == "cgroup":
+        return View(state.revision, tuple(
+            Slot(prog_id, known.links.get(prog_id, 0), key, rank=_rank(prog_id, key, known))
+            for prog_id, key in zip(state.prog_ids, keys)), dialect)
     if dialect != "v2":
         return View(state.revision, tuple(map(Slot, state.prog_ids, state.link_ids, keys)),
                     dialect)
@@ -70,3 +94,11 @@ def view_of(state: QueryResult, priority_of: Callable[[int], Optional[int]],
         Slot(prog_id, link_id, key, bool(pin & _FIRST), bool(pin & _LAST))
         for prog_id, link_id, key, pin in zip(state.prog_ids, state.link_ids, keys, pins)),
         dialect)
+
+
+def _rank(prog_id: int, key: Optional[Key], known: Known) -> int:
+    if prog_id in known.refused:
+        return REFUSED
+    if prog_id in known.by_program or prog_id in known.links:
+        return OWN
+    return FOREIGN if key is None else MANAGED
