@@ -317,6 +317,12 @@ ROWS = [
     ("priority_reprioritize_ns_core", "reprioritize (a move), core"),
     ("priority_reprioritize_ns_model", "reprioritize (a move), model"),
     ("priority_reprioritize_ns_kernel", "reprioritize (a move), kernel (expedited)"),
+    ("priority_place_ns_core_cgroup", "place on a cgroup list, core"),
+    ("priority_place_ns_model_cgroup", "place on a cgroup list, model"),
+    ("priority_place_ns_kernel_cgroup", "place on a cgroup list, kernel"),
+    ("priority_reprioritize_ns_core_cgroup", "reprioritize on a cgroup list (2 changes), core"),
+    ("priority_reprioritize_ns_model_cgroup", "reprioritize on a cgroup list (2 changes), model"),
+    ("priority_reprioritize_ns_kernel_cgroup", "reprioritize on a cgroup list, kernel"),
 ]
 
 

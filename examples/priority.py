@@ -1,9 +1,11 @@
 """Keep three programs in priority order while someone else attaches and detaches a program
 around them.
 
-    python examples/priority.py [--backend core|model|kernel]
+    python examples/priority.py [--backend core|model|kernel] [--dialect upstream|cgroup]
 
-The kernel backend (root) runs it on a real tcx chain in a private network namespace.
+The kernel backend (root) runs it on a real tcx chain in a private network namespace, or with
+``--dialect cgroup`` on the BPF_CGROUP_INET_INGRESS list of a private cgroup (every managed
+attach ALLOW_MULTI, the links tracked by the manager).
 """
 from __future__ import annotations
 
@@ -20,13 +22,16 @@ BACKENDS = {"core": "mprog", "model": "mprog.model", "kernel": "mprog.kernel"}
 def main(argv: Optional[List[str]] = None) -> List[List[str]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", choices=sorted(BACKENDS), default="core")
-    backend = importlib.import_module(BACKENDS[ap.parse_args(argv).backend])
+    ap.add_argument("--dialect", choices=["upstream", "cgroup"], default="upstream")
+    args = ap.parse_args(argv)
+    backend = importlib.import_module(BACKENDS[args.backend])
 
-    audit, policy, stats = (backend.Program(name=n) for n in ("audit", "policy", "stats"))
-    firewall = backend.Program(name="firewall")          # not ours: someone else's
+    audit, policy, stats = (backend.Program(n, dialect=args.dialect)
+                            for n in ("audit", "policy", "stats"))
+    firewall = backend.Program("firewall", dialect=args.dialect)  # not ours: someone else's
     names = {p.id: p.name for p in (audit, policy, stats, firewall)}
     seen: List[List[str]] = []
-    with backend.Bundle() as chain:
+    with backend.Bundle(args.dialect) as chain:
         m = Manager(chain)
 
         def show(what: str) -> None:
@@ -40,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> List[List[str]]:
         by_name = {"audit": audit, "policy": policy, "stats": stats}
         m.place(policy, 20)
         show("place policy (20)")
-        chain.attach(firewall, Head())
+        chain.attach(firewall, Head())                # cgroup: ALLOW_MULTI, as ours
         show("someone attaches firewall at the head")
         m.place(audit, 10)
         show("place audit (10): before policy")

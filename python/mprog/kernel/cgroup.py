@@ -107,7 +107,7 @@ class CgroupBundle(Bundle):
     cgroup_fd: Optional[int] = None  # until __init__ has opened the cgroup
 
     @classmethod
-    def open(cls, path: str, ifindex: Optional[int] = None) -> "CgroupBundle":  # type: ignore[override]
+    def open(cls, path: str, ifindex: Optional[int] = None) -> "CgroupBundle":
         """Kernel-backend extra: the list of the cgroup another bundle made (its ``path``),
         from any process. Both bundles speak to one list in the kernel; closing this one only
         lets go of its handle on the cgroup (what is attached, and the directory, stay with
@@ -116,7 +116,7 @@ class CgroupBundle(Bundle):
             raise TypeError(f"path must be a str, not {type(path).__name__}")
         if ifindex is not None:
             raise ValueError("ifindex= names a tcx device; a cgroup bundle has none")
-        self = super().__new__(cls)
+        self: CgroupBundle = object.__new__(cls)
         self.cgroup_fd = handles.above_zero(cgroupfs.open_dir(path))
         self.dialect = "cgroup"
         self.parent = None

@@ -210,11 +210,10 @@ class Manager:
             return Known()
         self._refused.intersection_update(state.prog_ids)  # one that left may come back
         links = {pid: link.id for pid, link in self._links.items() if not link.closed}
-        bound = getattr(self.anchor, "target", None)
+        bound: Any = getattr(self.anchor, "target", None)
         if policy.is_link(bound) and not bound.closed:
             links.setdefault(bound.prog.id, bound.id)
-        return Known(frozenset(self._programs.keys() - links.keys()), links,
-                     frozenset(self._refused))
+        return Known(self._programs.keys() - links.keys(), links, self._refused)
 
     def _has_transactions(self) -> bool:
         if self._atomic is None:

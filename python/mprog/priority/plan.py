@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
 
-from ..anchors import Anchor
+from ..anchors import Anchor, Head, Tail
 from ..explain import Explanation
 from . import dialects, policy
 from .view import Key, View
@@ -35,7 +35,9 @@ class Call:
         if self.op.startswith("link "):
             return f"link {self.link.id}.{self.op[5:]}()"
         args = [f"prog {self.prog.id}"]
-        if self.anchor is not None:
+        if isinstance(self.anchor, (Head, Tail)) and self.anchor == type(self.anchor)():
+            args.append(f"{type(self.anchor).__name__}()")  # the manager's: no options
+        elif self.anchor is not None:
             args.append(repr(self.anchor))
         if self.expected_revision:
             args.append(f"expected_revision={self.expected_revision}")

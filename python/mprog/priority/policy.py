@@ -33,13 +33,13 @@ program with a smaller key, and nothing else is moved.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Type
 
 import errno
 
 from .. import errors
-from ..anchors import After, Anchor, Before, Head, Tail
-from .view import REFUSED, Key, View
+from ..anchors import After, Anchor, Before, Head, Tail, _Relative
+from .view import REFUSED, Key, Slot, View
 
 BOUNDS = (Head, Tail, Before, After)
 
@@ -123,17 +123,18 @@ def _cgroup_anchor(view: View, index: int, link_mode: bool) -> Optional[Anchor]:
         return Head()
     if index == len(view.slots):
         return Tail()
-    sides = ((view.slots[index - 1], After), (view.slots[index], Before))
+    sides: Tuple[Tuple[Slot, Type[_Relative]], ...] = ((view.slots[index - 1], After),
+                                                       (view.slots[index], Before))
     if link_mode:
         for slot, side in sides:
             if slot.link_id:
                 return side(link_id=slot.link_id)
         return None
-    named = [(slot.rank, n, slot, side) for n, (slot, side) in enumerate(sides)
+    named = [(slot.rank, n) for n, (slot, _) in enumerate(sides)
              if not slot.link_id and slot.rank != REFUSED]
     if not named:
         return None
-    _, _, slot, side = min(named)
+    slot, side = sides[min(named)[1]]
     return side(prog_id=slot.prog_id)
 
 

@@ -7,6 +7,7 @@ machine-wide), so managers that agree on priorities agree on the order, ties inc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import AbstractSet, Callable, Mapping, NamedTuple, Optional, Tuple
 
 from ..flags import V2Flag
@@ -83,9 +84,10 @@ def view_of(state: QueryResult, priority_of: Callable[[int], Optional[int]],
         p = priority_of(prog_id)
         keys.append(None if p is None else (p, prog_id))
     if dialect == "cgroup":
-        return View(state.revision, tuple(
-            Slot(prog_id, known.links.get(prog_id, 0), key, rank=_rank(prog_id, key, known))
-            for prog_id, key in zip(state.prog_ids, keys)), dialect)
+        ids, no = state.prog_ids, repeat(False)
+        links = [known.links.get(prog_id, 0) for prog_id in ids] if known.links else repeat(0)
+        ranks = map(_rank, ids, keys, repeat(known))
+        return View(state.revision, tuple(map(Slot, ids, links, keys, no, no, ranks)), dialect)
     if dialect != "v2":
         return View(state.revision, tuple(map(Slot, state.prog_ids, state.link_ids, keys)),
                     dialect)
