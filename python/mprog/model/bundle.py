@@ -264,7 +264,7 @@ class Bundle(Unique):
                 raise error(E.EEXIST, op, M.text("exists", program=describe(new_prog)))
             idx = self._slot_of(link)
             link.run(new_prog)  # the link holds its program, whatever its pins (they stay)
-            self._commit(replaced(self._slots, idx, self._slots[idx]._replace(prog=new_prog)))
+            self._commit(replaced(self._slots, idx, self._slots[idx].with_prog(new_prog)))
 
     def _link_detach(self, link: BpfLink) -> None:
         with self._lock:
@@ -305,7 +305,8 @@ class Bundle(Unique):
 
     def _placement(self, flags: Any, relative: Any, replace: Any) -> Tuple[Any, Any, Any, Any]:
         """An anchor where flags go says flags, relative and replace itself (mprog.anchors)."""
-        self._check_open()
+        if self._closed:
+            self._check_open()
         if isinstance(flags, int):
             return flags, relative, replace, None
         flags_, relative, replace = to_request(flags, relative, replace, self._dialect)
@@ -329,7 +330,7 @@ class Bundle(Unique):
         """The chain a detach would leave, or its error; commits nothing."""
         check_args(flags, relative, expected_revision, prog)
         check_known(flags, self._rules.KNOWN, "detach")
-        prog = None if is_none(prog) else program_arg(prog, "detach", "program")
+        prog = None if prog is None or is_none(prog) else program_arg(prog, "detach", "program")
         if not slots:
             # tcx_prog_detach(): there is no entry at all (an emptied chain was freed).
             raise error(E.ENOENT, "detach", M.text("empty"))
@@ -462,17 +463,17 @@ class Transaction:
 def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryResult:
     """What query() says of these slots (``count``: the chain's total, if more than shown)."""
     prog_ids, link_ids, prog_flags, link_flags = [], [], [], []
-    for prog, link, pins in slots:
-        prog_ids.append(prog.id)
+    for slot in slots:
+        prog_ids.append(slot.prog.id)
         # v2 reports a slot's pins in the array of how it was attached; upstream has none.
-        if link is None:
+        if slot.link is None:
             link_ids.append(0)
-            prog_flags.append(pins)
+            prog_flags.append(slot.pins)
             link_flags.append(0)
         else:
-            link_ids.append(link.id)
+            link_ids.append(slot.link.id)
             prog_flags.append(0)
-            link_flags.append(pins)
+            link_flags.append(slot.pins)
     return QueryResult(revision, len(slots) if count is None else count, tuple(prog_ids),
                        tuple(link_ids), tuple(prog_flags), tuple(link_flags))
 

@@ -9,26 +9,47 @@ from __future__ import annotations
 import enum
 import errno as E
 from types import SimpleNamespace
-from typing import Any, NamedTuple, Optional, Tuple, Type
+from typing import Any, Optional, Tuple, Type
 
 from .. import messages as M
 from ..errors import error
 from .handles import BpfLink, Link, Program
 
 
-class Slot(NamedTuple):
-    """One attached program; ``link`` if it was attached through one; v2 pins (FIRST/LAST)."""
+class Slot:
+    """One attached program; ``link`` if it was attached through one; v2 pins (FIRST/LAST).
 
-    prog: Program
-    link: Optional[BpfLink] = None
-    pins: int = 0
+    Never changed once made (a change builds new slots: ``with_prog``). A plain class with
+    ``__slots__``, not a NamedTuple: the rules read ``slot.prog`` in every lookup, and a slot
+    attribute is the fastest read Python has. Two slots are equal only if they are the same
+    slot (the chains compare slots by identity)."""
+
+    __slots__ = ("prog", "link", "pins")
+
+    def __init__(self, prog: Program, link: Optional[BpfLink] = None, pins: int = 0) -> None:
+        self.prog = prog
+        self.link = link
+        self.pins = pins
+
+    def with_prog(self, prog: Program) -> "Slot":
+        """The same slot running another program (a link update)."""
+        return Slot(prog, self.link, self.pins)
+
+    def __repr__(self) -> str:
+        return f"Slot({self.prog!r}, {self.link!r}, {self.pins:#x})"
 
 
-class Anchor(NamedTuple):
+class Anchor:
     """A resolved relative (the kernel's ``bpf_tuple``): a program, and its link if one was named."""
 
-    prog: Program
-    link: Optional[BpfLink] = None
+    __slots__ = ("prog", "link")
+
+    def __init__(self, prog: Program, link: Optional[BpfLink] = None) -> None:
+        self.prog = prog
+        self.link = link
+
+    def __repr__(self) -> str:
+        return f"Anchor({self.prog!r}, {self.link!r})"
 
 
 Slots = Tuple[Slot, ...]
@@ -40,22 +61,30 @@ def plain(flags: Type[enum.IntFlag]) -> Any:
     return SimpleNamespace(**{str(f.name): int(f) for f in flags})
 
 
-class Request(NamedTuple):
-    """One attach, link or detach, after its handles were checked.
+class Request:
+    """One attach, link or detach, after its handles were checked; never changed once made.
 
     ``link`` is the new link being attached (``Bundle.link``), or None when acting by program.
     ``relative`` and ``replace`` are still raw: when they are resolved is part of each dialect.
-    (A NamedTuple rather than a frozen dataclass: every operation makes one, and a frozen
-    dataclass pays a ``object.__setattr__`` per field.)
+    (A plain class with ``__slots__`` for the same reason as ``Slot``: every operation makes
+    one and the rules read it field by field.)
     """
 
-    op: str
-    prog: Optional[Program]  # attach/link: the program to add; detach: the one named, or None
-    link: Optional[BpfLink]
-    flags: int
-    relative: Any = None
-    replace: Any = None
-    expected_revision: int = 0
+    __slots__ = ("op", "prog", "link", "flags", "relative", "replace", "expected_revision")
+
+    def __init__(self, op: str, prog: Optional[Program], link: Optional[BpfLink], flags: int,
+                 relative: Any = None, replace: Any = None, expected_revision: int = 0) -> None:
+        self.op = op
+        self.prog = prog  # attach/link: the program to add; detach: the one named, or None
+        self.link = link
+        self.flags = flags
+        self.relative = relative
+        self.replace = replace
+        self.expected_revision = expected_revision
+
+    def with_flags(self, flags: int) -> "Request":
+        return Request(self.op, self.prog, self.link, flags, self.relative, self.replace,
+                       self.expected_revision)
 
     @property
     def adding(self) -> Program:

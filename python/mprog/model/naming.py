@@ -41,12 +41,17 @@ def check_handle(value: Any, name: str) -> None:
 
 def check_args(flags: Any, relative: Any, expected_revision: Any, prog: Any,
                replace: Any = None) -> None:
-    """The Python types of an attach, link or detach (before anything else)."""
-    check_int(flags, "flags")
-    if relative is not None:  # (the common case, without a call)
+    """The Python types of an attach, link or detach (before anything else). The usual
+    arguments (plain ints, no relative, a Program) pass without a call: every operation
+    comes here."""
+    if type(flags) is not int:
+        check_int(flags, "flags")
+    if relative is not None:
         check_handle(relative, "relative")
-    check_int(expected_revision, "expected_revision", _U64)
-    check_handle(prog, "prog")
+    if type(expected_revision) is not int or not 0 <= expected_revision < _U64:
+        check_int(expected_revision, "expected_revision", _U64)
+    if type(prog) is not Program:
+        check_handle(prog, "prog")
     if replace is not None:
         check_handle(replace, "replace")
 
@@ -77,6 +82,8 @@ def check_known(flags: int, known: int, op: str) -> None:
     """Any bit outside the dialect's set (above 31 and the sign included) is EINVAL, first.
 
     Plain ints on purpose: ``~`` of an IntFlag only complements within its members."""
+    if type(flags) is int and not flags & ~known:
+        return  # the usual case, first
     unknown = int(flags) & ~int(known)
     if unknown:
         raise error(E.EINVAL, op, M.text("unknown_flags", bits=unknown))
@@ -126,6 +133,8 @@ def resolve_relative(value: Any, flags: int, F: Any, op: str,
 
     Without LINK and ID, None (fd 0) is "no relative": BEFORE/AFTER then mean first/last.
     """
+    if value is None and not flags & (F.LINK | F.ID):
+        return None  # the usual case, first
     if flags & F.LINK:
         link = _lookup(value, bool(flags & F.ID), Link, op, what)
         return Anchor(link.prog, link)

@@ -46,7 +46,7 @@ def attach(slots: Slots, revision: int, req: Request) -> Slots:
         return replaced(slots, slot, new)
     if len(slots) >= MAX_PROGRAMS:
         raise error(E.ERANGE, op, M.text("chain_full", limit=MAX_PROGRAMS), full=True)
-    idx = _agree(slots, op, flags, anchor, None, "")
+    idx = _agree(slots, op, flags, anchor, None, "") if flags & (F.BEFORE | F.AFTER) else None
     if idx is None:
         # No directive: a relative has nothing to say (kernel: "rtuple.prog || flags"), else append.
         if anchor is not None or flags:
@@ -66,7 +66,8 @@ def detach(slots: Slots, revision: int, req: Request) -> Slots:
     idx: Optional[int] = None
     if prog is not None:
         idx = _exact(slots, op, prog)
-    idx = _agree(slots, op, flags, anchor, idx, describe(prog))
+    if flags & (F.BEFORE | F.AFTER):
+        idx = _agree(slots, op, flags, anchor, idx, describe(prog))
     if idx is None:
         if anchor is not None or flags:
             raise error(E.EINVAL, op, f"{_unplaced(anchor, flags)} needs BEFORE or AFTER")

@@ -29,7 +29,7 @@ PINS = F.FIRST | F.LAST
 def attach(slots: Slots, revision: int, req: Request) -> Slots:
     """``attach`` (by program) and ``link`` (through the new link ``req.link``)."""
     if req.flags & ~KNOWN:  # only a link gets here with them (LINK_KNOWN): dropped
-        req = req._replace(flags=req.flags & KNOWN)
+        req = req.with_flags(req.flags & KNOWN)
     check_fresh(revision, req.expected_revision, req.op)
     # Under REPLACE the relative *is* the program to replace. attach() names it replace=; a new
     # link has only its relative (the v2 ABI had one field for both).
