@@ -10,7 +10,7 @@
 
 namespace mprog {
 
-Bundle::Bundle(Dialect dialect) : dialect_(dialect), active_(&entries_[0]) {}
+Bundle::Bundle(Dialect dialect) : active_(&entries_[0]), dialect_(dialect) {}
 
 Bundle::~Bundle() {
   const Entry& e = active_entry();
@@ -71,7 +71,7 @@ void Bundle::delete_at(std::uint32_t index) {
   slots_[count - 1] = Slot{};
 }
 
-void Bundle::publish(Entry& next) {
+inline void Bundle::publish(Entry& next) {
   // W2 of mprog/rcu.hpp: one seq_cst store makes the filled peer the active entry. seq_cst,
   // not just release: with the scan in synchronize() it forms the store-buffering pattern
   // that guarantees a reader still on the old entry is seen (rcu.hpp, argument (b)).
@@ -100,24 +100,7 @@ void Bundle::reset() {
 
 // ---- control path entry points ----
 
-Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  // A Ref with neither an object nor an error names no program: read it as the kernel reads
-  // an fd that is no bpf program (EINVAL, at the rules' own bad-handle check), so that a
-  // null pointer never enters the chain. Rare, so the copy stays off the common path.
-  if (!(link ? link->prog : r.prog.object) && !r.prog.error) {
-    Request named = r;
-    named.prog = Ref<Program>::failed(-EINVAL);
-    return plan_attach(b, named, link, plan);
-  }
-  return b.dialect() == Dialect::v2 ? v2::plan_attach(b, r, link, plan)
-                                    : upstream::plan_attach(b, r, link, plan);
-}
-Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  return b.dialect() == Dialect::v2 ? v2::plan_detach(b, r, link, plan)
-                                    : upstream::plan_detach(b, r, link, plan);
-}
-
-ChainView Bundle::view() const { return {&active_entry(), slots_, revision_, dialect_}; }
+inline ChainView Bundle::view() const { return {&active_entry(), slots_, revision_, dialect_}; }
 
 Result Bundle::attach(const Request& request) {
   Plan plan;
@@ -204,8 +187,9 @@ Result Bundle::query(QueryHead& head, QueryEntry* entries, std::uint32_t capacit
     const Slot& s = slots_[i];
     entries[i].prog_id = e.programs[i]->id;
     entries[i].link_id = s.link ? s.link->id : 0;
-    entries[i].prog_flags = s.link ? 0 : s.pins;
-    entries[i].link_flags = s.link ? s.pins : 0;
+    const auto pins = static_cast<std::uint32_t>(s.pins);  // FIRST/LAST: low bits
+    entries[i].prog_flags = s.link ? 0 : pins;
+    entries[i].link_flags = s.link ? pins : 0;
   }
   if (capacity != 0 && capacity < e.count) return {-ENOSPC, Why::query_short};
   return {};

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "mprog/bundle.hpp"
 
@@ -41,26 +45,77 @@ Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan)
 Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 }  // namespace v2
 
-Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
-Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
+// The rules of the chain's dialect.
+inline Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
+  return b.dialect() == Dialect::v2 ? v2::plan_attach(b, r, link, plan)
+                                    : upstream::plan_attach(b, r, link, plan);
+}
+inline Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
+  return b.dialect() == Dialect::v2 ? v2::plan_detach(b, r, link, plan)
+                                    : upstream::plan_detach(b, r, link, plan);
+}
 
-// Position of `prog` in the chain, or -1. Every attach asks it (kernel: bpf_mprog_exists)
-// and the answer is nearly always "not there": a scan of the whole chain. So it compares a
-// block of 8 slots without a branch per slot, then finds the exact slot only in a block that
-// matched (programs[] has room for whole blocks; slots past `count` may hold stale pointers).
-// A lookup that expects a hit (upstream's pos_exact) is better served by a plain early-exit
-// loop: measured in benchmarks/native.cpp.
+// The attaching program's lookup, checked where the kernel checks its fd: the lookup's own
+// errno, or EINVAL for a Ref that names nothing (the kernel's answer to an fd that is no bpf
+// program), so that a null pointer never enters the chain. `prog` is the program attached:
+// request.prog's, or the link's.
+inline int lookup_error(const Ref<Program>& ref, const Program* prog) {
+  if (ref.error) return ref.error;
+  return prog ? 0 : -EINVAL;
+}
+
+// Which of the kBlock pointers at `p` may be `prog`: bit j for p[j]. With SSE2 it compares
+// only their low 32 bits, four at a time (SSE2 has no 64-bit equality), so a set bit must be
+// confirmed; a clear bit is final. Elsewhere it compares whole pointers.
+constexpr std::size_t kBlock = 16;
+static_assert(kSlots % kBlock == 0, "blocks must not run past programs[]");
+
+inline unsigned candidates(const Program* const* p, const Program* prog) {
+#if defined(__SSE2__)
+  const auto low = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(prog));
+  const __m128i key = _mm_set1_epi32(static_cast<std::int32_t>(low));
+  // Lane k (all ones or zero): p[i + k] matches. x86 is little-endian: a pointer's low half
+  // is its first dword, so dwords 0 and 2 of each pair of pointers.
+  const auto matches = [p, key](std::size_t i) {
+    const __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(p + i));
+    const __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(p + i + 2));
+    return _mm_cmpeq_epi32(_mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), key);
+  };
+  // Narrow the lanes to one byte per pointer, in order (saturation keeps all ones and zero).
+  const __m128i bytes = _mm_packs_epi16(_mm_packs_epi32(matches(0), matches(4)),
+                                        _mm_packs_epi32(matches(8), matches(12)));
+  return static_cast<unsigned>(_mm_movemask_epi8(bytes));
+#else
+  unsigned bits = 0;
+  for (std::size_t j = 0; j < kBlock; ++j) bits |= static_cast<unsigned>(p[j] == prog) << j;
+  return bits;
+#endif
+}
+
+inline unsigned lowest_bit(unsigned bits) {  // bits != 0
+#if defined(__GNUC__)
+  return static_cast<unsigned>(__builtin_ctz(bits));
+#else
+  unsigned i = 0;
+  while (!(bits >> i & 1)) ++i;
+  return i;
+#endif
+}
+
+// Position of `prog` in the chain, or -1 (a program is in a chain at most once). Every
+// attach asks it (kernel: bpf_mprog_exists) and the answer is nearly always "not there": a
+// scan of the whole chain; a detach asks it for the slot to empty (bpf_mprog_pos_exact). So
+// it tests a block of slots at once and looks closer only at the candidates (programs[] has
+// room for whole blocks; slots past `count` may hold stale pointers, so a candidate there is
+// not one). Measured in benchmarks/native.cpp.
 inline int find_program(const ChainView& b, const Program* prog) {
-  constexpr std::size_t kBlock = 8;
-  static_assert(kSlots % kBlock == 0, "blocks must not run past programs[]");
   const std::size_t count = b.current().count;
   const Program* const* programs = b.current().programs.data();
   for (std::size_t base = 0; base < count; base += kBlock) {
-    bool hit = false;
-    for (std::size_t j = 0; j < kBlock; ++j) hit |= programs[base + j] == prog;
-    if (!hit) continue;
-    for (std::size_t i = base; i < std::min(base + kBlock, count); ++i)
-      if (programs[i] == prog) return static_cast<int>(i);
+    for (unsigned bits = candidates(programs + base, prog); bits; bits &= bits - 1) {
+      const std::size_t i = base + lowest_bit(bits);
+      if (i < count && programs[i] == prog) return static_cast<int>(i);
+    }
   }
   return -1;
 }

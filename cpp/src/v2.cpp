@@ -53,7 +53,7 @@ Result plan_replace(const ChainView& b, const Request& r, Program* prog, Link* l
   if (!r.relative.prog || at < 0) return {-ENOENT, Why::replace_absent};
   const auto i = static_cast<std::uint32_t>(at);
   if (b.slot(i).link != link) return {-EBUSY, Why::slot_owned, static_cast<std::uint8_t>(i)};
-  const std::uint32_t pins = static_cast<std::uint32_t>(r.flags & v2flag::pins);
+  const std::uint64_t pins = r.flags & v2flag::pins;
   if ((pins & first) && i != 0) return {-EACCES, Why::pin_position, static_cast<std::uint8_t>(i)};
   if ((pins & last) && i + 1 != b.current().count)
     return {-EACCES, Why::pin_position, static_cast<std::uint8_t>(i)};
@@ -193,7 +193,7 @@ Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan)
     return v2::plan_attach(b, known_only, link, plan);
   }
   Program* prog = link ? link->prog : r.prog.object;
-  if (r.prog.error) return {r.prog.error, Why::bad_handle};
+  if (const int error = lookup_error(r.prog, prog)) return {error, Why::bad_handle};
   if (Result c = common_checks(b, r); !c) return c;
   if (r.flags & replace) return plan_replace(b, r, prog, link, plan);
   if (r.flags & pins) return plan_pin(b, r, prog, link, plan);

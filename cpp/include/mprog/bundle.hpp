@@ -132,13 +132,14 @@ class Bundle {
   void delete_at(std::uint32_t index);
   void publish(Entry& next);
 
-  Dialect dialect_;
-  Entry entries_[2];
+  // What every change reads or writes besides the entries, on one cache line.
   std::atomic<Entry*> active_;
-  Slot slots_[kSlots];  // writer-only, like the kernel's cp_items, one copy for both entries
   std::uint64_t revision_ = 1;
   std::uint64_t generation_ = 0;
   Program* released_ = nullptr;
+  Dialect dialect_;
+  alignas(64) Entry entries_[2];
+  Slot slots_[kSlots];  // writer-only, like the kernel's cp_items, one copy for both entries
 };
 
 // Link operations that must work on a link whose chain is gone (BPF_LINK_UPDATE and
