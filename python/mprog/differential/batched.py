@@ -81,10 +81,10 @@ class BatchedTrial(Trial):
     # ----------------------------------------------------------------- stepping
 
     def step(self, op: Op) -> Dict[str, Any]:
-        if not self.batching or self._skips(op):
+        if not self.batching:
             return self._lockstep(op)
         rec = record(op)
-        if rec is None or not self._aligned(op):
+        if rec is None or not self._aligned(op) or not self._known(op):
             return self._lockstep(op)
         model = self.model
         t0 = perf_counter()
@@ -126,6 +126,34 @@ class BatchedTrial(Trial):
         if kind == "new_prog" or kind == "link":
             return bool(op["as"] == self._made[kind == "link"])
         return True
+
+    def _known(self, op: Op) -> bool:
+        """``not Trial._skips(op)`` for an op ``record`` can say (its labels are ints), in a
+        few lookups: every program and link it names exists, what it makes does not yet."""
+        progs, links = self.prog_labels, self.link_labels
+        kind = op["op"]
+        if kind == "new_prog":
+            return op["as"] not in progs
+        if kind == "link_detach" or kind == "link_close":
+            return op["link"] in links
+        if kind == "prog_close":
+            return op["prog"] in progs
+        if kind == "update":
+            old = op["old_prog"]
+            return (op["link"] in links and op["new_prog"] in progs
+                    and (old is None or old in progs))
+        prog = op["prog"]  # attach, link, detach
+        if (prog is not None and prog not in progs) or (kind == "link" and op["as"] in links):
+            return False
+        spec = op["relative"]
+        if spec is not None:
+            k = spec["kind"]
+            if (k == "prog" or k == "id_prog") and spec["ref"] not in progs:
+                return False
+            if (k == "link" or k == "id_link") and spec["ref"] not in links:
+                return False
+        replace = op.get("replace")  # record() took only a program here
+        return replace is None or replace["ref"] in progs
 
     @staticmethod
     def _transition(op: Op, answer: Any, before: Tuple[Any, ...],

@@ -191,7 +191,7 @@ def run_campaign(backends: Dict[str, Any], dialect: str = "upstream", *,
     last_tick = start
     minimizing = 0.0  # time spent shrinking does not count against ops/s
     submitted = 0
-    batch = 1 if jobs == 1 else 4  # traces per task: fewer round trips between processes
+    batch = 1 if jobs == 1 else 8  # traces per task: fewer round trips between processes
 
     def more() -> bool:
         if seconds is not None and time.monotonic() - start >= seconds:

@@ -47,7 +47,11 @@ def errname(err: Optional[int]) -> Any:
 class _Labels(Dict[int, Any]):
     """Ids to labels; an id the harness never made reads as ``"?id"``."""
 
+    #: whether some id was read as "?id" (labels read before a new object came may change)
+    missed = False
+
     def __missing__(self, key: int) -> Any:
+        self.missed = True
         return f"?{key}"
 
 
@@ -63,8 +67,8 @@ class Interpreter:
         self.links: Dict[int, Any] = {}
         self.link_ids: Dict[int, int] = {}
         self.txs: Dict[int, Any] = {}
-        self._prog_label: Dict[int, Any] = _Labels()
-        self._link_label: Dict[int, Any] = _Labels({0: None})
+        self._prog_label = _Labels()
+        self._link_label = _Labels({0: None})
         self._foreign: Dict[str, Any] = {}
         self._ids: Any = None  # the id arrays digest() last turned into labels, and those
         self._labels: Tuple[Any, ...] = ()
@@ -154,7 +158,7 @@ class Interpreter:
             self.progs[label] = p
             self.prog_ids[label] = p.id
             self._prog_label[p.id] = label
-            self._ids = self._last_query = None  # an id may read differently now
+            self._forget_unknown()
             return label
         if kind == "link":
             link = b.link(self._prog(op["prog"]), self._flags(op["flags"]),
@@ -164,7 +168,7 @@ class Interpreter:
             self.links[label] = link
             self.link_ids[label] = link.id
             self._link_label[link.id] = label
-            self._ids = self._last_query = None
+            self._forget_unknown()
             return label
         if kind == "update":
             self.links[op["link"]].update(self._prog(op["new_prog"]), self._flags(op["flags"]),
@@ -353,9 +357,8 @@ class Interpreter:
             return self._state
         ids = (q.prog_ids, q.link_ids)
         if ids != self._ids:  # most ops fail or change nothing: labels only when ids moved
+            self._labels = self._relabel(ids)
             self._ids = ids
-            self._labels = (tuple(map(self._prog_label.__getitem__, q.prog_ids)),
-                            tuple(map(self._link_label.__getitem__, q.link_ids)))
         out: Tuple[Any, ...] = (q.revision, q.count) + self._labels + (
             tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
         if self.dialect == "cgroup":
@@ -364,6 +367,21 @@ class Interpreter:
             out = self._state  # the same object while equal (the executor does the same)
         self._last_query, self._state = q, out
         return out
+
+    def _relabel(self, ids: Tuple[Any, Any]) -> Tuple[Any, ...]:
+        """The label tuples of the id arrays ``ids``: after an append (most changes: chains
+        are filled at the end) only the new entry is looked up."""
+        progs, links = ids
+        if self._ids is not None:
+            old_progs, old_links = self._ids
+            n = len(old_progs)
+            if (len(progs) == n + 1 and progs[:n] == old_progs
+                    and links[:n] == old_links):
+                old_p, old_l = self._labels
+                return (old_p + (self._prog_label[progs[n]],),
+                        old_l + (self._link_label[links[n]],))
+        return (tuple(map(self._prog_label.__getitem__, progs)),
+                tuple(map(self._link_label.__getitem__, links)))
 
     def handles(self, op: Op) -> Tuple[Any, ...]:
         """The handle part of ``digest``: the state of the link ``op`` named (``[attached,
@@ -392,7 +410,14 @@ class Interpreter:
                     ids[label] = obj.id
                     labels[obj.id] = label
         self._adopted = (len(progs), len(links))
-        self._ids = self._last_query = None
+        self._forget_unknown()
+
+    def _forget_unknown(self) -> None:
+        """After a new object got its label: labels read as "?id" may read differently now
+        (a state holding none is still right: ids are never reused)."""
+        if self._prog_label.missed or self._link_label.missed:
+            self._prog_label.missed = self._link_label.missed = False
+            self._ids = self._last_query = None
 
     def snapshot(self) -> Dict[str, Any]:
         """Everything observable, by label. ``self`` holds what must agree within a backend."""
