@@ -81,7 +81,9 @@
 //     (seq_cst): argument (b), the store-buffering pattern. This is why neither load may be
 //     a mere acquire: an acquire load is not in S, may be satisfied before W2 leaves the
 //     store buffer, and could miss an R1 whose reader then loads the old entry. On x86-64
-//     the seq_cst load is the same plain mov as an acquire one, so keeping it costs nothing.
+//     the seq_cst load is the same plain mov as an acquire one, so keeping it costs nothing,
+//     and for the same reason no test here can catch that weakening (TSan does not model a
+//     store buffer either): only this argument guards it.
 //   - The counter load that reads an even value reads R4 (release) or a later store of that
 //     thread, and seq_cst includes acquire: that pair gives R3 happens-before W4, argument
 //     (c). A relaxed load here would lose it (tests/cpp/stress.cpp under TSan reports that).
