@@ -109,19 +109,23 @@ def median_ns_per(fn: Callable[[int], None], n: int, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def pair_ns(backend: Any, pairs: int, repeats: int, size: int = 32) -> float:
+def pair_ns(backend: Any, pairs: int, repeats: int, size: int = 32,
+            dialect: str = "upstream") -> float:
     """attach + detach of one program on a chain of size - 1, through the protocol."""
-    programs = [backend.Program(name=f"p{i}") for i in range(size)]
-    bundle = backend.Bundle(dialect="upstream")
+    kind = {"dialect": "cgroup"} if dialect == "cgroup" else {}
+    programs = [backend.Program(name=f"p{i}", **kind) for i in range(size)]
+    bundle = backend.Bundle(dialect=dialect)
+    # A cgroup's list holds more than one program only in ALLOW_MULTI mode.
+    flags = int(backend.CgroupFlag.ALLOW_MULTI) if dialect == "cgroup" else 0
     try:
         for p in programs[:-1]:
-            bundle.attach(p)
+            bundle.attach(p, flags)
         p = programs[-1]
         attach, detach = bundle.attach, bundle.detach
 
         def loop(n: int) -> None:
             for _ in range(n):
-                attach(p)
+                attach(p, flags)
                 detach(p)
 
         loop(max(1, pairs // 10))  # warm up
@@ -132,7 +136,7 @@ def pair_ns(backend: Any, pairs: int, repeats: int, size: int = 32) -> float:
             q.close()
 
 
-def model_pair(quick: bool) -> Optional[float]:
+def model_pair(quick: bool, dialect: str = "upstream") -> Optional[float]:
     try:
         import mprog.model as model
     except ImportError as e:
@@ -140,7 +144,7 @@ def model_pair(quick: bool) -> Optional[float]:
         return None
     if not hasattr(model, "Bundle"):
         return None
-    return pair_ns(model, 2000 if quick else 10000, 5 if quick else 7)
+    return pair_ns(model, 2000 if quick else 10000, 5 if quick else 7, dialect=dialect)
 
 
 def kernel_pair(quick: bool, expedited: bool) -> Optional[float]:
@@ -300,6 +304,12 @@ ROWS = [
     ("kernel_pair_ns", "mprog.kernel (live tcx, normal RCU)"),
     ("kernel_pair_ns_expedited", "mprog.kernel (rcu_expedited=1)"),
     ("core_vs_model_pair_ratio", "model / core (Python pair)"),
+    ("python_pair_ns_v2", "core, v2 dialect"),
+    ("model_pair_ns_v2", "model, v2 dialect"),
+    ("core_vs_model_pair_ratio_v2", "model / core, v2"),
+    ("python_pair_ns_cgroup", "core, cgroup dialect (ALLOW_MULTI)"),
+    ("model_pair_ns_cgroup", "model, cgroup dialect (ALLOW_MULTI)"),
+    ("core_vs_model_pair_ratio_cgroup", "model / core, cgroup"),
     ("core_vs_kernel_pair_ratio", "kernel / core (Python pair)"),
     ("core_vs_kernel_change_ratio", "kernel / native C++ (per change)"),
     ("core_vs_kernel_expedited_change_ratio", "kernel (expedited) / native C++"),
@@ -354,6 +364,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     figures["python_pair_ns"] = pair_ns(mprog, 50_000 if args.quick else 200_000,
                                         5 if args.quick else 9)
     figures["model_pair_ns"] = model_pair(args.quick)
+    for dialect in ("v2", "cgroup"):
+        figures[f"python_pair_ns_{dialect}"] = pair_ns(
+            mprog, 50_000 if args.quick else 200_000, 5 if args.quick else 9, dialect=dialect)
+        figures[f"model_pair_ns_{dialect}"] = model_pair(args.quick, dialect)
     log("kernel pairs ...")
     figures["kernel_pair_ns"] = kernel_pair(args.quick, expedited=False)
     figures["kernel_pair_ns_expedited"] = kernel_pair(args.quick, expedited=True)
@@ -374,6 +388,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if f("reader_ratio_to_floor") is None:
         figures["reader_ratio_to_floor"] = ratio(f("reader_ns_32"), f("reader_floor_ns_32"))
     figures["core_vs_model_pair_ratio"] = ratio(f("model_pair_ns"), f("python_pair_ns"))
+    for dialect in ("v2", "cgroup"):
+        figures[f"core_vs_model_pair_ratio_{dialect}"] = ratio(
+            f(f"model_pair_ns_{dialect}"), f(f"python_pair_ns_{dialect}"))
     figures["core_vs_kernel_pair_ratio"] = ratio(f("kernel_pair_ns"), f("python_pair_ns"))
     native_pair = (f("native_attach_ns_32") + f("native_detach_ns_32")
                    if f("native_attach_ns_32") is not None and f("native_detach_ns_32") is not None

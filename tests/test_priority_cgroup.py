@@ -243,3 +243,20 @@ def test_a_second_handle_on_the_cgroup_shares_the_list(request):
         y.close()
         kernel.assert_nothing_left()
     assert not os.path.exists(b.path)
+
+
+def test_managed_programs_run_in_order_below_an_allow_multi_ancestor(cg):
+    """Managed on a child cgroup under an ALLOW_MULTI parent with a PREORDER program and
+    another one: what runs for the child is the parent's PREORDER program, the child's list in
+    priority order, then the parent's other program."""
+    root = cg.bundle()
+    leaf = cg.bundle(parent=root)
+    pre, up, a, c, d = cg.programs(5)
+    root.attach(pre, Tail(preorder=True))
+    root.attach(up, Tail())
+    m = Manager(leaf)
+    for prog, priority in ((d, 3), (a, 1), (c, 2)):
+        m.place(prog, priority)
+    assert cg.order(leaf, effective=True) == [pre, a, c, d, up]
+    m.reprioritize(a, 9)
+    assert cg.order(leaf, effective=True) == [pre, c, d, a, up]

@@ -94,12 +94,17 @@ def test_order_holds_after_any_sequence(request, name, dialect, examples):
             for link in foreign_links.values():
                 link.close()
 
+    run_then_close(run, module, managed + foreign)
+
+
+def run_then_close(run, module, programs):
+    """Run the hypothesis test, then close its programs (and check the kernel's are all)."""
     try:
         run()
     finally:
-        for p in managed + foreign:
+        for p in programs:
             p.close()
-        if name == "kernel":
+        if module.__name__ == "mprog.kernel":
             module.assert_nothing_left()
 
 
@@ -126,3 +131,54 @@ def foreign_step(b, dialect, f, where, k, links):
             b.attach(f, Head() if where == "head" else Tail())
     except MprogError:
         pass
+
+
+KINDS = st.sampled_from(["program", "preorder", "link"])
+
+
+@pytest.mark.parametrize("name,examples", [("core", 120), ("model", 80), ("kernel", 40)])
+def test_cgroup_relatives_the_kernel_refuses_are_counted_once_and_avoided(request, name,
+                                                                          examples):
+    """Foreign entries of every kind a cgroup query cannot tell apart (by program, PREORDER,
+    through a link) and a bound next to one of them: managed programs placed by program end in
+    priority order, foreign ones keep theirs, no place is left unnamed (NoAnchor), and each
+    refused relative was a PREORDER program or a link's entry, refused once, counted as a
+    retry."""
+    module = load_backend(name)
+    foreign = [module.Program(f"f{i}", dialect="cgroup") for i in range(5)]
+    managed = [module.Program(f"m{i}", dialect="cgroup") for i in range(4)]
+
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(KINDS, min_size=1, max_size=len(foreign)), st.integers(0, 4),
+           st.booleans(), st.lists(priorities, min_size=1, max_size=len(managed)))
+    def run(kinds, at, before, wanted):
+        kind_of = {f.id: k for f, k in zip(foreign, kinds)}
+        with module.Bundle("cgroup") as b:
+            links = [b.link(f, Tail()) if k == "link" else
+                     b.attach(f, Tail(preorder=k == "preorder"))
+                     for f, k in zip(foreign, kinds)]
+            try:
+                named = foreign[at % len(kinds)]
+                bound = Before(prog_id=named.id) if before else After(prog_id=named.id)
+                rec = Recorder(b)
+                m = Manager(rec, anchor=bound)
+                given_priority = {}
+                for prog, priority in zip(managed, wanted):
+                    m.place(prog, priority)
+                    given_priority[prog.id] = priority
+                ids = b.query().prog_ids
+                assert managed_in_order(ids, given_priority)
+                assert foreign_order(ids, kind_of) == [f.id for f in foreign[:len(kinds)]]
+                refused = [c[2].prog_id for c, nxt in zip(rec.calls, rec.calls[1:])
+                           if c[1] == nxt[1] and c[0] == nxt[0] == "attach"]
+                assert m.retries == rec.stale == len(refused) == len(set(refused))
+                assert all(kind_of[i] in ("preorder", "link") for i in refused)
+                for prog in m.programs():
+                    m.remove(prog)
+            finally:
+                for link in links:
+                    if link is not None:
+                        link.close()
+
+    run_then_close(run, module, foreign + managed)

@@ -462,20 +462,17 @@ class Transaction:
 
 def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryResult:
     """What query() says of these slots (``count``: the chain's total, if more than shown)."""
-    prog_ids, link_ids, prog_flags, link_flags = [], [], [], []
-    for slot in slots:
-        prog_ids.append(slot.prog.id)
-        # v2 reports a slot's pins in the array of how it was attached; upstream has none.
-        if slot.link is None:
-            link_ids.append(0)
-            prog_flags.append(slot.pins)
-            link_flags.append(0)
-        else:
-            link_ids.append(slot.link.id)
-            prog_flags.append(0)
-            link_flags.append(slot.pins)
-    return QueryResult(revision, len(slots) if count is None else count, tuple(prog_ids),
-                       tuple(link_ids), tuple(prog_flags), tuple(link_flags))
+    link_ids = tuple([0 if slot.link is None else slot.link.id for slot in slots])
+    # v2 reports a slot's pins in the array of how it was attached; upstream has none.
+    pins = [slot.pins for slot in slots]
+    if any(pins):
+        prog_flags = tuple([0 if link else p for p, link in zip(pins, link_ids)])
+        link_flags = tuple([p if link else 0 for p, link in zip(pins, link_ids)])
+    else:
+        prog_flags = link_flags = (0,) * len(slots)
+    # (``_id``: the model's own field behind the read-only ``id``, a third cheaper to read)
+    return QueryResult(revision, len(slots) if count is None else count,
+                       tuple([slot.prog._id for slot in slots]), link_ids, prog_flags, link_flags)
 
 
 def _where(old: Slots, new: Slots) -> Tuple[str, int]:

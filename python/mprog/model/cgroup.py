@@ -14,9 +14,8 @@ reports no link ids, and detach takes no flags and no relative.
 from __future__ import annotations
 
 import errno as E
-import functools
 import threading
-from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..anchors import to_cgroup_request
 from ..errors import QueryTooSmall, error
@@ -35,27 +34,19 @@ ATTACH_KNOWN = MODES | F.REPLACE | F.PREORDER | F.BEFORE | F.AFTER | F.ID | F.LI
 #: BPF_LINK_CREATE for cgroups: BPF_F_LINK_ATTACH_MASK (a link is always ALLOW_MULTI).
 LINK_KNOWN = F.ID | F.BEFORE | F.AFTER | F.PREORDER | F.LINK
 
-_M = TypeVar("_M", bound=Callable[..., Any])
+class Entry:
+    """One program in a cgroup's list: attached by program (``link`` None) or by a link.
+    Never changed once made (a plain class with ``__slots__``, as ``chain.Slot``)."""
 
+    __slots__ = ("prog", "link", "preorder")
 
-def _one_writer(method: _M) -> _M:
-    """Run ``method`` holding the tree's lock, as the tcx model Bundle's calls hold theirs."""
-    @functools.wraps(method)
-    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return method(self, *args, **kwargs)
-    return serialized  # type: ignore[return-value]
-
-
-class Entry(NamedTuple):
-    """One program in a cgroup's list: attached by program (``link`` None) or by a link."""
-
-    prog: Program
-    link: Optional[BpfLink]
-    preorder: bool
+    def __init__(self, prog: Optional[Program], link: Optional[BpfLink], preorder: bool) -> None:
+        self.prog = prog
+        self.link = link
+        self.preorder = preorder
 
     def runs(self) -> Program:
-        return self.link.prog if self.link is not None else self.prog
+        return self.link.prog if self.link is not None else self.prog  # type: ignore[return-value]
 
 
 Entries = Tuple[Entry, ...]
@@ -66,6 +57,9 @@ class CgroupBundle(Unique):
     without ``close()`` it is released when collected, with a ResourceWarning."""
 
     _closed = True  # until __init__ has made it: __del__ of a half-made bundle does nothing
+    #: Steps on every change to any cgroup bundle (an effective array depends on each
+    #: ancestor's list, so one counter for all): query() keeps its answers until it moves.
+    _generation = 0
 
     def __init__(self, dialect: str = "cgroup", parent: Any = None) -> None:
         if dialect != "cgroup":
@@ -83,6 +77,7 @@ class CgroupBundle(Unique):
         self._mode = 0
         self._revision = 1
         self._closed = False
+        self._answers: Dict[bool, Tuple[int, QueryResult]] = {}  # query(effective=...)
         chains.add(self)
 
     dialect = property(lambda self: "cgroup")
@@ -120,89 +115,95 @@ class CgroupBundle(Unique):
 
     # -- the protocol ------------------------------------------------------------------
 
-    @_one_writer
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
-        op = "attach"
-        self._check_open()
-        flags, relative, replace = to_cgroup_request(flags, relative, replace, op)
-        self._check_types(flags, relative, expected_revision, prog, replace)
-        # bpf_prog_attach(): the flag mask, then the program; cgroup_bpf_prog_attach(): the
-        # program to replace, fetched only under ALLOW_MULTI|REPLACE.
-        check_known(flags, ATTACH_KNOWN, op)
-        prog = _cgroup_program(prog, op, "program")
-        replacing = None
-        if flags & F.ALLOW_MULTI and flags & F.REPLACE:
-            replacing = _cgroup_program(replace, op, "replace")
-        self._attach(op, prog, None, flags, relative, replacing, expected_revision)
+        with self._lock:
+            op = "attach"
+            self._check_open()
+            flags, relative, replace = to_cgroup_request(flags, relative, replace, op)
+            self._check_types(flags, relative, expected_revision, prog, replace)
+            # bpf_prog_attach(): the flag mask, then the program; cgroup_bpf_prog_attach(): the
+            # program to replace, fetched only under ALLOW_MULTI|REPLACE.
+            check_known(flags, ATTACH_KNOWN, op)
+            prog = _cgroup_program(prog, op, "program")
+            replacing = None
+            if flags & F.ALLOW_MULTI and flags & F.REPLACE:
+                replacing = _cgroup_program(replace, op, "replace")
+            self._attach(op, prog, None, flags, relative, replacing, expected_revision)
 
-    @_one_writer
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
-        op = "link"
-        self._check_open()
-        flags, relative, _ = to_cgroup_request(flags, relative, None, op)
-        self._check_types(flags, relative, expected_revision, prog)
-        if not 0 <= flags < 1 << 32:  # bits a u32 cannot carry never reach the kernel
-            raise error(E.EINVAL, op, f"unknown flag bits in {flags:#x}")
-        # link_create(): the program first, then cgroup_bpf_link_attach()'s flag mask.
-        prog = _cgroup_program(prog, op, "program")
-        check_known(flags, LINK_KNOWN, op)
-        link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
-        self._attach(op, None, link._link, flags | F.ALLOW_MULTI, relative, None,
-                     expected_revision)
-        link._link.settle()
-        link._link.attached = True
-        return link
+        with self._lock:
+            op = "link"
+            self._check_open()
+            flags, relative, _ = to_cgroup_request(flags, relative, None, op)
+            self._check_types(flags, relative, expected_revision, prog)
+            if not 0 <= flags < 1 << 32:  # bits a u32 cannot carry never reach the kernel
+                raise error(E.EINVAL, op, f"unknown flag bits in {flags:#x}")
+            # link_create(): the program first, then cgroup_bpf_link_attach()'s flag mask.
+            prog = _cgroup_program(prog, op, "program")
+            check_known(flags, LINK_KNOWN, op)
+            link = Link(self, prog)  # gets its id only once attached (bpf_link_prime/settle)
+            self._attach(op, None, link._link, flags | F.ALLOW_MULTI, relative, None,
+                         expected_revision)
+            link._link.settle()
+            link._link.attached = True
+            return link
 
-    @_one_writer
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
-        op = "detach"
-        self._check_open()
-        flags, relative, _ = to_cgroup_request(flags, relative, None, op)
-        self._check_types(flags, relative, expected_revision, prog)
-        # bpf_prog_detach() for cgroup types: no flags, no relative, at all.
-        if flags or not is_none(relative):
-            raise error(E.EINVAL, op, "cgroup detach takes no flags and no relative")
-        # A handle that is no open cgroup program is read as no program (not EBADF).
-        named = prog if isinstance(prog, Program) and not prog.closed \
-            and prog.dialect == "cgroup" else None
-        _check_fresh(self._revision, expected_revision, op)
-        entries = self._entries
-        if self._mode & F.ALLOW_MULTI:
-            if named is None:
-                raise error(E.EINVAL, op, "with ALLOW_MULTI the program to detach must be named")
-            idx = next((i for i, e in enumerate(entries)
-                        if e.prog is named and e.link is None), None)
-            if idx is None:
-                raise error(E.ENOENT, op, f"{describe(named)} is not in the list by program")
-        else:
-            if not entries:
-                raise error(E.ENOENT, op, "the list is empty")
-            idx = 0  # without ALLOW_MULTI the one program goes, whatever was named
-        self._remove(idx)
+        with self._lock:
+            op = "detach"
+            self._check_open()
+            flags, relative, _ = to_cgroup_request(flags, relative, None, op)
+            self._check_types(flags, relative, expected_revision, prog)
+            # bpf_prog_detach() for cgroup types: no flags, no relative, at all.
+            if flags or not is_none(relative):
+                raise error(E.EINVAL, op, "cgroup detach takes no flags and no relative")
+            # A handle that is no open cgroup program is read as no program (not EBADF).
+            named = prog if isinstance(prog, Program) and not prog.closed \
+                and prog.dialect == "cgroup" else None
+            _check_fresh(self._revision, expected_revision, op)
+            entries = self._entries
+            if self._mode & F.ALLOW_MULTI:
+                if named is None:
+                    raise error(E.EINVAL, op,
+                                "with ALLOW_MULTI the program to detach must be named")
+                idx = next((i for i, e in enumerate(entries)
+                            if e.prog is named and e.link is None), None)
+                if idx is None:
+                    raise error(E.ENOENT, op, f"{describe(named)} is not in the list by program")
+            else:
+                if not entries:
+                    raise error(E.ENOENT, op, "the list is empty")
+                idx = 0  # without ALLOW_MULTI the one program goes, whatever was named
+            self._remove(idx)
 
-    @_one_writer
     def query(self, count: Optional[int] = None, effective: bool = False) -> QueryResult:
-        self._check_open()
-        check_count(count)
-        if not isinstance(effective, bool):
-            raise TypeError(f"effective must be a bool, not {type(effective).__name__}")
-        if effective:
-            ids = tuple(p.id for p in self.effective())
-            revision, mode, flags = 0, 0, 0  # the kernel reports neither for this query
-        else:
-            ids = tuple(e.runs().id for e in self._entries)
-            revision, mode, flags = self._revision, self._mode, self._mode
-        total = len(ids)
-        shown = ids if count is None else ids[:count]
-        n = len(shown)
-        result = QueryResult(revision, total, shown, (0,) * n, (flags,) * n, (0,) * n, mode)
-        if count is not None and 0 < count < total:
-            raise QueryTooSmall(E.ENOSPC, f"query: {count} entries asked, the list holds "
-                                f"{total}", op="query", count=total, partial=result)
-        return result
+        with self._lock:
+            self._check_open()
+            check_count(count)
+            if not isinstance(effective, bool):
+                raise TypeError(f"effective must be a bool, not {type(effective).__name__}")
+            kept = self._answers.get(effective)
+            if count is None and kept is not None and kept[0] == CgroupBundle._generation:
+                return kept[1]
+            if effective:
+                ids = tuple(p.id for p in self.effective())
+                revision, mode, flags = 0, 0, 0  # the kernel reports neither for this query
+            else:
+                ids = tuple(e.runs().id for e in self._entries)
+                revision, mode, flags = self._revision, self._mode, self._mode
+            total = len(ids)
+            shown = ids if count is None else ids[:count]
+            n = len(shown)
+            result = QueryResult(revision, total, shown, (0,) * n, (flags,) * n, (0,) * n, mode)
+            if count is None:
+                self._answers[effective] = (CgroupBundle._generation, result)
+            if count is not None and 0 < count < total:
+                raise QueryTooSmall(E.ENOSPC, f"query: {count} entries asked, the list holds "
+                                    f"{total}", op="query", count=total, partial=result)
+            return result
 
     def run(self, ctx: Any) -> int:
         """Every program of the effective array, in order, whatever the others said: ALLOW
@@ -231,46 +232,48 @@ class CgroupBundle(Unique):
             counted += len(level._entries)
         return preorder + rest
 
-    @_one_writer
     def close(self) -> None:
         """Release what the bundle holds (idempotent): links become detached (they stay
         open), programs attached by program are let go; the list empties for the cgroups
         below too. Afterwards only ``close()``, ``dialect`` and ``closed`` work."""
-        if self._closed:
-            return
-        for entry in self._entries:
-            if entry.link is not None:
-                entry.link.attached = False
-        self._entries = ()
-        self._mode = 0
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            for entry in self._entries:
+                if entry.link is not None:
+                    entry.link.attached = False
+            self._entries = ()
+            self._mode = 0
+            self._closed = True
+            CgroupBundle._generation += 1
 
     # -- links (Link's methods land here) ----------------------------------------------
 
-    @_one_writer
     def _link_update(self, link: BpfLink, new_prog: Any, flags: int, old_prog: Any) -> None:
-        op = "update"
-        new_prog = check_update(link, new_prog, flags, old_prog)  # then cgroup_bpf_replace()
-        if new_prog.dialect != "cgroup":
-            raise error(E.EINVAL, op, f"{describe(new_prog)} is not a cgroup program")
-        # No duplicate check, and the link's own program again is a change all the same.
-        link.run(new_prog)
-        self._revision += 1
+        with self._lock:
+            op = "update"
+            new_prog = check_update(link, new_prog, flags, old_prog)  # then cgroup_bpf_replace()
+            if new_prog.dialect != "cgroup":
+                raise error(E.EINVAL, op, f"{describe(new_prog)} is not a cgroup program")
+            # No duplicate check, and the link's own program again is a change all the same.
+            link.run(new_prog)
+            self._revision += 1
+            CgroupBundle._generation += 1
 
-    @_one_writer
     def _link_detach(self, link: BpfLink) -> None:
-        if link.closed:
-            raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
-        if link.attached:
-            self._release(link)
+        with self._lock:
+            if link.closed:
+                raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
+            if link.attached:
+                self._release(link)
 
-    @_one_writer
     def _link_close(self, link: BpfLink) -> None:
-        if link.closed:
-            return
-        if link.attached:  # closing the last fd releases the link
-            self._release(link)
-        link.forget()
+        with self._lock:
+            if link.closed:
+                return
+            if link.attached:  # closing the last fd releases the link
+                self._release(link)
+            link.forget()
 
     def _release(self, link: BpfLink) -> None:
         idx = next(i for i, e in enumerate(self._entries) if e.link is link)
@@ -324,6 +327,7 @@ class CgroupBundle(Unique):
         self._entries = entries
         self._mode = mode
         self._revision += 1  # never back to 1: the cgroup keeps its counter
+        CgroupBundle._generation += 1
 
     def holds(self, prog: Program) -> bool:
         """Whether the list holds ``prog`` by program (``handles.program_by_id`` asks)."""
@@ -377,7 +381,7 @@ def _existing_slot(entries: Entries, op: str, prog: Optional[Program], mode: int
     if not mode & F.ALLOW_MULTI:
         return 0 if entries else None
     for e in entries:
-        if prog is not None and e.link is None and e.prog is prog and prog is not replacing:
+        if e.prog is prog and prog is not None and e.link is None and prog is not replacing:
             raise error(E.EINVAL, op, f"{describe(prog)} is already in the list")
     if replacing is None:
         return None

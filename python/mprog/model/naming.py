@@ -91,6 +91,8 @@ def check_known(flags: int, known: int, op: str) -> None:
 
 def program_arg(value: Any, op: str, what: str) -> Program:
     """A program named by handle, as ``bpf_prog_get(fd)`` sees it."""
+    if type(value) is Program and not value._closed:
+        return value  # the usual case, first (``_closed``: no property to go through)
     if isinstance(value, (Program, Link)) and value.closed:
         raise error(E.EBADF, op, f"{what} ({describe(value)}) is closed")
     if not isinstance(value, Program):
