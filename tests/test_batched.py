@@ -96,13 +96,16 @@ def test_record_says_none_for_what_it_cannot_say():
     assert batch.record({"op": "tx_begin", "as": 0, "expected_revision": {"kind": "zero"}}) is None
 
 
-def test_the_executor_refuses_a_cgroup_bundle_and_malformed_records():
+def test_the_executor_refuses_a_cgroup_bundle_and_stops_at_a_malformed_record():
     with mprog.Bundle(dialect="cgroup") as b, pytest.raises(ValueError, match="cgroup"):
         _core.Executor(b, errno.errorcode)
     with mprog.Bundle() as b:
         ex = _core.Executor(b, errno.errorcode)
-        with pytest.raises(ValueError, match="record 0"):
-            ex.run(batch.record({"op": "link_close", "link": 0}))
+        answers, states, handles = ex.run(batch.record({"op": "link_close", "link": 0})
+                                          + batch.record({"op": "new_prog", "as": 0}))
+        assert len(answers) == len(states) == len(handles) == 1  # the run stopped there
+        assert answers[0][0] == "malformed" and "record 0" in answers[0][1]
+        assert len(ex.programs) == 0  # nothing after it ran
         with pytest.raises(ValueError, match="16 bytes"):
             ex.run(b"x")
 
@@ -205,6 +208,29 @@ def test_a_core_that_differs_in_one_op_is_found_at_that_op():
         finally:
             t.close()
     pytest.fail("no trace attaches a program made after op 20")
+
+
+def test_a_link_only_the_model_made_is_reported_where_it_was_made():
+    """Planted on the core's side: its program is closed behind the engine's back, so the
+    core refuses the link the model makes. The queued ops after it name that link, which the
+    core does not have: the divergence is the link op's answer, not an error of the engine."""
+    ops = [{"op": "link", "as": 0, "prog": 0, "flags": 0, "relative": None,
+            "expected_revision": {"kind": "zero"}},
+           {"op": "link_detach", "link": 0},
+           {"op": "link_close", "link": 0}]
+    t = BatchedTrial({"core": mprog, "model": model}, "upstream")
+    try:
+        t.step({"op": "new_prog", "as": 0})
+        t.flush()
+        t.core.progs[0].close()  # the core alone now answers EBADF for it
+        with pytest.raises(Divergence) as caught:
+            t.run(ops)
+            t.check_full()
+    finally:
+        t.close()
+    d = caught.value
+    assert d.kind == "answer" and d.op["op"] == "link", d.report()
+    assert d.answers[-1]["core"] == ["err", "EBADF"] and d.answers[-1]["model"][0] == "ok"
 
 
 def test_campaign_uses_the_batched_engine_and_finds_nothing_on_healthy_backends():

@@ -49,7 +49,9 @@ class Executor {
     ok_none_ = std::move(ok_none);
   }
 
-  // Runs the records; (answers, states, handles), one entry per record.
+  // Runs the records; (answers, states, handles), one entry per record, or up to and
+  // including the first record that names an object the core does not have, whose answer is
+  // ["malformed", why].
   py::tuple run(py::handle records) {
     Bytes bytes(records);
     if (bytes.size() % sizeof(Op)) throw py::value_error("records must be 16 bytes each");
@@ -69,7 +71,18 @@ class Executor {
         py::error_already_set as_raised;
         answer = raised(as_raised);
       } catch (const std::invalid_argument& e) {
-        throw py::value_error("record " + std::to_string(i) + ": " + e.what());
+        // A record naming an object the core does not have. After an earlier op on which
+        // core and model disagreed (a link the model made and the core refused), that is the
+        // trail of a divergence: the lists stop here, so the caller compares what ran and
+        // reports the earlier op. With nothing before it to blame, the caller raises.
+        py::list why(2);
+        why[0] = py::str("malformed");
+        why[1] = py::str("record " + std::to_string(i) + ": " + e.what());
+        answers[i] = std::move(why);
+        states[i] = py::none();
+        handles[i] = py::none();
+        const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
+        return py::make_tuple(answers[ran], states[ran], handles[ran]);
       }
       answers[i] = std::move(answer);
       if (b_->closed()) {
@@ -323,7 +336,8 @@ void bind_executor(py::module_& m) {
       .def("run", [](Executor& e, const py::buffer& records) { return e.run(records); },
            py::arg("records"),
            "Run the records: (answers, states, handles), one entry per record, as "
-           "mprog.ops.Interpreter builds them.")
+           "mprog.ops.Interpreter builds them; a record naming an object the core does not "
+           "have ends the lists, its answer ['malformed', why].")
       .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
       .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).");
 }

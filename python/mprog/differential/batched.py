@@ -223,6 +223,8 @@ class BatchedTrial(Trial):
                     "state" if states[i] != mine[1][i] or handles[i] != mine[2][i] else "")
             if kind:
                 break
+        if answers[i][0] == "malformed":  # and every op before it agreed: the engine's fault
+            raise ValueError(f"the batched core leg: {answers[i][1]}")
         step = at[i]
         del self.ops[step + 1:]
         del self.answers[step + 1:]
