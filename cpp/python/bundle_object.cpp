@@ -77,25 +77,45 @@ void BundleObject::take_released() {
 void BundleObject::attach(const ProgramArg& prog, const FlagsArg& flags,
                           const RelativeArg& relative, const RelativeArg& replace,
                           const IntArg& expected_revision) {
+  attach_result(prog, flags, relative, replace, expected_revision, Refusal::raise);
+}
+
+Result BundleObject::attach_result(const ProgramArg& prog, const FlagsArg& flags,
+                            const RelativeArg& relative, const RelativeArg& replace,
+                            const IntArg& expected_revision, Refusal refusal) {
   if (cgroup_) {
     check_open();
-    return cgroup_->attach(prog, flags, relative, replace, expected_revision);
+    cgroup_->attach(prog, flags, relative, replace, expected_revision);
+    return {};
   }
   Arguments a = arguments(flags, relative, replace, expected_revision, true);
   Request& r = a.request;
   r.prog = program_argument(prog, false);
   const Result res = core_.attach(r);
-  if (!res) raise_result(res, Context::of("attach", r, core_, a.anchor).locate(res, core_));
+  if (!res) {
+    if (refusal == Refusal::keep) return res;
+    raise_result(res, Context::of("attach", r, core_, a.anchor).locate(res, core_));
+  }
   hold(ProgramObject::of(r.prog.object));
   take_released();
   changed();
+  return res;
 }
 
 py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
                               const RelativeArg& relative, const IntArg& expected_revision) {
+  py::object made;
+  link_result(prog, flags, relative, expected_revision, made, Refusal::raise);
+  return made;
+}
+
+Result BundleObject::link_result(const ProgramArg& prog, const FlagsArg& flags,
+                          const RelativeArg& relative, const IntArg& expected_revision,
+                          py::object& made, Refusal refusal) {
   if (cgroup_) {
     check_open();
-    return cgroup_->link(prog, flags, relative, expected_revision);
+    made = cgroup_->link(prog, flags, relative, expected_revision);
+    return {};
   }
   Arguments a = arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;
@@ -106,6 +126,7 @@ py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
     Link never_made;
     const Result res = core_.attach(never_made, r);
     const Result failed = res ? Result{-EINVAL, Why::bad_handle} : res;
+    if (refusal == Refusal::keep) return failed;
     raise_result(failed, Context::of("link", r, core_, a.anchor).locate(failed, core_));
   }
   auto obj = py::cast(new LinkObject(py::reinterpret_borrow<py::object>(prog)),
@@ -114,26 +135,39 @@ py::object BundleObject::link(const ProgramArg& prog, const FlagsArg& flags,
   const Result res = core_.attach(l.core, r);
   if (!res) {
     l.closed = true;  // never handed out; nothing to release
+    if (refusal == Refusal::keep) return res;
     raise_result(res, Context::of("link", r, core_, a.anchor).locate(res, core_));
   }
   hold(ProgramObject::of(r.prog.object));
   changed();
-  return obj;
+  made = std::move(obj);
+  return res;
 }
 
 void BundleObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
                           const RelativeArg& relative, const IntArg& expected_revision) {
+  detach_result(prog, flags, relative, expected_revision, Refusal::raise);
+}
+
+Result BundleObject::detach_result(const OptionalProgramArg& prog, const FlagsArg& flags,
+                            const RelativeArg& relative, const IntArg& expected_revision,
+                            Refusal refusal) {
   if (cgroup_) {
     check_open();
-    return cgroup_->detach(prog, flags, relative, expected_revision);
+    cgroup_->detach(prog, flags, relative, expected_revision);
+    return {};
   }
   Arguments a = arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;
   r.prog = program_argument(prog, true);
   const Result res = core_.detach(r);
-  if (!res) raise_result(res, Context::of("detach", r, core_, a.anchor).locate(res, core_));
+  if (!res) {
+    if (refusal == Refusal::keep) return res;
+    raise_result(res, Context::of("detach", r, core_, a.anchor).locate(res, core_));
+  }
   take_released();
   changed();
+  return res;
 }
 
 py::object BundleObject::query(const OptionalIntArg& count, py::handle effective) const {

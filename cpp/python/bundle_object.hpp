@@ -15,6 +15,12 @@
 
 namespace mprog::python {
 
+// What an operation does when the core refuses it: raise its MprogError (the Python methods),
+// or hand the failed Result back (the batch executor, executor.cpp, which compares errnos and
+// would pay more for building the exception than for the operation). Arguments the binding
+// itself rejects (TypeError, ValueError) raise either way.
+enum class Refusal { raise, keep };
+
 class BundleObject {
  public:
   // dialect: a str (TypeError), known (ValueError); parent: only for "cgroup" (ValueError).
@@ -27,6 +33,15 @@ class BundleObject {
                   const IntArg& expected_revision);
   void detach(const OptionalProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
               const IntArg& expected_revision);
+  // The same, with the core's refusal handled as `refusal` says; link's new Link goes to `made`.
+  Result attach_result(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
+                       const RelativeArg& replace, const IntArg& expected_revision,
+                       Refusal refusal);
+  Result link_result(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
+                     const IntArg& expected_revision, py::object& made, Refusal refusal);
+  Result detach_result(const OptionalProgramArg& prog, const FlagsArg& flags,
+                       const RelativeArg& relative, const IntArg& expected_revision,
+                       Refusal refusal);
   py::object query(const OptionalIntArg& count, py::handle effective = py::handle()) const;
   py::object explain(const std::string& op, const OptionalProgramArg& prog, const FlagsArg& flags,
                      const RelativeArg& relative, const RelativeArg& replace,

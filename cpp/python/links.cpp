@@ -24,6 +24,11 @@ void notify_changed(py::handle bundle) {
 
 void update_link(LinkObject& link, const ProgramArg& new_prog, const IntArg& flags,
                  const OptionalProgramArg& old_prog) {
+  update_link_result(link, new_prog, flags, old_prog, Refusal::raise);
+}
+
+Result update_link_result(LinkObject& link, const ProgramArg& new_prog, const IntArg& flags,
+                          const OptionalProgramArg& old_prog, Refusal refusal) {
   const std::uint64_t f = to_flags(flags);
   check_handle(new_prog, "new_prog");
   check_handle(old_prog, "old_prog");
@@ -35,6 +40,7 @@ void update_link(LinkObject& link, const ProgramArg& new_prog, const IntArg& fla
   py::object chain = bundle_of(link.core);
   const Result res = update(l, n, f, o);
   if (!res) {
+    if (refusal == Refusal::keep) return res;
     Context c("update");
     c.prog_id = n.object ? n.object->id : 0;
     c.link_id = link.core.id;
@@ -45,17 +51,21 @@ void update_link(LinkObject& link, const ProgramArg& new_prog, const IntArg& fla
     c.revision = revision_of(chain);
     raise_result(res, c);
   }
-  if (link.core.prog == before) return;  // the same program: no change
+  if (link.core.prog == before) return res;  // the same program: no change
   hold(ProgramObject::of(link.core.prog));
   link.prog = py::reinterpret_borrow<py::object>(new_prog);
   release(ProgramObject::of(before));
   notify_changed(chain);
+  return res;
 }
 
-void detach_link(LinkObject& link) {
+void detach_link(LinkObject& link) { detach_link_result(link, Refusal::raise); }
+
+Result detach_link_result(LinkObject& link, Refusal refusal) {
   py::object chain = bundle_of(link.core);  // a watcher may drop the bundle's last reference
   const Result res = detach(link.closed ? Ref<Link>::failed(-EBADF) : Ref<Link>(&link.core));
   if (!res) {
+    if (refusal == Refusal::keep) return res;
     Context c("link detach");
     c.link_id = link.core.id;
     c.link_closed = link.closed;
@@ -63,6 +73,7 @@ void detach_link(LinkObject& link) {
     raise_result(res, c);
   }
   notify_changed(chain);
+  return res;
 }
 
 std::string link_repr(const LinkObject& l) {

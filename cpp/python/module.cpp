@@ -1,9 +1,10 @@
 // The module: each concept registers its own classes (register_*.cpp), as boost-histogram
 // does; behaviour lives beside them (arguments, bundle_object, watchers, links,
-// transaction_object, replay_binding).
+// transaction_object, replay_binding, executor).
 #include <pybind11/pybind11.h>
 
 #include "bundle_object.hpp"
+#include "executor.hpp"
 #include "injected.hpp"
 #include "links.hpp"
 #include "replay_binding.hpp"
@@ -15,5 +16,6 @@ PYBIND11_MODULE(_core, m) {
   mprog::python::register_transaction(m);
   mprog::python::register_bundle(m);
   mprog::python::bind_replay(m);
+  mprog::python::bind_executor(m);
   mprog::python::register_injection(m);
 }

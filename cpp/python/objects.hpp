@@ -28,6 +28,7 @@ struct ProgramObject {
   ProgramObject(py::handle name, py::object fn, py::handle dialect);
   ~ProgramObject();
   bool alive() const { return !closed || holders > 0; }
+  void close() { closed = true; }  // the handle only: see above
   static ProgramObject& of(const Program* p) { return *reinterpret_cast<ProgramObject*>(p->user); }
 };
 

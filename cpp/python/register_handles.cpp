@@ -20,7 +20,7 @@ void register_handles(py::module_& m) {
       .def_readonly("dialect", &ProgramObject::dialect)
       .def_readonly("fn", &ProgramObject::fn)
       .def_readonly("closed", &ProgramObject::closed)
-      .def("close", [](ProgramObject& p) { p.closed = true; },
+      .def("close", &ProgramObject::close,
            "Close the handle (like an fd): it can no longer be named by handle, but the program "
            "lives on (and can be named by id) while a chain or an open link holds it.")
       .def("__repr__", [](const ProgramObject& p) {

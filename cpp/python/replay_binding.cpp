@@ -16,22 +16,6 @@ namespace mprog::python {
 namespace py = pybind11;
 namespace {
 
-// A contiguous read-only view of a Python buffer, released on every path.
-class Bytes {
- public:
-  explicit Bytes(py::handle obj) {
-    if (PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_C_CONTIGUOUS) != 0) throw py::error_already_set();
-  }
-  ~Bytes() { PyBuffer_Release(&view_); }
-  Bytes(const Bytes&) = delete;
-  Bytes& operator=(const Bytes&) = delete;
-  const char* data() const { return static_cast<const char*>(view_.buf); }
-  std::size_t size() const { return static_cast<std::size_t>(view_.len); }
-
- private:
-  Py_buffer view_{};
-};
-
 Dialect parse_dialect(const std::string& d) {
   if (auto known = naming::dialect(d)) return *known;
   throw py::value_error("unknown dialect '" + d + "' (expected 'upstream' or 'v2')");

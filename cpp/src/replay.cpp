@@ -70,6 +70,16 @@ Relative Session::resolve_relative(Arg kind, std::uint16_t index, std::uint32_t 
       named = naming::Named::of(&links_[index].core, links_[index].state != LinkState::open);
       break;
     case Arg::value: named = naming::Named::integer(index); break;
+    case Arg::program_id:  // Session ids are table positions + 1
+      if (index >= programs_.size()) malformed("no such program");
+      named = naming::Named::integer(index + 1u);
+      break;
+    case Arg::no_id: named = naming::Named::integer(kNoId); break;
+    case Arg::link_id:
+      if (index >= links_.size() || links_[index].state == LinkState::unused)
+        malformed("no such link (not created yet)");
+      named = naming::Named::integer(index + 1u);
+      break;
     default: malformed("unknown relative kind");
   }
   // Ids here are table positions + 1 (Session hands them out in order).
@@ -91,6 +101,7 @@ std::uint64_t Session::expected(Expect e) const {
     case Expect::any: return 0;
     case Expect::current: return bundle_->revision();
     case Expect::stale: return bundle_->revision() + 1;
+    case Expect::previous: return previous_revision(bundle_->revision());
   }
   malformed("unknown expected-revision mode");
 }
@@ -197,6 +208,7 @@ int Session::apply(const Op& op) {
     case Opcode::link_detach: return link_detach(op);
     case Opcode::close_program: program_at(op.prog).closed = true; return 0;
     case Opcode::close_link: return close_link(op);
+    case Opcode::new_program: program_at(op.prog); return 0;  // made up front
   }
   malformed("unknown opcode");
 }

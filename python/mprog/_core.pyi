@@ -115,6 +115,21 @@ class Bundle:
     def __exit__(self, *args: object) -> None: ...
     def __repr__(self) -> str: ...
 
+class Executor:
+    """Batch records (mprog.batch) run against one chain Bundle through the binding's own
+    methods; see python/mprog/differential/batched.py."""
+
+    def __init__(self, bundle: Bundle, errnames: Dict[int, str]) -> None: ...
+    def run(self, records: ReadableBuffer) -> tuple[List[Any], List[Any], List[Any]]:
+        """Run the records: (answers, states, handles), one entry per record, as
+        mprog.ops.Interpreter builds them."""
+    @property
+    def programs(self) -> List[Program]:
+        """Programs by label (appended to)."""
+    @property
+    def links(self) -> List[Optional[Link]]:
+        """Links by label (None: its link op failed)."""
+
 def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "upstream",
            errnos: bool = False) -> Dict[str, Any]:
     """Apply a trace of 16-byte ops (see mprog.batch) to a new bundle in one call.

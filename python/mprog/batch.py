@@ -38,18 +38,22 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from .flags import Flag, V2Flag
+from .ops.vocabulary import NO_SUCH_ID
 
 __all__ = ["Records", "ReplayResult", "replay", "apply", "random_trace", "encode", "decode",
+           "record", "NEW_PROGRAM",
            "ATTACH", "DETACH", "LINK", "UPDATE", "LINK_DETACH", "CLOSE_PROGRAM", "CLOSE_LINK",
            "ANY", "CURRENT", "STALE"]
 
 # Opcodes (mprog::replay::Opcode).
-ATTACH, DETACH, LINK, UPDATE, LINK_DETACH, CLOSE_PROGRAM, CLOSE_LINK = range(7)
-OPNAMES = ("attach", "detach", "link", "update", "link_detach", "close_program", "close_link")
-# How the relative is named (mprog::replay::Arg).
-_REL_NONE, _REL_PROG, _REL_LINK, _REL_VALUE = range(4)
-# expected_revision (mprog::replay::Expect): 0, the revision when the op runs, or one past it.
-ANY, CURRENT, STALE = range(3)
+ATTACH, DETACH, LINK, UPDATE, LINK_DETACH, CLOSE_PROGRAM, CLOSE_LINK, NEW_PROGRAM = range(8)
+OPNAMES = ("attach", "detach", "link", "update", "link_detach", "close_program", "close_link",
+           "new_program")
+# How the relative is named (mprog::replay::Arg): none, a handle, an int, the id of a handle.
+_REL_NONE, _REL_PROG, _REL_LINK, _REL_VALUE, _REL_PROG_ID, _REL_LINK_ID, _REL_NO_ID = range(7)
+# expected_revision (mprog::replay::Expect): 0, the revision when the op runs, one past it, or
+# one it had before (the vocabulary's "stale").
+ANY, CURRENT, STALE, PREVIOUS = range(4)
 
 NONE = 0xFFFF  # no program (detach's prog, attach's replace, update's old_prog)
 RECORD = struct.Struct("<BBBBIHHHH")  # code, rel kind, expect, 0, flags, prog, other, link, rel
@@ -191,7 +195,7 @@ def _flags(dialect: str) -> Union[Type[Flag], Type[V2Flag]]:
 # ---------------------------------------------------------------- ops <-> records
 
 _EXPECT = {"zero": ANY, "current": CURRENT, "future": STALE}  # STALE: one past the revision
-_REVISION = {ANY: "zero", CURRENT: "current", STALE: "future"}
+_REVISION = {ANY: "zero", CURRENT: "current", STALE: "future", PREVIOUS: "stale"}
 #: An int relative with ID that names no object (``apply``/``replay`` map it to no id).
 _NO_ID = NONE - 1
 
@@ -256,6 +260,80 @@ def encode(ops: Sequence[Dict[str, Any]], dialect: str = "upstream") -> Tuple[Re
     return records, programs
 
 
+# ---------------------------------------------------------------- one op, by label
+
+_PACK = RECORD.pack
+_BY_LABEL = {"prog": _REL_PROG, "link": _REL_LINK, "id_prog": _REL_PROG_ID,
+             "id_link": _REL_LINK_ID}
+_EXPECT_BY_LABEL = {"zero": ANY, "current": CURRENT, "future": STALE, "stale": PREVIOUS}
+
+
+def record(op: Dict[str, Any]) -> Optional[bytes]:
+    """The record of one vocabulary op for ``mprog._core.Executor``, or None where a record
+    cannot say it (queries, transactions, closing the bundle, bad input, literal revisions,
+    flags beyond 32 bits, ints beyond 16 bits; the engine runs those op by op).
+
+    Unlike ``encode`` (a private ``replay`` session that makes its own objects and numbers
+    their ids), programs and links are named by label, which is their position in the
+    executor's lists, and an id by label is that object's real id, exactly as
+    ``mprog.ops.Interpreter`` passes it.
+    """
+    kind = op["op"]
+    try:
+        if kind == "new_prog":
+            return _PACK(NEW_PROGRAM, 0, 0, 0, 0, op["as"], NONE, 0, 0)
+        if kind == "update":
+            old = op["old_prog"]
+            flags = op["flags"]
+            if type(flags) is not int or flags > 0xFFFFFFFF:
+                return None
+            return _PACK(UPDATE, 0, 0, 0, flags, op["new_prog"], NONE if old is None else old,
+                         op["link"], 0)
+        if kind == "link_detach":
+            return _PACK(LINK_DETACH, 0, 0, 0, 0, NONE, NONE, op["link"], 0)
+        if kind == "link_close":
+            return _PACK(CLOSE_LINK, 0, 0, 0, 0, NONE, NONE, op["link"], 0)
+        if kind == "prog_close":
+            return _PACK(CLOSE_PROGRAM, 0, 0, 0, 0, op["prog"], NONE, 0, 0)
+        if kind != "attach" and kind != "link" and kind != "detach":
+            return None
+        flags = op["flags"]
+        if type(flags) is not int or flags > 0xFFFFFFFF:
+            return None
+        expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
+        if expect is None:
+            return None
+        spec = op["relative"]
+        if spec is None:
+            rel_kind = rel = 0
+        else:
+            rel_kind = _BY_LABEL.get(spec["kind"], _REL_VALUE)
+            if rel_kind == _REL_VALUE:
+                rel = spec.get("value")  # an int (id_raw, int); a bad value is a dict
+                if rel == NO_SUCH_ID and type(rel) is int:
+                    rel_kind, rel = _REL_NO_ID, 0
+                elif type(rel) is not int or rel >= NONE:
+                    return None
+            else:
+                rel = spec["ref"]
+        prog = op["prog"]
+        if kind == "attach":
+            replace = op["replace"]
+            if replace is None:
+                other = NONE
+            elif replace["kind"] == "prog":
+                other = replace["ref"]
+            else:
+                return None
+            return _PACK(ATTACH, rel_kind, expect, 0, flags, prog, other, 0, rel)
+        if kind == "link":
+            return _PACK(LINK, rel_kind, expect, 0, flags, prog, NONE, op["as"], rel)
+        return _PACK(DETACH, rel_kind, expect, 0, flags, NONE if prog is None else prog, NONE,
+                     0, rel)
+    except (struct.error, TypeError, KeyError):  # a label that is no u16 (a bad value: a dict)
+        return None
+
+
 def flag_bits(dialect: str) -> Tuple[int, int]:
     """The dialect's ID and LINK bits, as plain ints."""
     F = _flags(dialect)
@@ -314,6 +392,12 @@ def decode(records: Union[Records, bytes], programs: int,
             return {"kind": "prog", "ref": rel}
         if kind == _REL_LINK:
             return {"kind": "link", "ref": rel}
+        if kind == _REL_PROG_ID:
+            return {"kind": "id_prog", "ref": rel}
+        if kind == _REL_LINK_ID:
+            return {"kind": "id_link", "ref": rel}
+        if kind == _REL_NO_ID:
+            return {"kind": "id_raw", "value": NO_SUCH_ID}
         if kind == _REL_VALUE:
             if rel == 0 or not flags & ID:
                 return {"kind": "int", "value": rel}
@@ -346,6 +430,8 @@ def decode(records: Union[Records, bytes], programs: int,
             ops.append({"op": "prog_close", "prog": p})
         elif code == CLOSE_LINK:
             ops.append({"op": "link_close", "link": link})
+        elif code == NEW_PROGRAM:
+            ops.append({"op": "new_prog", "as": p})
         else:
             raise ValueError(f"unknown opcode {code}")
     return ops

@@ -26,6 +26,8 @@ enum class Opcode : std::uint8_t {
   link_detach,    // links[link].detach()
   close_program,  // programs[prog].close()
   close_link,     // links[link].close()
+  new_program,    // programs[prog] = a new program (a Session makes its programs up front:
+                  // there it only checks the index; the Python executor makes it)
 };
 
 // How Op::relative names the relative.
@@ -34,14 +36,28 @@ enum class Arg : std::uint8_t {
   program,  // the handle programs[relative] (with ID: its id)
   link,     // the handle links[relative] (with ID: its id)
   value,    // the int `relative`: an id with ID, else an fd that is no bpf object (0: none)
+  program_id,  // the id of programs[relative], as an int
+  link_id,     // the id of links[relative], as an int
+  no_id,       // the int kNoId, an id no object has (`relative` unused)
 };
+
+// The id the operation vocabulary gives a relative that must name nothing
+// (mprog.ops.vocabulary.NO_SUCH_ID): no backend hands it out.
+constexpr std::uint32_t kNoId = 0xFFFFFFF0u;
 
 // What expected_revision is.
 enum class Expect : std::uint8_t {
   any,      // 0: no check
   current,  // the bundle's revision when the op runs
-  stale,    // the bundle's revision + 1 when the op runs
+  stale,    // the bundle's revision + 1 when the op runs (the vocabulary's "future")
+  previous, // one the bundle had before: revision - 1, or revision + 7 at revision 1 (the
+            // vocabulary's "stale")
 };
+
+// Expect::previous for a bundle at `revision` (shared with the Python executor).
+inline std::uint64_t previous_revision(std::uint64_t revision) {
+  return revision > 1 ? revision - 1 : revision + 7;
+}
 
 constexpr std::uint16_t kNone = 0xffff;  // Op::prog / Op::other: None
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ..ops.generate import Generator, Weights
 from .backends import resolve
+from .batched import BatchedTrial, batchable
 from .minimize import minimize as _minimize
 from .traces import open_journal, save_divergence
 from .trial import Divergence, Trial, run_trace
@@ -104,7 +105,8 @@ def _run_one(backends: Dict[str, Any], dialect: str, seed: int, length: int,
                                                   Dict[str, float]]:
     rng = random.Random(seed)
     log = open_journal(journal, dialect, list(backends), seed) if journal else None
-    trial = Trial(backends, dialect, full=full)
+    trial = (BatchedTrial(backends, dialect) if not full and batchable(backends, dialect)
+             else Trial(backends, dialect, full=full))
     generator = Generator(dialect, rng, weights_for(trial, bad_input))
     divergence = None
     try:
@@ -189,7 +191,7 @@ def run_campaign(backends: Dict[str, Any], dialect: str = "upstream", *,
     last_tick = start
     minimizing = 0.0  # time spent shrinking does not count against ops/s
     submitted = 0
-    batch = 1 if jobs == 1 else 4  # traces per task: fewer round trips between processes
+    batch = 1 if jobs == 1 else 8  # traces per task: fewer round trips between processes
 
     def more() -> bool:
         if seconds is not None and time.monotonic() - start >= seconds:

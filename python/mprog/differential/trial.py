@@ -187,7 +187,7 @@ class Trial:
             self.digests = [s.digest(op) for s in sides]
             self._compare_answers(answers, first)
             self._check_digests(op, first, before_digests)
-        self._learn(op, first)
+        self._learn(op, first, self.digests[0])
         return answers
 
     def _compare_answers(self, answers: Dict[str, Any], first: Any) -> None:
@@ -222,11 +222,11 @@ class Trial:
                     s.name: [f"revision went {old[0]} -> {revision} on a change"]
                     for s in self.sides})
 
-    def _learn(self, op: Op, answer: Any) -> None:
-        """Keep the labels and the generator's view up to date with what every backend did."""
+    def _learn(self, op: Op, answer: Any, digest: Tuple[Any, ...]) -> None:
+        """Keep the labels and the generator's view up to date with what every backend did
+        (``answer`` and ``digest``: the agreed outcome and state)."""
         kind = op["op"]
         v = self.view
-        digest = self.digests[0]
         if len(digest) >= 4:
             v.order, v.slot_links = digest[2], digest[3]
         else:  # the bundle is closed: it holds nothing

@@ -36,6 +36,9 @@ ERROR_PREFIX = {"attach": "attach", "link": "link", "detach": "detach", "query":
 #: The outcome of an op that names a label nothing was created as (the op is not run).
 SKIP = ["skip"]
 
+#: The state of a closed bundle.
+CLOSED = ("closed",)
+
 
 def errname(err: Optional[int]) -> Any:
     return _errno.errorcode.get(err, err) if err is not None else None
@@ -44,7 +47,11 @@ def errname(err: Optional[int]) -> Any:
 class _Labels(Dict[int, Any]):
     """Ids to labels; an id the harness never made reads as ``"?id"``."""
 
+    #: whether some id was read as "?id" (labels read before a new object came may change)
+    missed = False
+
     def __missing__(self, key: int) -> Any:
+        self.missed = True
         return f"?{key}"
 
 
@@ -60,11 +67,14 @@ class Interpreter:
         self.links: Dict[int, Any] = {}
         self.link_ids: Dict[int, int] = {}
         self.txs: Dict[int, Any] = {}
-        self._prog_label: Dict[int, Any] = _Labels()
-        self._link_label: Dict[int, Any] = _Labels({0: None})
+        self._prog_label = _Labels()
+        self._link_label = _Labels({0: None})
         self._foreign: Dict[str, Any] = {}
         self._ids: Any = None  # the id arrays digest() last turned into labels, and those
         self._labels: Tuple[Any, ...] = ()
+        self._last_query: Any = None  # the query result state() last read, and its state
+        self._state: Tuple[Any, ...] = ()
+        self._adopted = (0, 0)  # how much of the executor's lists adopt() has seen
         self._foreign_owned: List[Any] = []
         #: per op: messages of raised exceptions (reported, not compared)
         self.notes: List[str] = []
@@ -148,7 +158,7 @@ class Interpreter:
             self.progs[label] = p
             self.prog_ids[label] = p.id
             self._prog_label[p.id] = label
-            self._ids = None  # an id may read differently now
+            self._forget_unknown()
             return label
         if kind == "link":
             link = b.link(self._prog(op["prog"]), self._flags(op["flags"]),
@@ -158,7 +168,7 @@ class Interpreter:
             self.links[label] = link
             self.link_ids[label] = link.id
             self._link_label[link.id] = label
-            self._ids = None
+            self._forget_unknown()
             return label
         if kind == "update":
             self.links[op["link"]].update(self._prog(op["new_prog"]), self._flags(op["flags"]),
@@ -324,29 +334,90 @@ class Interpreter:
 
     def digest(self, op: Optional[Op] = None) -> Tuple[Any, ...]:
         """The cheap state compared after every step: revision, count, program and link
-        labels in chain order, both flag arrays, and the state of each handle ``op`` named."""
+        labels in chain order, both flag arrays, and the state of each handle ``op`` named
+        (``state() + handles(op)``)."""
+        state = self.state()
+        if op is None or len(state) == 1:  # a closed bundle: nothing more to read
+            return state
+        return state + self.handles(op)
+
+    def state(self) -> Tuple[Any, ...]:
+        """The chain part of ``digest``: ``(revision, count, program labels, link labels,
+        program flags, link flags)`` (the cgroup dialect adds its tree), or ``("closed",)``.
+        The same tuple object comes back while nothing changed, so comparing two states is
+        mostly an identity check."""
         try:
             q = self.bundle.query()
         except ValueError:  # the bundle is closed
-            return ("closed",)
+            return CLOSED
+        # A backend that hands out one result per chain state (the model keeps its query()
+        # answer until the chain changes) answers with the same object: nothing moved. The
+        # cgroup tree also depends on the other bundles, so it is read every time.
+        if q is self._last_query and self.dialect != "cgroup":
+            return self._state
         ids = (q.prog_ids, q.link_ids)
         if ids != self._ids:  # most ops fail or change nothing: labels only when ids moved
+            self._labels = self._relabel(ids)
             self._ids = ids
-            self._labels = (tuple(map(self._prog_label.__getitem__, q.prog_ids)),
-                            tuple(map(self._link_label.__getitem__, q.link_ids)))
         out: Tuple[Any, ...] = (q.revision, q.count) + self._labels + (
             tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
         if self.dialect == "cgroup":
             out += (self._tree(),)
-        if op is not None:
-            # A bad-input op names its argument by a dict (the bad value), not by a label.
-            link = op.get("link", op.get("as") if op["op"] == "link" else None)
-            if type(link) is int and link in self.links:
-                out += (self._link_state(self.links[link]),)
-            prog = op.get("prog")
-            if op["op"] == "prog_close" and type(prog) is int and prog in self.progs:
-                out += (bool(self.progs[prog].closed),)
+        elif out == self._state:
+            out = self._state  # the same object while equal (the executor does the same)
+        self._last_query, self._state = q, out
         return out
+
+    def _relabel(self, ids: Tuple[Any, Any]) -> Tuple[Any, ...]:
+        """The label tuples of the id arrays ``ids``: after an append (most changes: chains
+        are filled at the end) only the new entry is looked up."""
+        progs, links = ids
+        if self._ids is not None:
+            old_progs, old_links = self._ids
+            n = len(old_progs)
+            if (len(progs) == n + 1 and progs[:n] == old_progs
+                    and links[:n] == old_links):
+                old_p, old_l = self._labels
+                return (old_p + (self._prog_label[progs[n]],),
+                        old_l + (self._link_label[links[n]],))
+        return (tuple(map(self._prog_label.__getitem__, progs)),
+                tuple(map(self._link_label.__getitem__, links)))
+
+    def handles(self, op: Op) -> Tuple[Any, ...]:
+        """The handle part of ``digest``: the state of the link ``op`` named (``[attached,
+        closed, program label]``), or whether the program a ``prog_close`` named is closed."""
+        # A bad-input op names its argument by a dict (the bad value), not by a label.
+        kind = op["op"]
+        link = op.get("link", op.get("as") if kind == "link" else None)
+        if type(link) is int and link in self.links:
+            return (self._link_state(self.links[link]),)
+        if kind == "prog_close":
+            prog = op["prog"]
+            if type(prog) is int and prog in self.progs:
+                return (bool(self.progs[prog].closed),)
+        return ()
+
+    def adopt(self, progs: List[Any], links: List[Any]) -> None:
+        """Objects made outside ``apply`` (by ``mprog._core.Executor``), by label: position
+        in the lists (None: no object). Positions seen by an earlier call are skipped."""
+        tables = ((progs, self.progs, self.prog_ids, self._prog_label, self._adopted[0]),
+                  (links, self.links, self.link_ids, self._link_label, self._adopted[1]))
+        for made, by_label, ids, labels, seen in tables:
+            for label in range(seen, len(made)):
+                obj = made[label]
+                if obj is not None and label not in by_label:
+                    by_label[label] = obj
+                    ids[label] = obj.id
+                    labels[obj.id] = label
+        self._adopted = (len(progs), len(links))
+        self._forget_unknown()
+
+    def _forget_unknown(self) -> None:
+        """After a new object got its label: labels read as "?id" may read differently now
+        (a state holding none is still right: ids are never reused)."""
+        if self._prog_label.missed or self._link_label.missed:
+            self._prog_label.missed = self._link_label.missed = False
+            self._ids = self._last_query = None
 
     def snapshot(self) -> Dict[str, Any]:
         """Everything observable, by label. ``self`` holds what must agree within a backend."""

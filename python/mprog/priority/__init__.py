@@ -10,7 +10,8 @@
     m.retries                           # reads again after a refused (stale) change
 
 Built on the public protocol only (query, anchors, ``expected_revision``, detach, links,
-transactions where they exist, ``mprog.retry``), so it runs unchanged on the live kernel.
+transactions where they exist, ``mprog.retry``), so it runs unchanged on the live kernel, in
+the tcx dialects and on cgroup lists (``mprog.priority.dialects`` says what differs there).
 The placement policy is ``mprog.priority.policy``'s docstring; README.md has the guide.
 """
 from __future__ import annotations

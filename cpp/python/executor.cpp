@@ -1,0 +1,331 @@
+// mprog._core.Executor (executor.hpp): records run through BundleObject and the link methods.
+//
+// Every op goes through the binding's own code (BundleObject::attach_result, link_result,
+// detach_result, update_link_result, detach_link_result, LinkObject::close,
+// ProgramObject::close) with Python objects as arguments, exactly as a Python call passes
+// them; only the core's refusal comes back as a Result instead of an exception (Refusal::keep).
+// Per op the executor then builds what mprog.ops.Interpreter builds for a backend:
+//   answer:  ["ok", None] / ["ok", label] / ["err", "ENAME"] / ["raise", "TypeError"] / ...
+//   state:   (revision, count, program labels, link labels, program flags, link flags), or
+//            ("closed",); one tuple object reused while the chain does not change
+//   handles: the handles the op named: (link state,) / (closed,) / ()
+// Labels are list positions: programs[i] is the program labelled i, links[j] the link
+// labelled j (None where its link op failed).
+#include "executor.hpp"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include "bundle_object.hpp"
+#include "links.hpp"
+#include "mprog/replay.hpp"
+#include "objects.hpp"
+#include "replay_binding.hpp"
+
+namespace mprog::python {
+namespace {
+
+using replay::Arg;
+using replay::Expect;
+using replay::kNone;
+using replay::Op;
+using replay::Opcode;
+
+[[noreturn]] void malformed(const std::string& what) {
+  throw std::invalid_argument("malformed record: " + what);
+}
+
+class Executor {
+ public:
+  Executor(py::object bundle, py::dict errnames)
+      : bundle_(std::move(bundle)), b_(&bundle_.cast<BundleObject&>()),
+        errnames_(std::move(errnames)), ok_("ok"), empty_(0), closed_(py::make_tuple("closed")) {
+    if (b_->cgroup()) throw py::value_error("the executor runs chains (upstream, v2), not cgroups");
+    py::list ok_none(2);
+    ok_none[0] = ok_;
+    ok_none[1] = py::none();
+    ok_none_ = std::move(ok_none);
+  }
+
+  // Runs the records; (answers, states, handles), one entry per record.
+  py::tuple run(py::handle records) {
+    Bytes bytes(records);
+    if (bytes.size() % sizeof(Op)) throw py::value_error("records must be 16 bytes each");
+    const std::size_t n = bytes.size() / sizeof(Op);
+    learn_labels();
+    py::list answers(n), states(n), handles(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      Op op;
+      std::memcpy(&op, bytes.data() + i * sizeof(Op), sizeof(Op));  // any alignment
+      py::object answer;
+      try {
+        answer = apply(op);
+      } catch (py::error_already_set& e) {
+        answer = raised(e);
+      } catch (const py::builtin_exception& e) {  // raise_value_error, raise_type_error
+        e.set_error();
+        py::error_already_set as_raised;
+        answer = raised(as_raised);
+      } catch (const std::invalid_argument& e) {
+        throw py::value_error("record " + std::to_string(i) + ": " + e.what());
+      }
+      answers[i] = std::move(answer);
+      if (b_->closed()) {
+        states[i] = closed_;
+        handles[i] = empty_;
+      } else {
+        states[i] = state();
+        handles[i] = named_handles(op);
+      }
+    }
+    return py::make_tuple(answers, states, handles);
+  }
+
+  py::list programs, links;
+
+ private:
+  // Objects the caller appended (made op by op in Python) get their labels too.
+  void learn_labels() {
+    for (; known_programs_ < programs.size(); ++known_programs_) {
+      py::handle p = programs[known_programs_];
+      if (!p.is_none()) prog_label_[p.cast<ProgramObject&>().core.id] = known_programs_;
+      have_state_ = false;  // an id may read differently now
+    }
+    for (; known_links_ < links.size(); ++known_links_) {
+      py::handle l = links[known_links_];
+      if (!l.is_none()) link_label_[l.cast<LinkObject&>().core.id] = known_links_;
+      have_state_ = false;
+    }
+  }
+
+  py::object program(std::uint16_t i) const {
+    if (i >= programs.size()) malformed("no program " + std::to_string(i));
+    return programs[i];
+  }
+  py::object link(std::uint16_t i) const {
+    if (i >= links.size() || links[i].is_none()) malformed("no link " + std::to_string(i));
+    return links[i];
+  }
+
+  // As mprog.ops.Interpreter._target passes a relative.
+  py::object relative(const Op& op) const {
+    switch (op.relative_kind) {
+      case Arg::none: return py::none();
+      case Arg::program: return program(op.relative);
+      case Arg::link: return link(op.relative);
+      case Arg::value: return py::int_(op.relative);
+      case Arg::program_id: return py::int_(program(op.relative).cast<ProgramObject&>().core.id);
+      case Arg::link_id: return py::int_(link(op.relative).cast<LinkObject&>().core.id);
+      case Arg::no_id: return py::int_(replay::kNoId);
+    }
+    malformed("unknown relative kind");
+  }
+
+  // As mprog.ops.Interpreter._revision reads it (the bundle's revision: ValueError if closed).
+  py::object expected(Expect e) const {
+    switch (e) {
+      case Expect::any: return py::int_(0);
+      case Expect::current: return py::int_(b_->revision());
+      case Expect::stale: return py::int_(b_->revision() + 1);
+      case Expect::previous: return py::int_(replay::previous_revision(b_->revision()));
+    }
+    malformed("unknown expected-revision mode");
+  }
+
+  py::object optional_program(std::uint16_t i) const {
+    return i == kNone ? py::object(py::none()) : program(i);
+  }
+
+  py::object apply(const Op& op) {
+    const Refusal keep = Refusal::keep;
+    switch (op.code) {
+      case Opcode::new_program: {
+        if (op.prog != programs.size()) malformed("programs are made as 0, 1, ... in order");
+        // As the interpreter makes them: Program(name="p<label>"), of the default kind.
+        py::object p = py::cast(new ProgramObject(py::str("p" + std::to_string(op.prog)),
+                                                  py::none(), py::str("upstream")),
+                                py::return_value_policy::take_ownership);
+        prog_label_[p.cast<ProgramObject&>().core.id] = op.prog;
+        programs.append(p);
+        known_programs_ = programs.size();
+        return ok_label(op.prog);
+      }
+      case Opcode::attach: {
+        py::object prog = program(op.prog), flags = py::int_(op.flags), rel = relative(op),
+                   replace = optional_program(op.other), rev = expected(op.expect);
+        return outcome(b_->attach_result(ProgramArg(prog), FlagsArg(flags), RelativeArg(rel),
+                                         RelativeArg(replace), IntArg(rev), keep));
+      }
+      case Opcode::link: {
+        if (op.link != links.size()) malformed("links are made as 0, 1, ... in order");
+        links.append(py::none());  // the label is taken whatever happens (as in the vocabulary)
+        known_links_ = links.size();
+        py::object prog = program(op.prog), flags = py::int_(op.flags), rel = relative(op),
+                   rev = expected(op.expect), made;
+        const Result r = b_->link_result(ProgramArg(prog), FlagsArg(flags), RelativeArg(rel),
+                                         IntArg(rev), made, keep);
+        if (!r) return error(r.error);
+        link_label_[made.cast<LinkObject&>().core.id] = op.link;
+        links[op.link] = made;
+        return ok_label(op.link);
+      }
+      case Opcode::detach: {
+        py::object prog = optional_program(op.prog), flags = py::int_(op.flags),
+                   rel = relative(op), rev = expected(op.expect);
+        return outcome(b_->detach_result(OptionalProgramArg(prog), FlagsArg(flags),
+                                         RelativeArg(rel), IntArg(rev), keep));
+      }
+      case Opcode::update: {
+        py::object l = link(op.link), prog = program(op.prog), flags = py::int_(op.flags),
+                   old = optional_program(op.other);
+        return outcome(update_link_result(l.cast<LinkObject&>(), ProgramArg(prog),
+                                          IntArg(flags), OptionalProgramArg(old), keep));
+      }
+      case Opcode::link_detach:
+        return outcome(detach_link_result(link(op.link).cast<LinkObject&>(), keep));
+      case Opcode::close_link:
+        link(op.link).cast<LinkObject&>().close();
+        return ok_none_;
+      case Opcode::close_program:
+        program(op.prog).cast<ProgramObject&>().close();
+        return ok_none_;
+    }
+    malformed("unknown opcode");
+  }
+
+  py::object ok_label(std::size_t label) const {
+    py::list out(2);
+    out[0] = ok_;
+    out[1] = py::int_(label);
+    return std::move(out);
+  }
+
+  py::object outcome(const Result& r) { return r ? py::object(ok_none_) : error(r.error); }
+
+  py::object error(int negative) {
+    auto it = errors_.find(negative);
+    if (it == errors_.end()) {
+      py::object key = py::int_(-negative);
+      py::object name = errnames_.contains(key) ? py::object(errnames_[key]) : key;
+      py::list answer(2);
+      answer[0] = py::str("err");
+      answer[1] = name;
+      it = errors_.emplace(negative, std::move(answer)).first;
+    }
+    return it->second;
+  }
+
+  // What mprog.ops.Interpreter.apply makes of an exception.
+  py::object raised(py::error_already_set& e) const {
+    py::list out(2);
+    if (e.matches(PyExc_OSError)) {
+      py::object err = e.value().attr("errno");
+      out[0] = py::str("err");
+      out[1] = !err.is_none() && errnames_.contains(err) ? py::object(errnames_[err]) : err;
+      return std::move(out);
+    }
+    const bool argument = e.matches(PyExc_TypeError) || e.matches(PyExc_ValueError);
+    out[0] = py::str(argument ? "raise" : "crash");
+    out[1] = e.type().attr("__name__");
+    return std::move(out);
+  }
+
+  py::object prog_label(std::uint32_t id) const {
+    auto it = prog_label_.find(id);
+    return it != prog_label_.end() ? py::object(py::int_(it->second))
+                                   : py::object(py::str("?" + std::to_string(id)));
+  }
+  py::object link_label(std::uint32_t id) const {
+    if (id == 0) return py::none();
+    auto it = link_label_.find(id);
+    return it != link_label_.end() ? py::object(py::int_(it->second))
+                                   : py::object(py::str("?" + std::to_string(id)));
+  }
+
+  // Interpreter.state(): rebuilt only when the chain (read as query reads it) changed.
+  py::object state() {
+    QueryHead head;
+    QueryEntry entries[kSlots];
+    b_->core().query(head, entries, kSlots);
+    const std::uint32_t n = head.count < kSlots ? head.count : static_cast<std::uint32_t>(kSlots);
+    if (have_state_ && head.revision == head_.revision && head.count == head_.count &&
+        std::memcmp(entries, entries_, n * sizeof(QueryEntry)) == 0)
+      return state_;
+    py::tuple progs(n), link_labels(n), prog_flags(n), link_flags(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      progs[i] = prog_label(entries[i].prog_id);
+      link_labels[i] = link_label(entries[i].link_id);
+      prog_flags[i] = py::int_(entries[i].prog_flags);
+      link_flags[i] = py::int_(entries[i].link_flags);
+    }
+    state_ = py::make_tuple(head.revision, head.count, progs, link_labels, prog_flags, link_flags);
+    head_ = head;
+    std::memcpy(entries_, entries, n * sizeof(QueryEntry));
+    have_state_ = true;
+    return state_;
+  }
+
+  // Interpreter.handles(op): the link an op named ([attached, closed, program label]), or a
+  // closed program's handle.
+  py::object named_handles(const Op& op) const {
+    switch (op.code) {
+      case Opcode::link:
+      case Opcode::update:
+      case Opcode::link_detach:
+      case Opcode::close_link: {
+        if (op.link >= links.size() || links[op.link].is_none()) return empty_;
+        const LinkObject& l = links[op.link].cast<const LinkObject&>();
+        py::list s(3);
+        s[0] = py::bool_(l.core.attached());
+        s[1] = py::bool_(l.closed);
+        s[2] = l.prog.is_none() ? py::object(py::none())
+                                : prog_label(as_program(l.prog).core.id);
+        return py::make_tuple(s);
+      }
+      case Opcode::close_program:
+        return py::make_tuple(py::bool_(program(op.prog).cast<const ProgramObject&>().closed));
+      default:
+        return empty_;
+    }
+  }
+
+  py::object bundle_;  // held: the executor outlives no bundle it runs
+  BundleObject* b_;
+  py::dict errnames_;  // errno -> name (errno.errorcode)
+  py::str ok_;
+  py::object ok_none_;  // ["ok", None], shared by every op that succeeds without a label
+  py::tuple empty_, closed_;
+  std::unordered_map<int, py::object> errors_;  // negative errno -> ["err", name], shared
+  std::unordered_map<std::uint32_t, std::size_t> prog_label_, link_label_;  // id -> label
+  std::size_t known_programs_ = 0, known_links_ = 0;
+  bool have_state_ = false;
+  py::object state_;
+  QueryHead head_;
+  QueryEntry entries_[kSlots];
+};
+
+}  // namespace
+
+void bind_executor(py::module_& m) {
+  py::class_<Executor>(m, "Executor",
+                       "Batch records (mprog.batch) run against one chain Bundle through the "
+                       "binding's own methods; see python/mprog/differential/batched.py.")
+      .def(py::init([](BundleObject& bundle, py::dict errnames) {
+             // the Python object that owns `bundle` (held by the executor)
+             return new Executor(py::cast(&bundle, py::return_value_policy::reference),
+                                 std::move(errnames));
+           }),
+           py::arg("bundle"), py::arg("errnames"),
+           "bundle: a chain Bundle (upstream or v2); errnames: errno -> name "
+           "(errno.errorcode).")
+      .def("run", [](Executor& e, const py::buffer& records) { return e.run(records); },
+           py::arg("records"),
+           "Run the records: (answers, states, handles), one entry per record, as "
+           "mprog.ops.Interpreter builds them.")
+      .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
+      .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).");
+}
+
+}  // namespace mprog::python

@@ -1,0 +1,249 @@
+"""The fast engine of core-against-model campaigns: the model op by op, the core in batches.
+
+A lockstep trial calls both backends from Python for every op and reads both states back;
+that Python work, not the backends, is what a campaign spends its time on. ``BatchedTrial``
+is a ``Trial`` (same interface, same labels, same generator view) that:
+
+- runs each op on the model through the one interpreter (``mprog.ops.Interpreter``), keeps
+  its normalized answer and state digest (``state()`` + ``handles(op)``), checks the
+  transition rules a digest allows, and steers the generator by the model's outcome, exactly
+  as a lockstep trial does;
+- encodes each op as a 16-byte record (``mprog.batch.record``) and queues it; at the end of
+  the trace (or before an op records cannot say) one C++ call, ``mprog._core.Executor.run``,
+  runs the queue on the core's bundle and objects, the very ones the core's interpreter
+  holds, through the binding's own methods, and returns per op the answer and the digest in
+  the interpreter's form, so the engine compares whole lists with ``==``;
+- runs an op records cannot say (queries, transactions, closing the bundle, bad input,
+  literal revisions, wide flags, raw ids) op by op on both backends after flushing the queue,
+  as a lockstep trial does, on the same objects.
+
+What it does not check per op, compared with a lockstep ``Trial(full=False)``: the core's
+error messages and exception classes (the executor compares errnos; the model's are checked
+per op, and both backends' in every trace checked in full, one in ``FULL_EVERY``). A
+divergence is reported at the first op where the lists differ; the campaign re-runs the
+trace in lockstep with full checks to localize and explain it.
+
+Only core against model, upstream or v2 (``batchable``): the kernel and the cgroup dialect
+run in lockstep.
+"""
+from __future__ import annotations
+
+import errno
+from time import perf_counter
+from typing import Any, Dict, List, Tuple
+
+from .. import _core
+from ..batch import record
+from ..ops.vocabulary import READ_ONLY, Op
+from .trial import Trial
+
+#: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
+MAX_QUEUE = 512
+
+
+def batchable(backends: Dict[str, Any], dialect: str) -> bool:
+    """Whether ``BatchedTrial`` runs these backends: the core and the model, a chain dialect."""
+    import mprog
+    from mprog import model
+    modules = list(backends.values())
+    return (dialect in ("upstream", "v2") and len(modules) == 2
+            and any(m is mprog for m in modules) and any(m is model for m in modules))
+
+
+class BatchedTrial(Trial):
+    """A digest-depth trial (``full=False``) of the core against the model, the core's ops
+    run in batches by ``mprog._core.Executor``."""
+
+    def __init__(self, backends: Dict[str, Any], dialect: str = "upstream", *,
+                 check_protocol: bool = True) -> None:
+        if not batchable(backends, dialect):
+            raise ValueError("a batched trial runs the core against the model (upstream, v2)")
+        super().__init__(backends, dialect, check_protocol=check_protocol, full=False)
+        import mprog
+        self.core = next(s for s in self.sides if s.module is mprog)
+        self.model = next(s for s in self.sides if s is not self.core)
+        self.names = [s.name for s in self.sides]
+        try:
+            self.executor = _core.Executor(self.core.bundle, dict(errno.errorcode))
+        except BaseException:
+            self.close()
+            raise
+        #: False once labels stop being list positions (not the generator's): op by op then
+        self.batching = True
+        self._made = [0, 0]  # program and link labels the executor's lists will hold
+        self._state = self.model.state()  # the model's state after the last op
+        self._records = bytearray()
+        self._at: List[int] = []  # queued ops: their positions in self.ops
+        self._answers: List[Any] = []  # ... and the model's answers, states and handles
+        self._states: List[Any] = []
+        self._handles: List[Any] = []
+
+    # ----------------------------------------------------------------- stepping
+
+    def step(self, op: Op) -> Dict[str, Any]:
+        if not self.batching:
+            return self._lockstep(op)
+        rec = record(op)
+        if rec is None or not self._aligned(op) or not self._known(op):
+            return self._lockstep(op)
+        model = self.model
+        t0 = perf_counter()
+        answer = model.apply(op)
+        self.seconds[model.name] = self.seconds.get(model.name, 0.0) + perf_counter() - t0
+        state = model.state()
+        handles = model.handles(op) if len(state) > 1 else ()
+        answers = dict.fromkeys(self.names, answer)  # the core's, if the queue agrees
+        if model.violations and self.check_protocol:
+            self._stop(op, answers)
+            self._diverge("protocol", "error does not follow docs/protocol.md",
+                          {model.name: model.violations})
+        before = self._state
+        if state is not before and len(state) > 1 and len(before) > 1:
+            problem = self._transition(op, answer, before, state)
+            if problem:
+                self._stop(op, answers)
+                self._diverge("invariant", "an invariant does not hold",
+                              {s.name: [problem] for s in self.sides})
+        self._records += rec
+        self._at.append(len(self.ops))
+        self._answers.append(answer)
+        self._states.append(state)
+        self._handles.append(handles)
+        self.ops.append(op)
+        self.answers.append(answers)
+        self._state = state
+        kind = op["op"]
+        if kind == "new_prog" or kind == "link":
+            self._made[kind == "link"] += 1
+        self._learn(op, answer, state)
+        if len(self._at) >= MAX_QUEUE:
+            self.flush()
+        return answers
+
+    def _aligned(self, op: Op) -> bool:
+        """Whether an op that makes an object makes the next label (a list position)."""
+        kind = op["op"]
+        if kind == "new_prog" or kind == "link":
+            return bool(op["as"] == self._made[kind == "link"])
+        return True
+
+    def _known(self, op: Op) -> bool:
+        """``not Trial._skips(op)`` for an op ``record`` can say (its labels are ints), in a
+        few lookups: every program and link it names exists, what it makes does not yet."""
+        progs, links = self.prog_labels, self.link_labels
+        kind = op["op"]
+        if kind == "new_prog":
+            return op["as"] not in progs
+        if kind == "link_detach" or kind == "link_close":
+            return op["link"] in links
+        if kind == "prog_close":
+            return op["prog"] in progs
+        if kind == "update":
+            old = op["old_prog"]
+            return (op["link"] in links and op["new_prog"] in progs
+                    and (old is None or old in progs))
+        prog = op["prog"]  # attach, link, detach
+        if (prog is not None and prog not in progs) or (kind == "link" and op["as"] in links):
+            return False
+        spec = op["relative"]
+        if spec is not None:
+            k = spec["kind"]
+            if (k == "prog" or k == "id_prog") and spec["ref"] not in progs:
+                return False
+            if (k == "link" or k == "id_link") and spec["ref"] not in links:
+                return False
+        replace = op.get("replace")  # record() took only a program here
+        return replace is None or replace["ref"] in progs
+
+    @staticmethod
+    def _transition(op: Op, answer: Any, before: Tuple[Any, ...],
+                    state: Tuple[Any, ...]) -> str:
+        """What ``Trial._check_digests`` checks of one step, on the model's states (the core's
+        must equal them): a failure or a read-only op changed nothing, a change stepped the
+        revision by one or emptied the chain."""
+        kind = op["op"]
+        if answer[0] != "ok" or kind in READ_ONLY:
+            if before[:6] != state[:6]:
+                return (f"{kind} {'failed' if answer[0] != 'ok' else 'changes nothing'} but "
+                        f"the chain changed")
+        elif before[:6] != state[:6]:
+            revision, count = state[0], state[1]
+            if not (revision == before[0] + 1 or (count == 0 and revision == 1)):
+                return f"revision went {before[0]} -> {revision} on a change"
+        return ""
+
+    def _stop(self, op: Op, answers: Dict[str, Any]) -> None:
+        """Before reporting a problem the model showed at ``op``: the queue first (an earlier
+        divergence of the core comes first), then ``op`` as the trace's last."""
+        self.flush()
+        self.batching = False
+        self.ops.append(op)
+        self.answers.append(answers)
+
+    def _lockstep(self, op: Op) -> Dict[str, Any]:
+        """``op`` on every backend, op by op, after the queue."""
+        self.flush()
+        state = self._state
+        self.digests = [state for _ in self.sides]  # what Trial.step compares a step with
+        answers = super().step(op)
+        kind = op["op"]
+        if self.batching and (kind == "new_prog" or kind == "link") and answers[
+                self.core.name] != ["skip"]:
+            # an object the core's interpreter made: the executor's lists hold it too
+            i = kind == "link"
+            lst: List[Any] = self.executor.links if i else self.executor.programs
+            if op["as"] == self._made[i] == len(lst):
+                lst.append((self.core.links if i else self.core.progs).get(op["as"]))
+                self._made[i] += 1
+            else:
+                self.batching = False
+        self._state = self.model.state()
+        return answers
+
+    def flush(self) -> None:
+        """Run the queued ops on the core and compare them with the model's outcomes."""
+        if not self._at:
+            return
+        records, at = self._records, self._at
+        mine = (self._answers, self._states, self._handles)
+        self._records, self._at = bytearray(), []
+        self._answers, self._states, self._handles = [], [], []
+        core = self.core
+        t0 = perf_counter()
+        try:
+            theirs = self.executor.run(records)
+        finally:
+            self.seconds[core.name] = self.seconds.get(core.name, 0.0) + perf_counter() - t0
+            core.adopt(self.executor.programs, self.executor.links)
+        if theirs[0] == mine[0] and theirs[1] == mine[1] and theirs[2] == mine[2]:
+            return
+        answers, states, handles = theirs
+        for i in range(len(at)):
+            kind = ("answer" if answers[i] != mine[0][i] else
+                    "state" if states[i] != mine[1][i] or handles[i] != mine[2][i] else "")
+            if kind:
+                break
+        step = at[i]
+        del self.ops[step + 1:]
+        del self.answers[step + 1:]
+        self.answers[step] = {core.name: answers[i], self.model.name: mine[0][i]}
+        self.batching = False
+        self._diverge(kind, "backends answer differently" if kind == "answer" else
+                      f"{self.names[0]} and {self.names[1]} are in different states")
+
+    # ----------------------------------------------------------------- reading, cleanup
+
+    @property
+    def state(self) -> Dict[str, Any]:
+        self.flush()
+        return super().state
+
+    def check_full(self) -> None:
+        self.flush()
+        super().check_full()
+
+    def close(self) -> List[str]:
+        # objects the executor made are closed by the core's interpreter like its own
+        if hasattr(self, "executor"):
+            self.core.adopt(self.executor.programs, self.executor.links)
+        return super().close()
