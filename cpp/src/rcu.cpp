@@ -7,11 +7,12 @@
 #include <thread>
 
 namespace mprog {
+
+std::atomic<ReaderCounter*> detail::registry{nullptr};
+
 namespace {
 
-// Push-only list of every counter ever handed out. Nodes are never freed (a thread that ends
-// gives its node back for reuse), so synchronize() walks the list without a lock.
-std::atomic<ReaderCounter*> registry{nullptr};
+using detail::registry;
 
 ReaderCounter* claim_free_counter() {
   for (ReaderCounter* c = registry.load(std::memory_order_acquire); c; c = c->next) {
@@ -58,27 +59,36 @@ ReaderCounter& detail::register_this_thread() {
   return *c;
 }
 
-bool synchronize() {
-  if (ReaderCounter* self = detail::this_thread_counter;
+namespace {
+
+// Spins until `c`'s sequence is no longer `seen` (odd): the section that was open has ended
+// (the value is seen + 1, or further if a new section has already begun: that one loads the
+// new entry). acquire: reads R4 or a later store of that thread, argument (c).
+void wait_for_section(const ReaderCounter& c, std::uint64_t seen) {
+  for (unsigned spins = 0; c.sequence.load(std::memory_order_acquire) == seen; ++spins) {
+    if (spins >= 64) std::this_thread::yield();  // the reader may be descheduled
+  }
+}
+
+}  // namespace
+
+bool detail::wait_for_readers(ReaderCounter* first, std::uint64_t seen) {
+  // The calling thread inside a section of its own would wait for itself. Its counter is odd
+  // and in the list, so synchronize() stops at it or at an earlier odd one: checking here
+  // catches it before any spinning.
+  if (ReaderCounter* self = this_thread_counter;
       self && (self->sequence.load(std::memory_order_relaxed) & 1)) {
     std::fputs("mprog: an update (synchronize) inside a read section on the same thread "
                "would wait for itself forever\n", stderr);
     std::abort();
   }
-  bool waited = false;
-  // W3. seq_cst head load: a counter pushed after it belongs to a reader that will load the
-  // new entry (rcu.hpp, (d)).
-  for (ReaderCounter* c = registry.load(std::memory_order_seq_cst); c; c = c->next) {
-    const std::uint64_t seen = c->sequence.load(std::memory_order_seq_cst);
-    if ((seen & 1) == 0) continue;  // outside a section: any later section gets the new entry
-    waited = true;
-    // The section that was open ends when the value changes (to seen + 1, or further if a
-    // new section has already begun: that one loads the new entry).
-    for (unsigned spins = 0; c->sequence.load(std::memory_order_acquire) == seen; ++spins) {
-      if (spins >= 64) std::this_thread::yield();  // the reader may be descheduled
-    }
+  // The rest of W3, as synchronize() left it: the counters before `first` read even.
+  wait_for_section(*first, seen);
+  for (ReaderCounter* c = first->next; c; c = c->next) {
+    const std::uint64_t now = c->sequence.load(std::memory_order_seq_cst);
+    if (now & 1) wait_for_section(*c, now);
   }
-  return waited;
+  return true;
 }
 
 }  // namespace mprog

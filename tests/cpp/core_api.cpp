@@ -1,8 +1,12 @@
 // Unit test of the core's C++ API and of the read-side primitives (mprog/rcu.hpp): the
 // things the stress test relies on but cannot pin down by itself. The rules (which errno,
 // which position) are the differential tests' job; here only the mechanics.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -241,6 +245,44 @@ void thread_churn() {
   CHECK(bad.load() == 0);
 }
 
+// An update from inside a read section on the same thread would wait for itself: synchronize()
+// must abort with a message, never hang, whatever the other counters in the list hold. Its
+// fast path (rcu.hpp) scans inline and only the out-of-line part checks for this, so the
+// cases are: no other reader; another reader registered but outside; another reader inside,
+// ahead of this thread's counter in the list (registered later). Each runs in a child
+// process, which must die of SIGABRT; SIGALRM after 10 s means it hung.
+void update_inside_own_section_aborts() {
+  auto in_child = [](const char* what) {
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      alarm(10);
+      std::freopen("/dev/null", "w", stderr);  // the expected message, not a failure
+      mprog::ReadSection section;
+      mprog::synchronize();
+      std::_Exit(0);  // returned: the check is missing
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    const bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    if (!aborted) std::fprintf(stderr, "update_inside_own_section_aborts: %s\n", what);
+    CHECK(aborted);
+  };
+  in_child("alone");  // this thread registered in grace_period(), no other section open
+  std::thread([] { mprog::ReadSection section; }).join();  // a counter left even
+  in_child("another reader outside");
+  std::atomic<int> stage{0};
+  std::thread reader([&] {
+    mprog::ReadSection section;  // a counter newer than this thread's: ahead in the list
+    stage.store(1);
+    while (stage.load() != 2) std::this_thread::yield();
+  });
+  while (stage.load() != 1) std::this_thread::yield();
+  in_child("another reader inside, ahead in the list");  // the child has no such thread
+  stage.store(2);
+  reader.join();
+}
+
 }  // namespace
 
 int main() {
@@ -252,6 +294,7 @@ int main() {
   null_handles_are_refused();
   counter_reuse();
   thread_churn();
+  update_inside_own_section_aborts();
   if (failures) {
     std::fprintf(stderr, "mprog_core_api: %d check(s) failed\n", failures);
     return 1;

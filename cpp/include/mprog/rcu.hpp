@@ -67,13 +67,41 @@
 // (tests/cpp/stress.cpp). On x86-64, R1 and W2 are each one xchg, R2 and R4 plain moves;
 // on AArch64 stlr/ldar.
 //
+// THE WRITER'S FAST PATH (synchronize() below is inline)
+//
+// W3 is split in two. The inline part is the scan itself: the seq_cst head load and, per
+// registered counter, the seq_cst load of its sequence. While every counter reads even it
+// returns without a call. The first odd counter (and the value read) goes to
+// detail::wait_for_readers (out of line, rcu.cpp), which spins on it until the value changes
+// and treats the rest of the list exactly as before.
+// Why this is still correct: it performs the same loads with the same orders, in the same
+// list order, as the whole scan did out of line, and it returns early only where the scan
+// would not have waited either. So each pairing above still holds as it was:
+//   - W2 (seq_cst store, bundle.cpp) and the counter load are both in S, against R1 and R2
+//     (seq_cst): argument (b), the store-buffering pattern. This is why neither load may be
+//     a mere acquire: an acquire load is not in S, may be satisfied before W2 leaves the
+//     store buffer, and could miss an R1 whose reader then loads the old entry. On x86-64
+//     the seq_cst load is the same plain mov as an acquire one, so keeping it costs nothing,
+//     and for the same reason no test here can catch that weakening (TSan does not model a
+//     store buffer either): only this argument guards it.
+//   - The counter load that reads an even value reads R4 (release) or a later store of that
+//     thread, and seq_cst includes acquire: that pair gives R3 happens-before W4, argument
+//     (c). A relaxed load here would lose it (tests/cpp/stress.cpp under TSan reports that).
+//   - The head load (seq_cst) pairs with the registering push (a seq_cst CAS): argument (d).
+//     With no reader ever registered the fast path is that one load and a branch.
+// The check that the calling thread is not itself inside a section moved from the start of
+// the scan into wait_for_readers: a thread inside a section has an odd counter that is
+// already in the list (it pushed it itself, sequenced before), so the scan reaches an odd
+// counter no later than its own, and wait_for_readers checks for that before it spins.
+//
 // COST
 //
 // A reader pays: one thread-local load (its counter pointer), one seq_cst store (R1, the
 // only locked instruction), one load (R2) and one plain store (R4). No lock, no allocation
 // (except the first section of a thread, which registers it). The writer pays one seq_cst
-// store and one load per registered reader thread; it spins only for a reader that is inside
-// a section at that moment, and only until that section ends.
+// store and one load per registered reader thread, inline, with no call while none is
+// inside; it spins only for a reader that is inside a section at that moment, and only
+// until that section ends.
 //
 // RULES FOR USERS
 // - Read sections may nest (only the outermost announces the thread) and must not block: the
@@ -96,12 +124,19 @@ struct alignas(64) ReaderCounter {
 };
 
 namespace detail {
+// Push-only list of every counter ever handed out (newest first). Nodes are never freed (a
+// thread that ends gives its node back for reuse), so the writer walks it without a lock.
+extern std::atomic<ReaderCounter*> registry;
 // This thread's counter, or nullptr before its first read section. Constant-initialized and
 // trivially destructible, so reading it is one thread-local load (no init guard).
 inline thread_local ReaderCounter* this_thread_counter = nullptr;
 // Claims a counter for this thread (reusing one whose thread has ended) and registers a
 // thread-exit hook that gives it back.
 ReaderCounter& register_this_thread();
+// The slow part of W3: `first` is the first counter the scan read odd (`seen`). Aborts if
+// the calling thread is inside a section itself; otherwise waits for that section to end
+// and scans the rest of the list the same way. Returns true (it waited).
+bool wait_for_readers(ReaderCounter* first, std::uint64_t seen);
 }  // namespace detail
 
 // This thread's counter, registered on first use and given back when the thread ends.
@@ -136,7 +171,18 @@ class ReadSection {
 
 // W3: waits until every read section that was open when it was called has closed. Call it
 // after publishing (seq_cst store) the new entry. Returns whether it had to wait for anyone
-// (for measurements). Lock-free; writers are serialized by the caller.
-bool synchronize();
+// (for measurements). Lock-free; writers are serialized by the caller. Inline: see "the
+// writer's fast path" above for why this split keeps the ordering argument intact.
+inline bool synchronize() {
+  // seq_cst head load: a counter pushed after it belongs to a reader that will load the new
+  // entry (argument (d)).
+  for (ReaderCounter* c = detail::registry.load(std::memory_order_seq_cst); c; c = c->next) {
+    // seq_cst: in S after W2 (argument (b)); reading an even value also acquires that
+    // section's R4 (argument (c)). Even: outside a section, any later one gets the new entry.
+    const std::uint64_t seen = c->sequence.load(std::memory_order_seq_cst);
+    if (seen & 1) return detail::wait_for_readers(c, seen);
+  }
+  return false;
+}
 
 }  // namespace mprog
