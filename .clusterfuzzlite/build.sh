@@ -38,8 +38,11 @@ fi
 frozen=$(command -v pyinstaller || true)
 if [ -n "$frozen" ]; then
   # In the image: the extension built with this build's flags, frozen as OSS-Fuzz documents
-  # for Python targets, and started with the sanitizer runtime preloaded.
-  pip3 install --no-build-isolation "$project"
+  # for Python targets, and started with the sanitizer runtime preloaded. Without LTO (which
+  # pybind11 adds by default): the linker drops the coverage counters' constructors of an LTO
+  # object and the link fails; unstripped, so a sanitizer report names functions.
+  pip3 install --no-build-isolation -Ccmake.define.CMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF \
+    -Cinstall.strip=false "$project"
 fi
 for harness in differential_fuzzer generator_fuzzer; do
   if [ -n "$frozen" ]; then

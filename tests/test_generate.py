@@ -45,3 +45,12 @@ def test_detach_by_both_directives_alone_is_common(dialect):
     # and the other cases of detach are still there: by program, by position with a relative
     assert sum(op["prog"] is not None and op["flags"] == 0 for op in ops) / len(ops) > 0.1
     assert sum(op["prog"] is None and op["relative"] is not None for op in ops) / len(ops) > 0.2
+
+
+def test_transactions_begin_with_every_revision_case():
+    """A commit checks the revision its transaction was begun with: stale and future ones
+    must come often enough for a commit that ignores it to be found."""
+    g = _generator("upstream", 5)
+    kinds = collections.Counter(g.tx_begin()["expected_revision"]["kind"] for _ in range(4000))
+    assert {"zero", "current", "stale", "future"} <= set(kinds)
+    assert (kinds["stale"] + kinds["future"]) / 4000 > 0.1

@@ -1,8 +1,10 @@
 """One engine against the tree this Python imports mprog from; prints one JSON line:
 ``{"engine": ..., "detected": bool, "seconds": float, "detail": str}``.
 
-    python -S fuzz/strength/engine.py campaign|statemachine DIALECT BUDGET_SECONDS SEED
+    python -S fuzz/strength/engine.py campaign|statemachine DIALECT BUDGET_SECONDS SEED [--exit-status]
 
+With ``--exit-status`` it also exits 1 when the engine found something: the test command of a
+mutation tool (``fuzz/strength/mutation.py``), for which a failing test kills the mutant.
 Run by ``fuzz/strength/run.py`` inside the mutated copy of the tree (``-S`` keeps an editable
 install's import hook from pointing ``import mprog`` back at the working tree). The coverage-
 guided engines (atheris, libFuzzer) are plain processes the runner starts itself.
@@ -84,6 +86,8 @@ def main() -> None:
     result["engine"] = engine
     result["mprog"] = os.path.dirname(mprog.__file__)
     print(json.dumps(result))
+    if "--exit-status" in sys.argv[5:] and result["detected"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

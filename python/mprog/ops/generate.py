@@ -286,9 +286,9 @@ class Generator:
     # -- transactions: staged on a copy, committed as one change --------------------------
 
     def tx_begin(self) -> Op:
-        op = {"op": "tx_begin", "as": self.next_tx,
-              "expected_revision": self.revision() if self.rng.random() < 0.3 else
-              {"kind": "zero"}}
+        # the expected revision is the commit's: drawn from the same cases as every op's, so
+        # a commit that must fail ESTALE (begun stale or future) is as common as a stale attach
+        op = {"op": "tx_begin", "as": self.next_tx, "expected_revision": self.revision()}
         self.v.txs.append(self.next_tx)  # the trial drops it again if the begin fails
         self.next_tx += 1
         return op

@@ -78,6 +78,7 @@ class _Labels:
         self.links = 0
         self.txs: List[int] = []  # open transactions, newest last
         self.next_tx = 0
+        self.filled = False  # one fill per trace: it is many ops
 
 
 #: op kinds and how often a trace draws each (hypothesis draws uniformly from a list, so a
@@ -102,7 +103,10 @@ def _op(draw: Callable[..., Any], dialect: str, made: _Labels, transactions: boo
     if kind in ("tx_attach", "tx_detach", "tx_commit", "tx_discard") and not made.txs:
         kind = "tx_begin"
     ops: List[Op]
+    if kind == "fill" and made.filled:
+        kind = "attach"
     if kind == "fill":
+        made.filled = True
         upto = draw(st.sampled_from((MAX_PROGRAMS, MAX_PROGRAMS - 1, 8)), label="upto")
         first = made.progs
         made.progs += upto
