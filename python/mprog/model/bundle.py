@@ -128,7 +128,9 @@ class Bundle(Unique):
             flags, relative, _, anchor = self._placement(flags, relative, None)
             try:
                 check_args(flags, relative, expected_revision, prog)
-                prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
+                # What the syscall checks before bpf_mprog runs: unknown flags, then the fd.
+                check_known(flags, self._rules.LINK_KNOWN, "link")
+                prog = program_arg(prog, "link", "program")
                 link = Link(self, prog)  # its id comes once attached (bpf_link_prime/settle)
                 new = self._rules.attach(self._slots, self._revision, Request(
                     "link", prog, link._link, flags, relative, None, expected_revision))
@@ -320,7 +322,9 @@ class Bundle(Unique):
                      replace: Any, expected_revision: Any) -> Slots:
         """The chain an attach (by program) would leave, or its error; commits nothing."""
         check_args(flags, relative, expected_revision, prog, replace)
-        prog = self._front("attach", prog, flags, self._rules.KNOWN)
+        # What the syscall checks before bpf_mprog runs: unknown flags, then the program's fd.
+        check_known(flags, self._rules.KNOWN, "attach")
+        prog = program_arg(prog, "attach", "program")
         new: Slots = self._rules.attach(slots, revision, Request(
             "attach", prog, None, flags, relative, replace, expected_revision))
         return new
@@ -330,18 +334,16 @@ class Bundle(Unique):
         """The chain a detach would leave, or its error; commits nothing."""
         check_args(flags, relative, expected_revision, prog)
         check_known(flags, self._rules.KNOWN, "detach")
-        prog = None if prog is None or is_none(prog) else program_arg(prog, "detach", "program")
+        if type(prog) is Program or not is_none(prog):
+            prog = program_arg(prog, "detach", "program")
+        else:
+            prog = None
         if not slots:
             # tcx_prog_detach(): there is no entry at all (an emptied chain was freed).
             raise error(E.ENOENT, "detach", M.text("empty"))
         new: Slots = self._rules.detach(slots, revision, Request(
             "detach", prog, None, flags, relative, None, expected_revision))
         return new
-
-    def _front(self, op: str, prog: Any, flags: int, known: int) -> Program:
-        """What the syscall checks before bpf_mprog runs: unknown flags, then the program's fd."""
-        check_known(flags, known, op)
-        return program_arg(prog, op, "program")
 
     def _commit(self, new: Slots) -> None:
         """Install the new chain in one step: revision +1, or back to 1 when the chain is left
