@@ -86,6 +86,23 @@ def test_commit_after_the_chain_moved_is_stale():
     assert core == ref and core[-1] == ["err", "ESTALE"]
 
 
+def test_a_closed_program_staged_then_committed_is_found_by_id_again():
+    """docs/lifetimes.md rule 6, asked at each lookup: only staged, a closed program is not
+    found by id; committed into the chain, it is (the model once forgot it for good)."""
+    by_id = {"op": "new_prog", "as": 1}, dict(attach(1), flags=(1 << 3) | (1 << 5),
+                                              relative={"kind": "id_prog", "ref": 0})
+    ops = [{"op": "new_prog", "as": 0},
+           {"op": "tx_begin", "as": 0, "expected_revision": REV0},
+           dict(attach(0), op="tx_attach", tx=0),
+           {"op": "prog_close", "prog": 0},
+           *by_id,  # BEFORE|ID p0: not found while only staged
+           {"op": "tx_commit", "tx": 0},
+           by_id[1]]  # now p0 is in the chain: p1 goes before it
+    (core, ref), _ = run_both(ops)
+    assert core == ref
+    assert core[5] == ["err", "ENOENT"] and core[6] == ["ok", None] and core[7][0] == "ok"
+
+
 def test_bad_values_reach_the_backend():
     side = Interpreter("model", model, "upstream")
     try:

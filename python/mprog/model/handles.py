@@ -38,11 +38,14 @@ chains: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def program_by_id(prog_id: int) -> Optional["Program"]:
-    """bpf_prog_by_id(): only a living program is found (id 0 never is)."""
+    """bpf_prog_by_id(): only a living program is found (id 0 never is).
+
+    Living is asked at each lookup: an open handle, a chain or an open link holds it
+    (docs/lifetimes.md, rule 6). A closed program that a transaction only staged is not
+    found, and is found again once the commit puts it in the chain."""
     prog = _live_programs.get(prog_id)
     if prog is not None and prog._closed and not prog._links \
             and not any(chain.holds(prog) for chain in list(chains)):
-        del _live_programs[prog_id]  # its last reference is gone: the kernel frees it
         return None
     return prog
 
