@@ -300,7 +300,7 @@ class CgroupBundle(Unique):
             raise error(E.EPERM, op, f"mode {mode:#x} differs from the list's {self._mode:#x}")
         if len(entries) >= CGROUP_MAX_PROGRAMS:
             raise error(E.E2BIG, op, f"the list holds {CGROUP_MAX_PROGRAMS} programs already")
-        entry = Entry(prog, link, bool(flags & F.PREORDER))  # type: ignore[arg-type]
+        entry = Entry(prog, link, bool(flags & F.PREORDER))
         slot = _existing_slot(entries, op, prog, mode, replacing)
         if slot is not None:  # replaced in place, whatever the relative says
             new = entries[:slot] + (entry,) + entries[slot + 1:]
