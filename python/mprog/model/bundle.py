@@ -28,8 +28,9 @@ from ..verdict import checked
 from . import upstream, v2
 from .chain import Request, Slots, describe, find_link, find_prog, removed, replaced
 from .handles import BpfLink, Link, Program, chains
+from .link_calls import LinkCalls
 from .naming import (check_args, check_count, check_dialect, check_int,
-                     check_known, check_update, closed_link, is_none, program_arg)
+                     check_known, check_update, is_none, program_arg)
 
 DIALECTS = ("upstream", "v2", "cgroup")
 _RULES = {"upstream": upstream, "v2": v2}
@@ -39,7 +40,7 @@ _U64 = 1 << 64
 Watcher = Callable[[QueryResult, QueryResult], object]
 
 
-class Bundle(Unique):
+class Bundle(LinkCalls, Unique):
     """A chain of at most 63 programs at one hook, in the rules of one dialect; with the
     cgroup dialect, one cgroup's list in a hierarchy (``mprog.model.cgroup.CgroupBundle``)."""
 
@@ -267,21 +268,6 @@ class Bundle(Unique):
             idx = self._slot_of(link)
             link.run(new_prog)  # the link holds its program, whatever its pins (they stay)
             self._commit(replaced(self._slots, idx, self._slots[idx].with_prog(new_prog)))
-
-    def _link_detach(self, link: BpfLink) -> None:
-        with self._lock:
-            if link.closed:
-                raise closed_link(link, "link detach")
-            if link.attached:
-                self._release(link)
-
-    def _link_close(self, link: BpfLink) -> None:
-        with self._lock:
-            if link.closed:
-                return
-            if link.attached:  # closing the last fd releases the link: tcx_link_release()
-                self._release(link)
-            link.forget()
 
     def _release(self, link: BpfLink) -> None:
         # Detaching a link cannot fail: its slot is found by the link itself (and in v2 its pins

@@ -24,6 +24,7 @@ from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
 from .chain import describe, plain
 from .handles import BpfLink, Link, Program, chains
+from .link_calls import LinkCalls
 from .naming import (check_args, check_count, check_known, check_update, is_none, lookup,
                      program_arg)
 
@@ -52,7 +53,7 @@ class Entry:
 Entries = Tuple[Entry, ...]
 
 
-class CgroupBundle(Unique):
+class CgroupBundle(LinkCalls, Unique):
     """One cgroup's list for one attach type, in a hierarchy of cgroup bundles. Dropped
     without ``close()`` it is released when collected, with a ResourceWarning."""
 
@@ -259,21 +260,6 @@ class CgroupBundle(Unique):
             link.run(new_prog)
             self._revision += 1
             CgroupBundle._generation += 1
-
-    def _link_detach(self, link: BpfLink) -> None:
-        with self._lock:
-            if link.closed:
-                raise error(E.EBADF, "link detach", f"{describe(link)} is closed")
-            if link.attached:
-                self._release(link)
-
-    def _link_close(self, link: BpfLink) -> None:
-        with self._lock:
-            if link.closed:
-                return
-            if link.attached:  # closing the last fd releases the link
-                self._release(link)
-            link.forget()
 
     def _release(self, link: BpfLink) -> None:
         idx = next(i for i, e in enumerate(self._entries) if e.link is link)
