@@ -14,6 +14,10 @@ import warnings
 
 import pytest
 
+# Imported here, not first inside an example: an editable install that rebuilds on import
+# runs its build with sys.stdout, and under capsys that has no file descriptor.
+import mprog  # noqa: F401
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ("README.md", os.path.join("docs", "v2.md"))
 API_SECTION = "## The Python API"
