@@ -119,7 +119,8 @@ class Executor:
     """Batch records (mprog.batch) run against one chain Bundle through the binding's own
     methods; see python/mprog/differential/batched.py."""
 
-    def __init__(self, bundle: Bundle, errnames: Dict[int, str]) -> None: ...
+    def __init__(self, bundle: Bundle, errnames: Dict[int, str],
+                 txs: Optional[Dict[int, Any]] = None) -> None: ...
     def run(self, records: ReadableBuffer) -> tuple[List[Any], List[Any], List[Any]]:
         """Run the records: (answers, states, handles), one entry per record, as
         mprog.ops.Interpreter builds them."""
@@ -129,6 +130,9 @@ class Executor:
     @property
     def links(self) -> List[Optional[Link]]:
         """Links by label (None: its link op failed)."""
+    @property
+    def txs(self) -> Dict[int, Any]:
+        """Transactions by label."""
 
 def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "upstream",
            errnos: bool = False) -> Dict[str, Any]:

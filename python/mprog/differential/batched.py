@@ -13,9 +13,13 @@ is a ``Trial`` (same interface, same labels, same generator view) that:
   runs the queue on the core's bundle and objects, the very ones the core's interpreter
   holds, through the binding's own methods, and returns per op the answer and the digest in
   the interpreter's form, so the engine compares whole lists with ``==``;
-- runs an op records cannot say (queries, transactions, closing the bundle, bad input,
-  literal revisions, wide flags, raw ids) op by op on both backends after flushing the queue,
-  as a lockstep trial does, on the same objects.
+- queues queries and the ops of a transaction too: the executor runs them through the
+  Python-facing methods (``Bundle.query``, ``Bundle.transaction``, ``Transaction.*``) and
+  answers them in the interpreter's form (a query's result by label, ENOSPC with its partial
+  result); transactions by label live in the core interpreter's own dict, shared;
+- runs an op records cannot say (closing the bundle, bad input, literal revisions, wide
+  flags, raw ids) op by op on both backends after flushing the queue, as a lockstep trial
+  does, on the same objects.
 
 What it does not check per op, compared with a lockstep ``Trial(full=False)``: the core's
 error messages and exception classes (the executor compares errnos; the model's are checked
@@ -34,7 +38,7 @@ from typing import Any, Dict, List, Tuple
 
 from .. import _core
 from ..batch import record
-from ..ops.vocabulary import READ_ONLY, Op
+from ..ops.vocabulary import READ_ONLY, TRANSACTION_OPS, Op
 from .trial import Trial
 
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
@@ -64,7 +68,9 @@ class BatchedTrial(Trial):
         self.model = next(s for s in self.sides if s is not self.core)
         self.names = [s.name for s in self.sides]
         try:
-            self.executor = _core.Executor(self.core.bundle, dict(errno.errorcode))
+            # the transactions by label: the core interpreter's own dict, shared
+            self.executor = _core.Executor(self.core.bundle, dict(errno.errorcode),
+                                           self.core.txs)
         except BaseException:
             self.close()
             raise
@@ -142,7 +148,18 @@ class BatchedTrial(Trial):
             old = op["old_prog"]
             return (op["link"] in links and op["new_prog"] in progs
                     and (old is None or old in progs))
-        prog = op["prog"]  # attach, link, detach
+        if kind == "query":
+            return True
+        if kind in TRANSACTION_OPS:
+            if not self.transactions:
+                return False
+            if kind == "tx_begin":
+                return op["as"] not in self.tx_labels
+            if op["tx"] not in self.tx_labels:
+                return False
+            if kind == "tx_commit" or kind == "tx_discard":
+                return True
+        prog = op["prog"]  # attach, link, detach, tx_attach, tx_detach
         if (prog is not None and prog not in progs) or (kind == "link" and op["as"] in links):
             return False
         spec = op["relative"]

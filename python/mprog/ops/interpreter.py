@@ -181,7 +181,14 @@ class Interpreter:
             self.links[op["link"]].close()
             return None
         if kind == "prog_close":
-            self._prog(op["prog"]).close()
+            prog = op["prog"]
+            if type(prog) is not int:
+                # Closing is the handle's own method: bad input in its place (a wrong type, an
+                # int, another backend's program, a link) is no Program of this backend, which
+                # docs/protocol.md ("Handles") answers with TypeError. Nothing is called.
+                raise TypeError(f"prog_close: {prog!r} is no Program of "
+                                f"{self.name}")
+            self.progs[prog].close()
             return None
         if kind == "query":
             count = self._count(op["count"], b)
