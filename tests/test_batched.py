@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import random
+from collections import Counter
 
 import pytest
 
@@ -18,8 +19,9 @@ from mprog.differential.campaign import run_campaign
 from mprog.differential.trial import Divergence, Trial
 from mprog.ops import Generator, Interpreter, Weights, prog_refs
 
-#: Everything records can say (no query, transaction, bad input, literal revision, wide flag).
-RECORDABLE = Weights(query=0, transaction=0, bundle_close=0, bad=0,
+#: Everything records can say (no closing of the bundle, bad input, literal revision, wide
+#: flag), queries and transactions more often than a campaign has them.
+RECORDABLE = Weights(query=8, transaction=8, bundle_close=0, bad=0,
                      revisions=(55, 25, 10, 6, 0), raw_relatives=False, wide_flags=False)
 
 
@@ -48,7 +50,7 @@ def by_interpreter(ops, dialect):
 
 def by_executor(ops, dialect):
     side = Interpreter("core", mprog, dialect)
-    ex = _core.Executor(side.bundle, errno.errorcode)
+    ex = _core.Executor(side.bundle, errno.errorcode, side.txs)
     try:
         answers, states, handles = ex.run(b"".join(batch.record(op) for op in ops))
         return list(zip(answers, states, handles))
@@ -60,6 +62,8 @@ def by_executor(ops, dialect):
 @pytest.mark.parametrize("dialect", ["upstream", "v2"])
 def test_executor_answers_and_digests_as_the_interpreter_does(dialect):
     ops_seen = 0
+    kinds: Counter[str] = Counter()
+    answers: Counter[str] = Counter()
     for seed in range(25):
         ops = trace(seed, dialect)
         assert all(batch.record(op) is not None for op in ops)
@@ -68,7 +72,12 @@ def test_executor_answers_and_digests_as_the_interpreter_does(dialect):
         for i, (e, g) in enumerate(zip(expected, got)):
             assert e == g, (seed, i, ops[i], e, g)
         assert len(expected) == len(got)
+        kinds.update(op["op"] for op in ops)
+        answers.update(str(e[0][:2]) for e, op in zip(expected, ops) if op["op"] == "query")
     assert ops_seen >= 25 * 200
+    # queries (ENOSPC with its partial result too) and every op of a transaction were run
+    assert {"query", "tx_begin", "tx_attach", "tx_detach", "tx_commit", "tx_discard"} <= set(kinds)
+    assert "['err', 'ENOSPC']" in answers and any(a.startswith("['ok', {") for a in answers)
 
 
 def test_executor_reuses_the_state_while_the_chain_does_not_change():
@@ -92,8 +101,17 @@ def test_record_says_none_for_what_it_cannot_say():
     assert batch.record({**attach, "expected_revision": {"kind": "value", "value": 1}}) is None
     assert batch.record({**attach, "relative": {"kind": "id_raw", "value": 0x7FFFFFFE}}) is None
     assert batch.record({**attach, "relative": {"kind": "id_raw", "value": 0xFFFFFFF0}})
-    assert batch.record({"op": "query", "count": {"kind": "none"}}) is None
-    assert batch.record({"op": "tx_begin", "as": 0, "expected_revision": {"kind": "zero"}}) is None
+    assert batch.record({"op": "query", "count": {"kind": "none"}, "effective": True}) is None
+    assert batch.record({"op": "query", "count": {"kind": "value", "value": -1}}) is None
+    assert batch.record({"op": "query", "count": {"kind": "bad", "value": "str"}}) is None
+    assert batch.record({"op": "tx_begin", "as": 0,
+                         "expected_revision": {"kind": "value", "value": 3}}) is None
+    assert batch.record({"op": "bundle_close"}) is None
+    # what the executor alone runs: queries and the ops of a transaction
+    assert batch.record({"op": "query", "count": {"kind": "value", "value": 2**32 - 1}})
+    assert batch.record({"op": "tx_begin", "as": 0, "expected_revision": {"kind": "stale"}})
+    assert batch.record({**attach, "op": "tx_attach", "tx": 0})
+    assert batch.record({"op": "tx_commit", "tx": 0})
 
 
 def test_the_executor_refuses_a_cgroup_bundle_and_stops_at_a_malformed_record():

@@ -4,6 +4,9 @@
 // detach_result, update_link_result, detach_link_result, LinkObject::close,
 // ProgramObject::close) with Python objects as arguments, exactly as a Python call passes
 // them; only the core's refusal comes back as a Result instead of an exception (Refusal::keep).
+// Queries and the ops of a transaction (records of the executor alone) call the Python-facing
+// methods themselves (Bundle.query, Bundle.transaction, Transaction.attach/detach/commit/
+// discard), their exceptions normalized as the interpreter normalizes them.
 // Per op the executor then builds what mprog.ops.Interpreter builds for a backend:
 //   answer:  ["ok", None] / ["ok", label] / ["err", "ENAME"] / ["raise", "TypeError"] / ...
 //   state:   (revision, count, program labels, link labels, program flags, link flags), or
@@ -13,7 +16,12 @@
 // labelled j (None where its link op failed).
 #include "executor.hpp"
 
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -37,10 +45,21 @@ using replay::Opcode;
   throw std::invalid_argument("malformed record: " + what);
 }
 
+// Opcodes of the executor alone (mprog.batch: QUERY, TX_*), past replay::Opcode's: a query
+// and the ops of a transaction, which a Session has no use for. They run through the
+// Python-facing methods (Bundle.query, Bundle.transaction, Transaction.*), as the
+// interpreter calls them. A transaction is named by label in Op::link; a query's count by
+// its kind in Op::expect (CountKind) and, for CountKind::value, its value in Op::flags.
+constexpr std::uint8_t kQuery = 8, kTxBegin = 9, kTxAttach = 10, kTxDetach = 11,
+                       kTxCommit = 12, kTxDiscard = 13;
+
+// mprog.ops.Interpreter._count's kinds.
+enum class CountKind : std::uint8_t { none, zero, shorter, exact, larger, value };
+
 class Executor {
  public:
-  Executor(py::object bundle, py::dict errnames)
-      : bundle_(std::move(bundle)), b_(&bundle_.cast<BundleObject&>()),
+  Executor(py::object bundle, py::dict errnames, py::dict txs)
+      : txs(std::move(txs)), bundle_(std::move(bundle)), b_(&bundle_.cast<BundleObject&>()),
         errnames_(std::move(errnames)), ok_("ok"), empty_(0), closed_(py::make_tuple("closed")) {
     if (b_->cgroup()) throw py::value_error("the executor runs chains (upstream, v2), not cgroups");
     py::list ok_none(2);
@@ -97,6 +116,7 @@ class Executor {
   }
 
   py::list programs, links;
+  py::dict txs;  // transactions by label (shared with the core's interpreter)
 
  private:
   // Objects the caller appended (made op by op in Python) get their labels too.
@@ -151,8 +171,95 @@ class Executor {
     return i == kNone ? py::object(py::none()) : program(i);
   }
 
+  py::object transaction(std::uint16_t label) const {
+    py::int_ key(label);
+    if (!txs.contains(key)) malformed("no transaction " + std::to_string(label));
+    return txs[key];
+  }
+
+  // The interpreter's normalized query result: ids as labels, flag arrays as lists.
+  py::dict normalized(py::handle q) const {
+    py::dict out;
+    out["revision"] = q.attr("revision");
+    out["count"] = q.attr("count");
+    py::list progs, link_labels;
+    for (py::handle id : q.attr("prog_ids")) progs.append(prog_label(id.cast<std::uint32_t>()));
+    for (py::handle id : q.attr("link_ids")) link_labels.append(link_label(id.cast<std::uint32_t>()));
+    out["progs"] = std::move(progs);
+    out["links"] = std::move(link_labels);
+    out["prog_flags"] = py::list(q.attr("prog_attach_flags"));
+    out["link_flags"] = py::list(q.attr("link_attach_flags"));
+    return out;
+  }
+
+  // As mprog.ops.Interpreter runs {"op": "query", "count": ...}, ENOSPC's partial result too.
+  py::object query(const Op& op) {
+    py::object count;
+    switch (static_cast<CountKind>(op.expect)) {
+      case CountKind::none: count = py::none(); break;
+      case CountKind::zero: count = py::int_(0); break;
+      case CountKind::value: count = py::int_(op.flags); break;
+      case CountKind::shorter: case CountKind::exact: case CountKind::larger: {
+        const std::uint32_t total = b_->size();  // ValueError if the bundle is closed
+        const auto kind = static_cast<CountKind>(op.expect);
+        count = py::int_(kind == CountKind::exact    ? total
+                         : kind == CountKind::larger ? total + 1 + total / 2
+                         : std::max<std::uint32_t>(1, total - 1 - total / 3));
+        break;
+      }
+      default: malformed("unknown query count kind");
+    }
+    try {
+      py::object q = bundle_.attr("query")(py::arg("count") = count);
+      py::list out(2);
+      out[0] = ok_;
+      out[1] = normalized(q);
+      return std::move(out);
+    } catch (py::error_already_set& e) {
+      py::list answer = raised(e);
+      if (e.matches(PyExc_OSError) && py::int_(ENOSPC).equal(e.value().attr("errno"))) {
+        py::object partial = py::getattr(e.value(), "partial", py::none());
+        py::dict extra;
+        extra["count"] = py::getattr(e.value(), "count", py::none());
+        extra["partial"] = partial.is_none() ? py::object(py::none()) : normalized(partial);
+        answer.append(std::move(extra));
+      }
+      return std::move(answer);
+    }
+  }
+
+  // The ops of a transaction, through Bundle.transaction and the Transaction's methods.
+  py::object transaction_op(const Op& op) {
+    switch (static_cast<std::uint8_t>(op.code)) {
+      case kTxBegin: {
+        py::object rev = expected(op.expect);
+        txs[py::int_(op.link)] = bundle_.attr("transaction")(rev);
+        return ok_label(op.link);
+      }
+      case kTxAttach: {
+        py::object tx = transaction(op.link), prog = program(op.prog), flags = py::int_(op.flags),
+                   rel = relative(op), replace = optional_program(op.other),
+                   rev = expected(op.expect);
+        tx.attr("attach")(prog, flags, rel, replace, rev);
+        return ok_none_;
+      }
+      case kTxDetach: {
+        py::object tx = transaction(op.link), prog = optional_program(op.prog),
+                   flags = py::int_(op.flags), rel = relative(op), rev = expected(op.expect);
+        tx.attr("detach")(prog, flags, rel, rev);
+        return ok_none_;
+      }
+      case kTxCommit: transaction(op.link).attr("commit")(); return ok_none_;
+      case kTxDiscard: transaction(op.link).attr("discard")(); return ok_none_;
+    }
+    malformed("unknown opcode");
+  }
+
   py::object apply(const Op& op) {
     const Refusal keep = Refusal::keep;
+    const auto code = static_cast<std::uint8_t>(op.code);
+    if (code == kQuery) return query(op);
+    if (code >= kTxBegin && code <= kTxDiscard) return transaction_op(op);
     switch (op.code) {
       case Opcode::new_program: {
         if (op.prog != programs.size()) malformed("programs are made as 0, 1, ... in order");
@@ -231,18 +338,18 @@ class Executor {
   }
 
   // What mprog.ops.Interpreter.apply makes of an exception.
-  py::object raised(py::error_already_set& e) const {
+  py::list raised(py::error_already_set& e) const {
     py::list out(2);
     if (e.matches(PyExc_OSError)) {
       py::object err = e.value().attr("errno");
       out[0] = py::str("err");
       out[1] = !err.is_none() && errnames_.contains(err) ? py::object(errnames_[err]) : err;
-      return std::move(out);
+      return out;
     }
     const bool argument = e.matches(PyExc_TypeError) || e.matches(PyExc_ValueError);
     out[0] = py::str(argument ? "raise" : "crash");
     out[1] = e.type().attr("__name__");
-    return std::move(out);
+    return out;
   }
 
   py::object prog_label(std::uint32_t id) const {
@@ -325,21 +432,23 @@ void bind_executor(py::module_& m) {
   py::class_<Executor>(m, "Executor",
                        "Batch records (mprog.batch) run against one chain Bundle through the "
                        "binding's own methods; see python/mprog/differential/batched.py.")
-      .def(py::init([](BundleObject& bundle, py::dict errnames) {
+      .def(py::init([](BundleObject& bundle, py::dict errnames, std::optional<py::dict> txs) {
              // the Python object that owns `bundle` (held by the executor)
              return new Executor(py::cast(&bundle, py::return_value_policy::reference),
-                                 std::move(errnames));
+                                 std::move(errnames), txs ? std::move(*txs) : py::dict());
            }),
-           py::arg("bundle"), py::arg("errnames"),
+           py::arg("bundle"), py::arg("errnames"), py::arg("txs") = py::none(),
            "bundle: a chain Bundle (upstream or v2); errnames: errno -> name "
-           "(errno.errorcode).")
+           "(errno.errorcode); txs: the dict of transactions by label to use (a new one if "
+           "None).")
       .def("run", [](Executor& e, const py::buffer& records) { return e.run(records); },
            py::arg("records"),
            "Run the records: (answers, states, handles), one entry per record, as "
            "mprog.ops.Interpreter builds them; a record naming an object the core does not "
            "have ends the lists, its answer ['malformed', why].")
       .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
-      .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).");
+      .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).")
+      .def_readonly("txs", &Executor::txs, "Transactions by label.");
 }
 
 }  // namespace mprog::python

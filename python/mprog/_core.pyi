@@ -119,7 +119,8 @@ class Executor:
     """Batch records (mprog.batch) run against one chain Bundle through the binding's own
     methods; see python/mprog/differential/batched.py."""
 
-    def __init__(self, bundle: Bundle, errnames: Dict[int, str]) -> None: ...
+    def __init__(self, bundle: Bundle, errnames: Dict[int, str],
+                 txs: Optional[Dict[int, Any]] = None) -> None: ...
     def run(self, records: ReadableBuffer) -> tuple[List[Any], List[Any], List[Any]]:
         """Run the records: (answers, states, handles), one entry per record, as
         mprog.ops.Interpreter builds them."""
@@ -129,6 +130,16 @@ class Executor:
     @property
     def links(self) -> List[Optional[Link]]:
         """Links by label (None: its link op failed)."""
+    @property
+    def txs(self) -> Dict[int, Any]:
+        """Transactions by label."""
+
+def handle_states(programs: List[Program], links: List[Link],
+                  bundle: Optional[Bundle] = None
+                  ) -> tuple[List[bool], List[tuple[bool, bool, Optional[int]]], Optional[List[int]]]:
+    """(closed per program, (attached, closed, program id or None) per link, the ids of
+    list(bundle) or None): what Program.closed, Link.attached/closed/prog and iter(bundle)
+    say, read in one call (the engine's full snapshot)."""
 
 def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "upstream",
            errnos: bool = False) -> Dict[str, Any]:

@@ -267,11 +267,20 @@ _BY_LABEL = {"prog": _REL_PROG, "link": _REL_LINK, "id_prog": _REL_PROG_ID,
              "id_link": _REL_LINK_ID}
 _EXPECT_BY_LABEL = {"zero": ANY, "current": CURRENT, "future": STALE, "stale": PREVIOUS}
 
+# Opcodes of ``mprog._core.Executor`` alone (a ``replay`` session has none of them): a query,
+# and the ops of a transaction (named by label in the record's link field).
+QUERY, TX_BEGIN, TX_ATTACH, TX_DETACH, TX_COMMIT, TX_DISCARD = range(8, 14)
+#: A query's count (``mprog.ops.Interpreter._count``) by kind, in the record's expect field;
+#: a "value" count is in the flags field.
+_COUNT_BY_LABEL = {"none": 0, "zero": 1, "short": 2, "exact": 3, "larger": 4, "value": 5}
+_TX_END = {"tx_commit": TX_COMMIT, "tx_discard": TX_DISCARD}
+
 
 def record(op: Dict[str, Any]) -> Optional[bytes]:
     """The record of one vocabulary op for ``mprog._core.Executor``, or None where a record
-    cannot say it (queries, transactions, closing the bundle, bad input, literal revisions,
-    flags beyond 32 bits, ints beyond 16 bits; the engine runs those op by op).
+    cannot say it (closing the bundle, a query of a cgroup or its effective array, bad
+    input, literal revisions, flags beyond 32 bits, ints beyond 16 bits; the engine runs
+    those op by op).
 
     Unlike ``encode`` (a private ``replay`` session that makes its own objects and numbers
     their ids), programs and links are named by label, which is their position in the
@@ -282,6 +291,8 @@ def record(op: Dict[str, Any]) -> Optional[bytes]:
     try:
         if kind == "new_prog":
             return _PACK(NEW_PROGRAM, 0, 0, 0, 0, op["as"], NONE, 0, 0)
+        if kind in _PLACED:  # most ops: attach, link, detach, and staged in a transaction
+            return _placed(op, kind)
         if kind == "update":
             old = op["old_prog"]
             flags = op["flags"]
@@ -295,8 +306,37 @@ def record(op: Dict[str, Any]) -> Optional[bytes]:
             return _PACK(CLOSE_LINK, 0, 0, 0, 0, NONE, NONE, op["link"], 0)
         if kind == "prog_close":
             return _PACK(CLOSE_PROGRAM, 0, 0, 0, 0, op["prog"], NONE, 0, 0)
-        if kind != "attach" and kind != "link" and kind != "detach":
-            return None
+        if kind == "query":
+            count = op["count"]
+            how = _COUNT_BY_LABEL.get(count["kind"])
+            value = count.get("value", 0)
+            if how is None or op.get("effective") or "cgroup" in op or type(value) is not int:
+                return None
+            return _PACK(QUERY, 0, how, 0, value, NONE, NONE, 0, 0)
+        if kind == "tx_commit" or kind == "tx_discard":
+            return _PACK(_TX_END[kind], 0, 0, 0, 0, NONE, NONE, op["tx"], 0)
+        if kind == "tx_begin":
+            expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
+            if expect is None:
+                return None
+            return _PACK(TX_BEGIN, 0, expect, 0, 0, NONE, NONE, op["as"], 0)
+    except (struct.error, TypeError, KeyError):  # a label that is no u16 (a bad value: a dict)
+        return None
+    return None
+
+
+_PLACED = frozenset({"attach", "link", "detach", "tx_attach", "tx_detach"})
+
+
+def _placed(op: Dict[str, Any], kind: str) -> Optional[bytes]:
+    """``record`` of an op with flags, a relative and an expected revision."""
+    try:
+        staged = kind == "tx_attach" or kind == "tx_detach"  # on transaction op["tx"]
+        if staged:
+            tx = op["tx"]
+            kind = kind[3:]
+        else:
+            tx = 0
         flags = op["flags"]
         if type(flags) is not int or flags > 0xFFFFFFFF:
             return None
@@ -325,11 +365,12 @@ def record(op: Dict[str, Any]) -> Optional[bytes]:
                 other = replace["ref"]
             else:
                 return None
-            return _PACK(ATTACH, rel_kind, expect, 0, flags, prog, other, 0, rel)
+            return _PACK(TX_ATTACH if staged else ATTACH, rel_kind, expect, 0, flags, prog, other,
+                         tx, rel)
         if kind == "link":
             return _PACK(LINK, rel_kind, expect, 0, flags, prog, NONE, op["as"], rel)
-        return _PACK(DETACH, rel_kind, expect, 0, flags, NONE if prog is None else prog, NONE,
-                     0, rel)
+        return _PACK(TX_DETACH if staged else DETACH, rel_kind, expect, 0, flags,
+                     NONE if prog is None else prog, NONE, tx, rel)
     except (struct.error, TypeError, KeyError):  # a label that is no u16 (a bad value: a dict)
         return None
 

@@ -13,9 +13,13 @@ is a ``Trial`` (same interface, same labels, same generator view) that:
   runs the queue on the core's bundle and objects, the very ones the core's interpreter
   holds, through the binding's own methods, and returns per op the answer and the digest in
   the interpreter's form, so the engine compares whole lists with ``==``;
-- runs an op records cannot say (queries, transactions, closing the bundle, bad input,
-  literal revisions, wide flags, raw ids) op by op on both backends after flushing the queue,
-  as a lockstep trial does, on the same objects.
+- queues queries and the ops of a transaction too: the executor runs them through the
+  Python-facing methods (``Bundle.query``, ``Bundle.transaction``, ``Transaction.*``) and
+  answers them in the interpreter's form (a query's result by label, ENOSPC with its partial
+  result); transactions by label live in the core interpreter's own dict, shared;
+- runs an op records cannot say (closing the bundle, bad input, literal revisions, wide
+  flags, raw ids) op by op on both backends after flushing the queue, as a lockstep trial
+  does, on the same objects.
 
 What it does not check per op, compared with a lockstep ``Trial(full=False)``: the core's
 error messages and exception classes (the executor compares errnos; the model's are checked
@@ -34,11 +38,14 @@ from typing import Any, Dict, List, Tuple
 
 from .. import _core
 from ..batch import record
-from ..ops.vocabulary import READ_ONLY, Op
+from ..ops.vocabulary import READ_ONLY, TRANSACTION_OPS, Op
 from .trial import Trial
 
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
+
+#: The ops whose digest has a handle part (``Interpreter.handles``): every other op's is ().
+NAMES_A_HANDLE = frozenset({"link", "update", "link_detach", "link_close", "prog_close"})
 
 
 def batchable(backends: Dict[str, Any], dialect: str) -> bool:
@@ -64,7 +71,9 @@ class BatchedTrial(Trial):
         self.model = next(s for s in self.sides if s is not self.core)
         self.names = [s.name for s in self.sides]
         try:
-            self.executor = _core.Executor(self.core.bundle, dict(errno.errorcode))
+            # the transactions by label: the core interpreter's own dict, shared
+            self.executor = _core.Executor(self.core.bundle, dict(errno.errorcode),
+                                           self.core.txs)
         except BaseException:
             self.close()
             raise
@@ -77,6 +86,7 @@ class BatchedTrial(Trial):
         self._answers: List[Any] = []  # ... and the model's answers, states and handles
         self._states: List[Any] = []
         self._handles: List[Any] = []
+        self._model_seconds = 0.0  # the model's time since the last flush
 
     # ----------------------------------------------------------------- stepping
 
@@ -84,14 +94,15 @@ class BatchedTrial(Trial):
         if not self.batching:
             return self._lockstep(op)
         rec = record(op)
-        if rec is None or not self._aligned(op) or not self._known(op):
+        if rec is None or not self._known(op):
             return self._lockstep(op)
         model = self.model
         t0 = perf_counter()
         answer = model.apply(op)
-        self.seconds[model.name] = self.seconds.get(model.name, 0.0) + perf_counter() - t0
+        self._model_seconds += perf_counter() - t0
         state = model.state()
-        handles = model.handles(op) if len(state) > 1 else ()
+        kind = op["op"]
+        handles = model.handles(op) if kind in NAMES_A_HANDLE and len(state) > 1 else ()
         answers = dict.fromkeys(self.names, answer)  # the core's, if the queue agrees
         if model.violations and self.check_protocol:
             self._stop(op, answers)
@@ -112,7 +123,6 @@ class BatchedTrial(Trial):
         self.ops.append(op)
         self.answers.append(answers)
         self._state = state
-        kind = op["op"]
         if kind == "new_prog" or kind == "link":
             self._made[kind == "link"] += 1
         self._learn(op, answer, state)
@@ -120,20 +130,15 @@ class BatchedTrial(Trial):
             self.flush()
         return answers
 
-    def _aligned(self, op: Op) -> bool:
-        """Whether an op that makes an object makes the next label (a list position)."""
-        kind = op["op"]
-        if kind == "new_prog" or kind == "link":
-            return bool(op["as"] == self._made[kind == "link"])
-        return True
-
     def _known(self, op: Op) -> bool:
         """``not Trial._skips(op)`` for an op ``record`` can say (its labels are ints), in a
-        few lookups: every program and link it names exists, what it makes does not yet."""
+        few lookups: every program and link it names exists, what it makes does not yet and
+        makes the next label (a position in the executor's lists)."""
         progs, links = self.prog_labels, self.link_labels
         kind = op["op"]
         if kind == "new_prog":
-            return op["as"] not in progs
+            label = op["as"]
+            return label == self._made[0] and label not in progs
         if kind == "link_detach" or kind == "link_close":
             return op["link"] in links
         if kind == "prog_close":
@@ -142,8 +147,21 @@ class BatchedTrial(Trial):
             old = op["old_prog"]
             return (op["link"] in links and op["new_prog"] in progs
                     and (old is None or old in progs))
-        prog = op["prog"]  # attach, link, detach
-        if (prog is not None and prog not in progs) or (kind == "link" and op["as"] in links):
+        if kind == "query":
+            return True
+        if kind in TRANSACTION_OPS:
+            if not self.transactions:
+                return False
+            if kind == "tx_begin":
+                return op["as"] not in self.tx_labels
+            if op["tx"] not in self.tx_labels:
+                return False
+            if kind == "tx_commit" or kind == "tx_discard":
+                return True
+        prog = op["prog"]  # attach, link, detach, tx_attach, tx_detach
+        if prog is not None and prog not in progs:
+            return False
+        if kind == "link" and (op["as"] != self._made[1] or op["as"] in links):
             return False
         spec = op["relative"]
         if spec is not None:
@@ -202,6 +220,10 @@ class BatchedTrial(Trial):
 
     def flush(self) -> None:
         """Run the queued ops on the core and compare them with the model's outcomes."""
+        if self._model_seconds:
+            name = self.model.name
+            self.seconds[name] = self.seconds.get(name, 0.0) + self._model_seconds
+            self._model_seconds = 0.0
         if not self._at:
             return
         records, at = self._records, self._at

@@ -41,9 +41,9 @@ def check_state(state: State, dialect: str) -> List[str]:
         problems.append("query arrays of different lengths")
     if n > MAX_PROGRAMS:
         problems.append(f"{n} programs in the chain (at most {MAX_PROGRAMS})")
-    if len(set(map(str, progs))) != n:
+    if len(set(progs)) != n:  # labels are ints, unknown ids "?id" strings: no collisions
         problems.append(f"a program is in the chain twice: {progs}")
-    unknown = [x for x in list(progs) + list(links) if isinstance(x, str)]
+    unknown = [x for x in (*progs, *links) if type(x) is str]
     if unknown:
         problems.append(f"ids the harness never created: {unknown}")
     if chain["revision"] < 1:
@@ -57,7 +57,8 @@ def check_state(state: State, dialect: str) -> List[str]:
         problems.append(f"len(bundle) {mine['len']} but query counts {n}")
     if mine["list"] != progs:
         problems.append(f"list(bundle) {mine['list']} but query says {progs}")
-    in_chain = {link: progs[i] for i, link in enumerate(links) if link is not None}
+    in_chain = dict(zip(links, progs))  # link label -> the program of its slot
+    in_chain.pop(None, None)  # slots attached by program
     for label, (attached, closed, prog) in state["links"].items():
         if closed and attached:
             problems.append(f"l{label} is closed but attached")

@@ -13,6 +13,8 @@ input). ``batch.random_trace`` uses this generator too, with only what its recor
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import random
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -25,6 +27,69 @@ UNKNOWN_BITS = (1 << 0, 1 << 1, 1 << 9, 1 << 15, 1 << 31, 1 << 32)
 
 #: Ids that no backend hands out (0 is "no id": ENOENT with ID).
 RAW_IDS = (0, 0xFFFFFFF0, 0x7FFFFFFE, 0xFFFFFFFF)
+
+#: The cases of an expected revision, in the order of ``Weights.revisions``.
+REVISION_KINDS = ("zero", "current", "stale", "future", "value")
+
+#: The cases of a query's count, and their weights.
+COUNT_KINDS = (("none", 4), ("zero", 1), ("short", 3), ("exact", 1), ("larger", 1),
+               ("value", 0.3))
+
+
+#: Values, and the least ``random()`` that draws past each of them (``Generator._draw``).
+Table = Tuple[Tuple[Any, ...], Tuple[float, ...]]
+
+#: ``random()`` returns a multiple of 2**-53 below 1.
+_GRID = 2 ** 53
+
+
+def _table(choices: List[Tuple[Any, float]]) -> Table:
+    """The table of ``(value, weight)`` pairs (weights >= 0, not all 0)."""
+    return _table_of(tuple(choices))
+
+
+@functools.lru_cache(maxsize=None)
+def _table_of(choices: Tuple[Tuple[Any, float], ...]) -> Table:
+    # The plain weighted draw (u * total, less each weight in turn until below zero) gives an
+    # index that only grows with u = random(): so each value's upper bound in u can be found
+    # once by bisection over the 2**53 values random() returns, and a draw is one bisection
+    # of these bounds that picks exactly what the plain draw picks, rounding included.
+    values = tuple(v for v, _ in choices)
+    weights = tuple(w for _, w in choices)
+    total = sum(weights)
+
+    def plain(m: int) -> int:
+        x = m / _GRID * total
+        for i, w in enumerate(weights):
+            x -= w
+            if x < 0:
+                return i
+        return len(weights) - 1
+
+    bounds = []
+    low = 0
+    for k in range(len(values) - 1):  # the least u drawing past value k
+        high = _GRID
+        while low < high:
+            mid = (low + high) // 2
+            if plain(mid) > k:
+                high = mid
+            else:
+                low = mid + 1
+        bounds.append(low / _GRID)
+    return values, tuple(bounds)
+
+
+_COUNTS = _table(list(COUNT_KINDS))
+
+
+@functools.lru_cache(maxsize=None)
+def _placement_tables(dialect: str) -> Dict[bool, Table]:
+    """For attach (True) and detach (False): each placement case with its directive bits in
+    ``dialect``, weighted."""
+    bits = {c.name: sum(flag(dialect, n) for n in c.directive) for c in PLACEMENTS}
+    return {attach: _table([((c, bits[c.name]), c.weight_for(attach)) for c in PLACEMENTS])
+            for attach in (True, False)}
 
 
 @dataclass(frozen=True)
@@ -94,7 +159,10 @@ BATCH = Weights(new_prog=0, query=0, transaction=0, bundle_close=0, bad=0,
 
 @dataclass
 class View:
-    """What the generator looks at: the agreed state, by label (kept by the trial)."""
+    """What the generator looks at: the agreed state, by label (kept by the trial).
+
+    ``progs``, ``links`` and ``closed_progs`` only grow (the generator keeps what it derived
+    from them while they do; a new ``View`` starts afresh)."""
 
     order: Tuple[Any, ...] = ()  # program labels in chain order
     slot_links: Tuple[Any, ...] = ()  # link label of each slot, or None
@@ -130,11 +198,28 @@ class Generator:
         self.next_prog = 0
         self.next_link = 0
         self.next_tx = 0
-        self.F = {name: flag(dialect, name) for name in
-                  ("REPLACE", "BEFORE", "AFTER", "ID", "LINK", "FIRST", "LAST")}
+        self.F = F = {name: flag(dialect, name) for name in
+                      ("REPLACE", "BEFORE", "AFTER", "ID", "LINK", "FIRST", "LAST")}
         # a per-trace temperament, so some traces live near a full chain and others near empty
         self.fill_bias = rng.choice((0.02, 0.08, 0.25))
         self.close_bias = rng.choice((0.2, 1.0, 3.0))
+        # What does not change during a trace is worked out once (the generator runs for every
+        # op of every campaign): the weight tables, each placement case's directive bits, the
+        # pins, the bits of the other dialect. The draws are exactly the ones spelled out below.
+        self._cases = _placement_tables(dialect)
+        self._revisions = _table(list(zip(REVISION_KINDS, self.w.revisions)))
+        self._pins = (F["FIRST"], F["LAST"], F["FIRST"], F["LAST"], F["FIRST"] | F["LAST"])
+        self._naming = (F["LINK"], F["ID"], F["LINK"] | F["ID"])
+        self._known_bits = tuple(self.known.values())
+        other = KNOWN_FLAGS["v2" if dialect == "upstream" else "upstream"]
+        mine = set(self._known_bits)
+        self._other_bits = tuple(v for v in other.values() if v not in mine)
+        self._unknown_bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
+        self._kinds: Dict[Tuple[bool, bool, bool], Table] = {}
+        # the programs free to attach, kept while the view only grows (see ``_free``)
+        self._seen: Tuple[Any, ...] = ()
+        self.free: List[int] = []
+        self._attached: Optional[List[int]] = None  # the links in the chain, once asked
 
     # ---------------------------------------------------------------- overview
 
@@ -143,39 +228,88 @@ class Generator:
         self.order = view.order
         self.slot_links = view.slot_links
         self.progs = view.progs
-        closed = view.closed_progs
-        in_chain = set(self.order)
-        self.free = [p for p in view.progs if p not in closed and p not in in_chain]
+        self.free = free = self._free(view)
         self.links = view.links
+        self._attached = None
         n = len(self.order)
         r = self.rng
         w = self.w
-        if w.new_prog and (not self.progs or (not self.free and r.random() < 0.6)):
+        if w.new_prog and (not self.progs or (not free and r.random() < 0.6)):
             return [self.new_prog()]
         if n < MAX_PROGRAMS and r.random() < self.fill_bias:
             return self.fill(r.choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
                                        min(MAX_PROGRAMS, n + r.randint(1, 6)))))
-        choices = [("new_prog", w.new_prog * (3 if len(self.free) < 3 else 1)),
-                   ("attach", w.attach), ("link", w.link), ("detach", w.detach),
-                   ("query", w.query), ("prog_close", w.prog_close * self.close_bias),
-                   ("bundle_close", w.bundle_close)]
-        if self.links:
-            choices += [("update", w.update), ("link_detach", w.link_detach),
-                        ("link_close", w.link_close * self.close_bias)]
-        if w.transaction:
-            choices.append(("tx_begin", w.transaction * (0.3 if view.txs else 1)))
-            if view.txs:
-                choices += [("tx_attach", 4 * w.transaction), ("tx_detach", 3 * w.transaction),
-                            ("tx_commit", 2 * w.transaction), ("tx_discard", 0.4 * w.transaction)]
-        kind = self._weighted(choices)
-        op = getattr(self, kind)()
+        key = (len(free) < 3, bool(self.links), bool(view.txs))
+        kinds = self._kinds.get(key)
+        if kinds is None:
+            kinds = self._kinds[key] = self._kind_table(*key)
+        op = self._draw(kinds)(self)
         if w.bad and r.random() * 100 < w.bad:
             op = self.bad(op)
-        return [disambiguate(op, self.dialect)]
+        if op.get("relative"):  # only a relative can need disambiguating
+            op = disambiguate(op, self.dialect)
+        return [op]
+
+    def _kind_table(self, few_free: bool, links: bool, txs: bool) -> Table:
+        """The weights of the kinds of op, for a state with few free programs or not, with
+        links or not, in a transaction or not (the methods drawing each kind)."""
+        w = self.w
+        cls = type(self)
+        choices = [(cls.new_prog, w.new_prog * (3 if few_free else 1)),
+                   (cls.attach, w.attach), (cls.link, w.link), (cls.detach, w.detach),
+                   (cls.query, w.query), (cls.prog_close, w.prog_close * self.close_bias),
+                   (cls.bundle_close, w.bundle_close)]
+        if links:
+            choices += [(cls.update, w.update), (cls.link_detach, w.link_detach),
+                        (cls.link_close, w.link_close * self.close_bias)]
+        if w.transaction:
+            choices.append((cls.tx_begin, w.transaction * (0.3 if txs else 1)))
+            if txs:
+                choices += [(cls.tx_attach, 4 * w.transaction),
+                            (cls.tx_detach, 3 * w.transaction),
+                            (cls.tx_commit, 2 * w.transaction),
+                            (cls.tx_discard, 0.4 * w.transaction)]
+        return _table(choices)
+
+    def _free(self, view: View) -> List[int]:
+        """The programs neither closed nor attached, in order of creation.
+
+        Worked out from the last call's where it can be (this runs for every op): while no
+        program closed, the programs made since are appended, and the chain's newcomers (an
+        attach, a link) dropped; a program leaving the chain (a detach) means starting over.
+        """
+        progs, closed, order = view.progs, view.closed_progs, view.order
+        seen = self._seen
+        if seen and seen[0] is progs and seen[1] is closed and seen[2] == len(closed):
+            start, in_chain = seen[4], seen[5]
+            free = self.free
+            if not (seen[3] is order or seen[3] == order):
+                now = set(order)
+                if not in_chain <= now:  # a program left the chain: start over
+                    return self._free_from_scratch(progs, closed, order, now)
+                entered = now - in_chain
+                free = [p for p in free if p not in entered]
+                in_chain = now
+            if start != len(progs):
+                free = free + [p for p in progs[start:] if p not in closed and p not in in_chain]
+            self._seen = (progs, closed, len(closed), order, len(progs), in_chain)
+            return free
+        return self._free_from_scratch(progs, closed, order, set(order))
+
+    def _free_from_scratch(self, progs: List[int], closed: Set[int], order: Tuple[Any, ...],
+                           in_chain: Set[Any]) -> List[int]:
+        taken = closed.union(in_chain)
+        self._seen = (progs, closed, len(closed), order, len(progs), in_chain)
+        return [p for p in progs if p not in taken]
+
+    def _draw(self, table: Table) -> Any:
+        """A value of ``table``, chosen by weight (what ``_weighted`` draws, in one step)."""
+        values, bounds = table
+        return values[bisect.bisect_right(bounds, self.rng.random())]
 
     def _weighted(self, choices: List[Any]) -> Any:
-        total = sum(w for _, w in choices)
-        x = self.rng.random() * total
+        """One of ``(value, weight)`` pairs, chosen by weight."""
+        x = self.rng.random() * sum(w for _, w in choices)
         for value, w in choices:
             x -= w
             if x < 0:
@@ -193,28 +327,31 @@ class Generator:
         """Programs appended plainly (by program or link) until ``upto`` are attached: new
         ones, or (where no program may be made: ``Weights.new_prog`` 0) the free ones."""
         ops: List[Op] = []
-        via_link = self.w.link and self.rng.random() < 0.3
+        add = ops.append  # (locals: a fill makes most of a campaign's ops)
+        random = self.rng.random
+        via_link = self.w.link and random() < 0.3
+        make = bool(self.w.new_prog)
         free = list(self.free)
         for _ in range(max(0, upto - len(self.order))):
-            if self.w.new_prog:
-                new = self.new_prog()
-                ops.append(new)
-                label = new["as"]
+            if make:
+                label = self.next_prog
+                self.next_prog = label + 1
+                add({"op": "new_prog", "as": label})
             elif free:
                 label = free.pop()
             else:
                 break
-            if via_link and self.rng.random() < 0.7:
-                ops.append({"op": "link", "as": self.next_link, "prog": label, "flags": 0,
-                            "relative": None, "expected_revision": {"kind": "zero"}})
+            if via_link and random() < 0.7:
+                add({"op": "link", "as": self.next_link, "prog": label, "flags": 0,
+                     "relative": None, "expected_revision": {"kind": "zero"}})
                 self.next_link += 1
             else:
-                ops.append({"op": "attach", "prog": label, "flags": 0, "relative": None,
-                            "replace": None, "expected_revision": {"kind": "zero"}})
+                add({"op": "attach", "prog": label, "flags": 0, "relative": None,
+                     "replace": None, "expected_revision": {"kind": "zero"}})
         return ops
 
     def attach(self) -> Op:
-        flags, relative = self.placement(attach=True)
+        flags, relative, _ = self._placement(True)
         replace = None
         if flags & self.F["REPLACE"] or self.rng.random() < 0.05:
             replace = self._replace_target()
@@ -222,7 +359,7 @@ class Generator:
                 "relative": relative, "replace": replace, "expected_revision": self.revision()}
 
     def link(self) -> Op:
-        flags, relative = self.placement(attach=True)
+        flags, relative, _ = self._placement(True)
         if flags & self.F["REPLACE"] and self.rng.random() < 0.7:
             flags &= ~self.F["REPLACE"]  # REPLACE on a new link is mostly ENOENT: keep it rare
         op = {"op": "link", "as": self.next_link, "prog": self._prog_to_add(), "flags": flags,
@@ -232,25 +369,28 @@ class Generator:
 
     def detach(self) -> Op:
         flags, relative, case = self._placement(attach=False)
-        by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
-        by_link = [p for p, l in zip(self.order, self.slot_links) if l is not None]
-        pools = [(by_prog, 45), (by_link, 10), (self.free, 8), (self.progs, 7)]
         # by program (no directive): mostly a program; by position: mostly none, since naming
         # one too is a case of its own (it must be the entry the position names, or EINVAL)
         named = self.rng.random() < (0.85 if case.name == "plain" else 0.35)
-        prog = self._pick(pools) if named else None
+        prog = None
+        if named:
+            by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
+            by_link = [p for p, l in zip(self.order, self.slot_links) if l is not None]
+            prog = self._pick([(by_prog, 45), (by_link, 10), (self.free, 8), (self.progs, 7)])
         return {"op": "detach", "prog": prog, "flags": flags, "relative": relative,
                 "expected_revision": self.revision()}
 
     def _attached_links(self) -> List[int]:
-        return [l for l in self.slot_links if l is not None]
+        if self._attached is None:  # once per state: several draws may ask
+            self._attached = [l for l in self.slot_links if l is not None]
+        return self._attached
 
     def update(self) -> Op:
         r = self.rng
         link = self._pick([(self._attached_links(), 75), (self.links, 25)])
         current = self.v.link_prog.get(link)
         mine = [current] if isinstance(current, int) else []
-        new = self._pick([(self.free, 55), (mine, 12), (list(self.order), 18), (self.progs, 15)])
+        new = self._pick([(self.free, 55), (mine, 12), (self.order, 18), (self.progs, 15)])
         x = r.random()
         replace = self.F["REPLACE"]
         flags = 0 if x < 0.5 else replace if x < 0.9 else self.random_flags()
@@ -269,15 +409,13 @@ class Generator:
         return {"op": "link_close", "link": self.rng.choice(self.links)}
 
     def prog_close(self) -> Op:
-        return {"op": "prog_close", "prog": self._pick([(list(self.order), 40),
-                                                        (self.progs, 60)])}
+        return {"op": "prog_close", "prog": self._pick([(self.order, 40), (self.progs, 60)])}
 
     def bundle_close(self) -> Op:
         return {"op": "bundle_close"}
 
     def query(self) -> Op:
-        kind = self._weighted([("none", 4), ("zero", 1), ("short", 3), ("exact", 1),
-                               ("larger", 1), ("value", 0.3)])
+        kind = self._draw(_COUNTS)
         count: Dict[str, Any] = {"kind": kind}
         if kind == "value":
             count["value"] = self.rng.choice((1, 63, 64, 2**32 - 1))
@@ -345,13 +483,9 @@ class Generator:
     def _placement(self, attach: bool) -> Tuple[int, Optional[Dict[str, Any]], "Placement"]:
         r = self.rng
         F = self.F
-        case: Placement = self._weighted([(c, c.weight_for(attach)) for c in PLACEMENTS])
-        directive = 0
-        for name in case.directive:
-            directive |= F[name]
-        if F["FIRST"] and r.random() < 0.3:
-            directive |= r.choice((F["FIRST"], F["LAST"], F["FIRST"], F["LAST"],
-                                   F["FIRST"] | F["LAST"]))
+        case, directive = self._draw(self._cases[attach])
+        if self._pins[0] and r.random() < 0.3:
+            directive |= r.choice(self._pins)
         if r.random() < (0.04 if attach else 0.01):  # REPLACE beside another directive
             directive |= F["REPLACE"]
         relative = self.relative() if case.relative else None
@@ -363,33 +497,31 @@ class Generator:
             if kind in ("id_prog", "id_link", "id_raw"):
                 flags |= F["ID"]
         elif r.random() < 0.08:
-            flags |= r.choice((F["LINK"], F["ID"], F["LINK"] | F["ID"]))
+            flags |= r.choice(self._naming)
         if r.random() < 0.12:
             flags = self.random_flags()
         if r.random() < 0.04:
-            bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
-            flags |= r.choice(bits + (self._other_dialect_bit(),))
+            flags |= r.choice(self._unknown_bits + (self._other_dialect_bit(),))
         return flags, relative, case
 
     def random_flags(self) -> int:
         """A random subset of the dialect's known bits."""
         flags = 0
-        for value in self.known.values():
-            if self.rng.random() < 0.3:
+        random = self.rng.random
+        for value in self._known_bits:
+            if random() < 0.3:
                 flags |= value
         return flags
 
     def _other_dialect_bit(self) -> int:
-        other = KNOWN_FLAGS["v2" if self.dialect == "upstream" else "upstream"]
-        mine = set(self.known.values())
-        extra = [v for v in other.values() if v not in mine]
+        extra = self._other_bits
         return self.rng.choice(extra) if extra else 1 << 0
 
     def relative(self) -> Optional[Dict[str, Any]]:
         r = self.rng
         x = r.random()
         if x < 0.55 or not self.links:
-            prog = self._pick([(list(self.order), 70), (self.free, 15), (self.progs, 15)])
+            prog = self._pick([(self.order, 70), (self.free, 15), (self.progs, 15)])
             if prog is None:
                 return None
             kind = "prog" if r.random() < 0.6 else "id_prog"
@@ -419,14 +551,12 @@ class Generator:
         return None if r.random() < 0.5 else {"kind": "int", "value": 0}
 
     def _prog_to_add(self) -> int:
-        prog: Optional[int] = self._pick([(self.free, 80), (list(self.order), 10),
-                                          (self.progs, 10)])
+        prog: Optional[int] = self._pick([(self.free, 80), (self.order, 10), (self.progs, 10)])
         assert prog is not None, "next() asks for an attach or link only once a program exists"
         return prog
 
     def revision(self) -> Dict[str, Any]:
-        kind = self._weighted(list(zip(("zero", "current", "stale", "future", "value"),
-                                       self.w.revisions)))
+        kind = self._draw(self._revisions)
         rev: Dict[str, Any] = {"kind": kind}
         if kind == "value":
             rev["value"] = self.rng.choice((1, 2**32, 2**64 - 1))
@@ -434,7 +564,18 @@ class Generator:
 
     def _pick(self, pools: List[Any]) -> Any:
         """A random element of one of the non-empty pools, chosen by weight."""
-        pools = [(pool, w) for pool, w in pools if pool]
-        if not pools:
+        total = 0
+        for pool, w in pools:
+            if pool:
+                total += w
+        if not total:
             return self.rng.choice(self.progs) if self.progs else None
-        return self.rng.choice(self._weighted(pools))
+        x = self.rng.random() * total
+        chosen: Any = ()
+        for pool, w in pools:
+            if pool:
+                chosen = pool
+                x -= w
+                if x < 0:
+                    break
+        return self.rng.choice(chosen)
