@@ -10,7 +10,8 @@ across backends:
   query result (a dict with ids mapped to labels) or ``None``;
 - ``["err", "EEXIST"]``: an ``OSError`` by errno name (its class is checked against the errno
   by ``violations``, so the pair (class, errno) is what agrees); ``query``'s ENOSPC adds
-  ``{"count": total, "partial": query}``;
+  ``{"count": total, "partial": query}``; an ERANGE that is a ``ChainFull`` (upstream's full
+  chain, where a bad position is ERANGE too) adds ``"full"``;
 - ``["raise", "ValueError"]`` / ``["raise", "TypeError"]``: argument errors of the protocol;
 - ``["crash", "AttributeError"]``: anything else (a backend bug); the message is kept in
   ``notes`` for the report, not compared.
@@ -38,6 +39,11 @@ SKIP = ["skip"]
 
 #: The state of a closed bundle.
 CLOSED = ("closed",)
+
+#: The third element of an ``["err", ...]`` answer whose errno says "chain full" and also
+#: something else (upstream's ERANGE: a bad position too): ``ChainFull`` says which.
+FULL = "full"
+SHARED_WITH_FULL = frozenset({_errno.ERANGE})
 
 
 def errname(err: Optional[int]) -> Any:
@@ -127,6 +133,8 @@ class Interpreter:
             partial = getattr(e, "partial", None)
             out.append({"count": getattr(e, "count", None),
                         "partial": self._query(partial) if partial is not None else None})
+        elif isinstance(e, errors.ChainFull) and e.errno in SHARED_WITH_FULL:
+            out.append(FULL)  # a full chain, told apart from a bad position (same errno)
         return out
 
     def _conform(self, op: Op, e: MprogError) -> None:
