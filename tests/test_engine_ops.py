@@ -100,3 +100,11 @@ def test_a_full_chain_is_told_apart_from_a_bad_position_by_every_leg():
     finally:
         side.adopt(ex.programs, ex.links)
         assert side.close() == []
+
+
+def test_a_campaign_puts_the_garbage_collector_back_as_it_found_it():
+    import gc
+    from mprog.differential.campaign import run_campaign
+    before = gc.get_threshold(), gc.get_freeze_count()
+    run_campaign({"core": mprog, "model": model}, traces=2, seed=1, out=None, minimize=False)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
