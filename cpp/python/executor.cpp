@@ -72,12 +72,28 @@ class Executor {
   // Runs the records; (answers, states, handles), one entry per record, or up to and
   // including the first record that names an object the core does not have, whose answer is
   // ["malformed", why].
-  py::tuple run(py::handle records) {
+  //
+  // With `expected` (the model's (answers, states, handles) for the same records) the
+  // comparison is made here, op by op: None if every op agrees, else the lists up to and
+  // including the first op that differs. A state is compared again only where one side's
+  // moved: while neither the model's state object nor the core's changed since an op that
+  // agreed, they still agree.
+  py::object run(py::handle records, const std::optional<py::tuple>& expected = std::nullopt) {
     Bytes bytes(records);
     if (bytes.size() % sizeof(Op)) throw py::value_error("records must be 16 bytes each");
     const std::size_t n = bytes.size() / sizeof(Op);
+    py::list want_answers, want_states, want_handles;
+    if (expected) {
+      if (expected->size() != 3) throw py::value_error("expected: (answers, states, handles)");
+      want_answers = (*expected)[0].cast<py::list>();
+      want_states = (*expected)[1].cast<py::list>();
+      want_handles = (*expected)[2].cast<py::list>();
+      if (want_answers.size() != n || want_states.size() != n || want_handles.size() != n)
+        throw py::value_error("expected: one answer, state and handles per record");
+    }
     learn_labels();
     py::list answers(n), states(n), handles(n);
+    py::handle agreed_mine, agreed_theirs;  // the last pair of states found equal
     for (std::size_t i = 0; i < n; ++i) {
       Op op;
       std::memcpy(&op, bytes.data() + i * sizeof(Op), sizeof(Op));  // any alignment
@@ -112,7 +128,22 @@ class Executor {
         states[i] = state();
         handles[i] = named_handles(op);
       }
+      if (!expected) continue;
+      py::handle theirs = states[i], mine = want_states[i];
+      bool same = answers[i].equal(want_answers[i]) && handles[i].equal(want_handles[i]);
+      if (same && !(theirs.is(agreed_theirs) && mine.is(agreed_mine))) {
+        same = theirs.equal(mine);
+        if (same) {
+          agreed_theirs = theirs;
+          agreed_mine = mine;
+        }
+      }
+      if (!same) {
+        const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
+        return py::make_tuple(answers[ran], states[ran], handles[ran]);
+      }
     }
+    if (expected) return py::none();
     return py::make_tuple(answers, states, handles);
   }
 
@@ -452,11 +483,16 @@ void bind_executor(py::module_& m) {
            "bundle: a chain Bundle (upstream or v2); errnames: errno -> name "
            "(errno.errorcode); txs: the dict of transactions by label to use (a new one if "
            "None).")
-      .def("run", [](Executor& e, const py::buffer& records) { return e.run(records); },
-           py::arg("records"),
+      .def("run", [](Executor& e, const py::buffer& records,
+                     const std::optional<py::tuple>& expected) {
+             return e.run(records, expected);
+           },
+           py::arg("records"), py::arg("expected") = py::none(),
            "Run the records: (answers, states, handles), one entry per record, as "
            "mprog.ops.Interpreter builds them; a record naming an object the core does not "
-           "have ends the lists, its answer ['malformed', why].")
+           "have ends the lists, its answer ['malformed', why]. With expected (the same "
+           "three lists for these records), compared here: None if all agree, else the "
+           "lists up to the first op that differs.")
       .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
       .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).")
       .def_readonly("txs", &Executor::txs, "Transactions by label.");
