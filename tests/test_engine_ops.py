@@ -30,3 +30,46 @@ def test_a_foreign_program_stays_open_after_a_bad_prog_close():
         assert foreign is None or not foreign.closed
     finally:
         assert side.close() == []
+
+
+def test_the_cores_handle_states_read_what_its_properties_say():
+    """The full snapshot reads the core's handles in one call: the same as property by
+    property (closed programs, attached/detached/closed links, a link's program, iteration)."""
+    from mprog import _core
+    b = mprog.Bundle()
+    progs = [mprog.Program(name=f"p{i}") for i in range(4)]
+    try:
+        b.attach(progs[0])
+        links = [b.link(progs[1]), b.link(progs[2])]
+        links[0].detach()
+        links[1].update(progs[3])
+        progs[2].close()
+        closed, link_states, ids = _core.handle_states(progs, links, b)
+        assert closed == [p.closed for p in progs] == [False, False, True, False]
+        assert link_states == [(link.attached, link.closed, link.prog.id) for link in links]
+        assert link_states[0][0] is False and link_states[1][0] is True
+        assert ids == [p.id for p in b] == [progs[0].id, progs[3].id]
+        links[0].close()
+        assert _core.handle_states([], links, None)[1][0] == (False, True, progs[1].id)
+        assert _core.handle_states([], [], None)[2] is None
+    finally:
+        for link in links:
+            link.close()
+        b.close()
+
+
+def test_a_snapshot_of_the_core_equals_the_model_s_after_the_same_ops():
+    core, other = Interpreter("core", mprog, "upstream"), Interpreter("model", model, "upstream")
+    ops = [{"op": "new_prog", "as": i} for i in range(3)] + [
+        {"op": "attach", "prog": 0, "flags": 0, "relative": None, "replace": None,
+         "expected_revision": {"kind": "zero"}},
+        {"op": "link", "as": 0, "prog": 1, "flags": 0, "relative": None,
+         "expected_revision": {"kind": "zero"}},
+        {"op": "prog_close", "prog": 2}, {"op": "bundle_close"}]
+    try:
+        for op in ops:
+            assert core.apply(op) == other.apply(op)
+            assert core.snapshot() == other.snapshot()
+        assert core.snapshot()["links"] == {0: [False, False, 1]}
+    finally:
+        assert core.close() == [] and other.close() == []

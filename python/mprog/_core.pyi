@@ -134,6 +134,13 @@ class Executor:
     def txs(self) -> Dict[int, Any]:
         """Transactions by label."""
 
+def handle_states(programs: List[Program], links: List[Link],
+                  bundle: Optional[Bundle] = None
+                  ) -> tuple[List[bool], List[tuple[bool, bool, Optional[int]]], Optional[List[int]]]:
+    """(closed per program, (attached, closed, program id or None) per link, the ids of
+    list(bundle) or None): what Program.closed, Link.attached/closed/prog and iter(bundle)
+    say, read in one call (the engine's full snapshot)."""
+
 def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "upstream",
            errnos: bool = False) -> Dict[str, Any]:
     """Apply a trace of 16-byte ops (see mprog.batch) to a new bundle in one call.

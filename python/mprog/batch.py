@@ -291,6 +291,8 @@ def record(op: Dict[str, Any]) -> Optional[bytes]:
     try:
         if kind == "new_prog":
             return _PACK(NEW_PROGRAM, 0, 0, 0, 0, op["as"], NONE, 0, 0)
+        if kind in _PLACED:  # most ops: attach, link, detach, and staged in a transaction
+            return _placed(op, kind)
         if kind == "update":
             old = op["old_prog"]
             flags = op["flags"]
@@ -318,12 +320,21 @@ def record(op: Dict[str, Any]) -> Optional[bytes]:
             if expect is None:
                 return None
             return _PACK(TX_BEGIN, 0, expect, 0, 0, NONE, NONE, op["as"], 0)
+    except (struct.error, TypeError, KeyError):  # a label that is no u16 (a bad value: a dict)
+        return None
+    return None
+
+
+_PLACED = frozenset({"attach", "link", "detach", "tx_attach", "tx_detach"})
+
+
+def _placed(op: Dict[str, Any], kind: str) -> Optional[bytes]:
+    """``record`` of an op with flags, a relative and an expected revision."""
+    try:
         staged = kind == "tx_attach" or kind == "tx_detach"  # on transaction op["tx"]
         if staged:
             tx = op["tx"]
             kind = kind[3:]
-        elif kind != "attach" and kind != "link" and kind != "detach":
-            return None
         else:
             tx = 0
         flags = op["flags"]

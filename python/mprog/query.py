@@ -14,7 +14,7 @@ class QueryEntry(NamedTuple):
     link_attach_flags: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class QueryResult:
     """Revision, total count and per-entry arrays, in chain order.
 
@@ -32,6 +32,16 @@ class QueryResult:
     prog_attach_flags: Tuple[int, ...] = ()
     link_attach_flags: Tuple[int, ...] = ()
     attach_flags: int = 0
+
+    def __init__(self, revision: int, count: int, prog_ids: Tuple[int, ...] = (),
+                 link_ids: Tuple[int, ...] = (), prog_attach_flags: Tuple[int, ...] = (),
+                 link_attach_flags: Tuple[int, ...] = (), attach_flags: int = 0) -> None:
+        # The __init__ a frozen dataclass writes sets each field through object.__setattr__,
+        # one call per field; every backend builds one of these per query (the fuzzer after
+        # nearly every operation), so the fields go into the instance's dict in one step.
+        self.__dict__.update(revision=revision, count=count, prog_ids=prog_ids,
+                             link_ids=link_ids, prog_attach_flags=prog_attach_flags,
+                             link_attach_flags=link_attach_flags, attach_flags=attach_flags)
 
     @property
     def entries(self) -> Tuple[QueryEntry, ...]:

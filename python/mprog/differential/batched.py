@@ -44,6 +44,9 @@ from .trial import Trial
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
 
+#: The ops whose digest has a handle part (``Interpreter.handles``): every other op's is ().
+NAMES_A_HANDLE = frozenset({"link", "update", "link_detach", "link_close", "prog_close"})
+
 
 def batchable(backends: Dict[str, Any], dialect: str) -> bool:
     """Whether ``BatchedTrial`` runs these backends: the core and the model, a chain dialect."""
@@ -83,6 +86,7 @@ class BatchedTrial(Trial):
         self._answers: List[Any] = []  # ... and the model's answers, states and handles
         self._states: List[Any] = []
         self._handles: List[Any] = []
+        self._model_seconds = 0.0  # the model's time since the last flush
 
     # ----------------------------------------------------------------- stepping
 
@@ -90,14 +94,15 @@ class BatchedTrial(Trial):
         if not self.batching:
             return self._lockstep(op)
         rec = record(op)
-        if rec is None or not self._aligned(op) or not self._known(op):
+        if rec is None or not self._known(op):
             return self._lockstep(op)
         model = self.model
         t0 = perf_counter()
         answer = model.apply(op)
-        self.seconds[model.name] = self.seconds.get(model.name, 0.0) + perf_counter() - t0
+        self._model_seconds += perf_counter() - t0
         state = model.state()
-        handles = model.handles(op) if len(state) > 1 else ()
+        kind = op["op"]
+        handles = model.handles(op) if kind in NAMES_A_HANDLE and len(state) > 1 else ()
         answers = dict.fromkeys(self.names, answer)  # the core's, if the queue agrees
         if model.violations and self.check_protocol:
             self._stop(op, answers)
@@ -118,7 +123,6 @@ class BatchedTrial(Trial):
         self.ops.append(op)
         self.answers.append(answers)
         self._state = state
-        kind = op["op"]
         if kind == "new_prog" or kind == "link":
             self._made[kind == "link"] += 1
         self._learn(op, answer, state)
@@ -126,20 +130,15 @@ class BatchedTrial(Trial):
             self.flush()
         return answers
 
-    def _aligned(self, op: Op) -> bool:
-        """Whether an op that makes an object makes the next label (a list position)."""
-        kind = op["op"]
-        if kind == "new_prog" or kind == "link":
-            return bool(op["as"] == self._made[kind == "link"])
-        return True
-
     def _known(self, op: Op) -> bool:
         """``not Trial._skips(op)`` for an op ``record`` can say (its labels are ints), in a
-        few lookups: every program and link it names exists, what it makes does not yet."""
+        few lookups: every program and link it names exists, what it makes does not yet and
+        makes the next label (a position in the executor's lists)."""
         progs, links = self.prog_labels, self.link_labels
         kind = op["op"]
         if kind == "new_prog":
-            return op["as"] not in progs
+            label = op["as"]
+            return label == self._made[0] and label not in progs
         if kind == "link_detach" or kind == "link_close":
             return op["link"] in links
         if kind == "prog_close":
@@ -160,7 +159,9 @@ class BatchedTrial(Trial):
             if kind == "tx_commit" or kind == "tx_discard":
                 return True
         prog = op["prog"]  # attach, link, detach, tx_attach, tx_detach
-        if (prog is not None and prog not in progs) or (kind == "link" and op["as"] in links):
+        if prog is not None and prog not in progs:
+            return False
+        if kind == "link" and (op["as"] != self._made[1] or op["as"] in links):
             return False
         spec = op["relative"]
         if spec is not None:
@@ -219,6 +220,10 @@ class BatchedTrial(Trial):
 
     def flush(self) -> None:
         """Run the queued ops on the core and compare them with the model's outcomes."""
+        if self._model_seconds:
+            name = self.model.name
+            self.seconds[name] = self.seconds.get(name, 0.0) + self._model_seconds
+            self._model_seconds = 0.0
         if not self._at:
             return
         records, at = self._records, self._at

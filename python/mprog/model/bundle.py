@@ -26,7 +26,7 @@ from ..query import QueryResult
 from ..unraisable import report_unraisable
 from ..verdict import checked
 from . import upstream, v2
-from .chain import Request, Slots, describe, find_link, find_prog, removed, replaced
+from .chain import Request, Slot, Slots, describe, find_link, find_prog, removed, replaced
 from .handles import BpfLink, Link, Program, chains
 from .link_calls import LinkCalls
 from .naming import (check_args, check_count, check_dialect, check_int,
@@ -71,6 +71,9 @@ class Bundle(LinkCalls, Unique):
         #: query()'s answer for the chain as it is (a QueryResult is immutable); a commit
         #: drops it, so a read costs nothing until the chain changes
         self._query_cache: Optional[QueryResult] = None
+        #: query()'s answer before the last commit, if that commit appended a slot: the
+        #: next answer is this one and the new slot's entry (``_answer``)
+        self._appended_to: Optional[QueryResult] = None
         chains.add(self)
 
     dialect = property(lambda self: self._dialect)
@@ -156,16 +159,22 @@ class Bundle(LinkCalls, Unique):
             self._commit(new)
 
     def query(self, count: Optional[int] = None) -> QueryResult:
+        # The kept answer is read without the lock: it is one immutable object, a commit
+        # drops it before it lets go of the lock, and a closed bundle keeps none. (The
+        # differential fuzzer asks after every operation; most of them changed nothing.)
+        answer = self._query_cache
+        if answer is not None and count is None:
+            return answer
         with self._lock:
             self._check_open()
             if count is None:
                 if self._query_cache is None:
-                    self._query_cache = _state(self._revision, self._slots)
+                    self._query_cache = self._answer()
                 return self._query_cache
             check_count(count)
             slots = self._slots
             total = len(slots)
-            result = _state(self._revision, slots[:count], total)
+            result = _state(self._revision, slots[:count], total, self._dialect == "v2")
             if 0 < count < total:
                 raise QueryTooSmall(E.ENOSPC, f"query: {count} entries asked, the chain holds "
                                     f"{total}", op="query", count=total, partial=result,
@@ -199,13 +208,14 @@ class Bundle(LinkCalls, Unique):
                 slot.link.attached = False
         self._slots = ()
         self._revision = 1
-        self._query_cache = None
+        self._query_cache = self._appended_to = None
         try:
             if before is not None:
                 self._notify(before)
         finally:
             self._closed = True
             self._watchers = []
+            self._query_cache = None  # the watchers' query() kept one: a closed bundle has none
 
     # -- off the kernel's ABI: dry runs, watchers, transactions -----------------------------
 
@@ -344,8 +354,20 @@ class Bundle(LinkCalls, Unique):
         self._revision = self._revision + 1 if new else 1
         self._changes += 1
         cached, self._query_cache = self._query_cache, None
+        # Most changes append a slot (chains are filled at the end); after one, query()'s
+        # next answer is the last one and the new slot's entry. Only asked where there was
+        # an answer (someone queries): slots compare by identity, in C.
+        self._appended_to = cached if (cached is not None and len(new) == len(old) + 1
+                                       and new[:-1] == old) else None
         if self._watchers:
-            self._notify(cached or _state(before, old))
+            self._notify(cached or _state(before, old, pinned=self._dialect == "v2"))
+
+    def _answer(self) -> QueryResult:
+        """query()'s answer for the chain as it is: after an append, the answer before it
+        grown by the new slot's entry (the other slots are not read again)."""
+        if self._appended_to is not None:
+            return _appended(self._appended_to, self._revision, self._slots[-1])
+        return _state(self._revision, self._slots, pinned=self._dialect == "v2")
 
     def _notify(self, before: QueryResult) -> None:
         # The change is committed: a watcher that raises cannot make it look failed, so its
@@ -448,11 +470,13 @@ class Transaction:
             raise ValueError("the transaction is already committed or discarded")
 
 
-def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryResult:
-    """What query() says of these slots (``count``: the chain's total, if more than shown)."""
+def _state(revision: int, slots: Slots, count: Optional[int] = None,
+           pinned: bool = False) -> QueryResult:
+    """What query() says of these slots (``count``: the chain's total, if more than shown;
+    ``pinned``: the dialect has pins, v2)."""
     link_ids = tuple([0 if slot.link is None else slot.link.id for slot in slots])
     # v2 reports a slot's pins in the array of how it was attached; upstream has none.
-    pins = [slot.pins for slot in slots]
+    pins = [slot.pins for slot in slots] if pinned else []
     if any(pins):
         prog_flags = tuple([0 if link else p for p, link in zip(pins, link_ids)])
         link_flags = tuple([p if link else 0 for p, link in zip(pins, link_ids)])
@@ -461,6 +485,16 @@ def _state(revision: int, slots: Slots, count: Optional[int] = None) -> QueryRes
     # (``_id``: the model's own field behind the read-only ``id``, a third cheaper to read)
     return QueryResult(revision, len(slots) if count is None else count,
                        tuple([slot.prog._id for slot in slots]), link_ids, prog_flags, link_flags)
+
+
+def _appended(before: QueryResult, revision: int, slot: Slot) -> QueryResult:
+    """What query() says once ``slot`` was appended to the chain ``before`` describes (as
+    ``_state`` would, for that slot alone)."""
+    link_id = 0 if slot.link is None else slot.link.id
+    prog_flags, link_flags = (0, slot.pins) if link_id else (slot.pins, 0)
+    return QueryResult(revision, before.count + 1, before.prog_ids + (slot.prog._id,),
+                       before.link_ids + (link_id,), before.prog_attach_flags + (prog_flags,),
+                       before.link_attach_flags + (link_flags,))
 
 
 def _where(old: Slots, new: Slots) -> Tuple[str, int]:

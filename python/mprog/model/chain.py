@@ -119,26 +119,27 @@ def holds(slot: Slot, anchor: Anchor) -> bool:
 
 
 # Plain loops: the model looks things up on every operation, and a loop is the fastest way
-# Python has to find an object by identity.
+# Python has to find an object by identity. The position is asked of the tuple (its index()
+# runs in C and, slots having no __eq__, stops at that very slot) only once a slot matched.
 
 def find_anchor(slots: Slots, anchor: Anchor) -> Optional[int]:
-    for i, s in enumerate(slots):
-        if holds(s, anchor):
-            return i
+    for slot in slots:
+        if holds(slot, anchor):
+            return slots.index(slot)
     return None
 
 
 def find_prog(slots: Slots, prog: Optional[Program]) -> Optional[int]:
-    for i, s in enumerate(slots):
-        if s.prog is prog:
-            return i
+    for slot in slots:
+        if slot.prog is prog:
+            return slots.index(slot)
     return None
 
 
 def find_link(slots: Slots, link: BpfLink) -> Optional[int]:
-    for i, s in enumerate(slots):
-        if s.link is link:
-            return i
+    for slot in slots:
+        if slot.link is link:
+            return slots.index(slot)
     return None
 
 

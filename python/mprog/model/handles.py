@@ -29,8 +29,23 @@ from ..lifetime import LinkScope, Unique, warn_unclosed
 PROGRAM_DIALECTS = ("upstream", "v2", "cgroup")
 _program_ids = itertools.count(1)
 _link_ids = itertools.count(1)
-# Programs that may still live, by id (a collected one leaves by itself).
-_live_programs: "weakref.WeakValueDictionary[int, Program]" = weakref.WeakValueDictionary()
+
+
+class _ProgramRef(weakref.ref["Program"]):
+    """A weak reference to a program that knows its id, so that the program's collection
+    takes its entry out of ``_live_programs`` (what ``WeakValueDictionary`` does, without
+    its Python-level bookkeeping on every new program: the fuzzer makes one every other op)."""
+
+    __slots__ = ("prog_id",)
+    prog_id: int
+
+
+def _collected(ref: _ProgramRef) -> None:
+    _live_programs.pop(ref.prog_id, None)
+
+
+# Programs that may still live, by id (a collected one leaves by itself: ``_collected``).
+_live_programs: Dict[int, _ProgramRef] = {}
 _open_links: Dict[int, "BpfLink"] = {}  # links that are not released, by id
 #: Every bundle (tcx and cgroup) made, while it lives: their chains hold programs. Each has
 #: ``holds(prog)``: whether its chain holds ``prog`` by program.
@@ -43,7 +58,8 @@ def program_by_id(prog_id: int) -> Optional["Program"]:
     Living is asked at each lookup: an open handle, a chain or an open link holds it
     (docs/lifetimes.md, rule 6). A closed program that a transaction only staged is not
     found, and is found again once the commit puts it in the chain."""
-    prog = _live_programs.get(prog_id)
+    ref = _live_programs.get(prog_id)
+    prog = ref() if ref is not None else None
     if prog is not None and prog._closed and not prog._links \
             and not any(chain.holds(prog) for chain in list(chains)):
         return None
@@ -74,7 +90,9 @@ class Program(Unique):
         self._fn = fn
         self._closed = False
         self._links = 0  # open links whose program it is (chains are asked: program_by_id)
-        _live_programs[self._id] = self
+        ref = _ProgramRef(self, _collected)
+        ref.prog_id = self._id
+        _live_programs[self._id] = ref
 
     # Read-only attributes; attrgetter reads them without a Python call (the model reads
     # ids on every query).

@@ -81,6 +81,12 @@ class Interpreter:
         #: per op: breaches of docs/protocol.md's error conventions (the trial reports them)
         self.violations: List[str] = []
         self.bundle = module.Bundle(dialect=dialect)
+        #: The core reads its handles' states for ``snapshot`` in one call (the same fields
+        #: its properties return); other backends are read property by property.
+        self._handle_states: Any = None
+        import mprog
+        if module is mprog:
+            self._handle_states = mprog._core.handle_states
         #: The cgroup dialect's tree, by label; cgroup 0 is ``bundle`` (every dialect has it).
         self.cgroups: Dict[int, Any] = {0: self.bundle}
         #: How many leading fields of ``digest`` are the bundles' state (the rest: handles).
@@ -429,8 +435,19 @@ class Interpreter:
     def snapshot(self) -> Dict[str, Any]:
         """Everything observable, by label. ``self`` holds what must agree within a backend."""
         b = self.bundle
-        progs = {label: bool(p.closed) for label, p in self.progs.items()}
-        links = {label: self._link_state(link) for label, link in self.links.items()}
+        listed: Any = None
+        if self._handle_states is not None:
+            closed, link_states, ids = self._handle_states(
+                list(self.progs.values()), list(self.links.values()),
+                None if b.closed else b)
+            progs = dict(zip(self.progs, closed))
+            label = self._prog_label
+            links = {link: [attached, shut, None if prog is None else label[prog]]
+                     for link, (attached, shut, prog) in zip(self.links, link_states)}
+            listed = None if ids is None else list(map(label.__getitem__, ids))
+        else:
+            progs = {label: bool(p.closed) for label, p in self.progs.items()}
+            links = {label: self._link_state(link) for label, link in self.links.items()}
         try:
             chain = self._query(b.query())
         except ValueError:  # the bundle is closed
@@ -438,7 +455,8 @@ class Interpreter:
                      "link_flags": [], "closed": True}
             return {"chain": chain, "links": links, "progs": progs,
                     "self": {"revision": None, "len": 0, "list": []}}
-        listed = [self._prog_label[p.id] for p in b]
+        if listed is None:
+            listed = [self._prog_label[p.id] for p in b]
         state = {"chain": chain, "links": links, "progs": progs,
                  "self": {"revision": b.revision, "len": len(b), "list": listed}}
         if self.dialect == "cgroup":
