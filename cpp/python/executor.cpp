@@ -66,6 +66,7 @@ class Executor {
     ok_none[0] = ok_;
     ok_none[1] = py::none();
     ok_none_ = std::move(ok_none);
+    chain_full_ = py::module_::import("mprog.errors").attr("ChainFull");
   }
 
   // Runs the records; (answers, states, handles), one entry per record, or up to and
@@ -286,7 +287,7 @@ class Executor {
                    rev = expected(op.expect), made;
         const Result r = b_->link_result(ProgramArg(prog), FlagsArg(flags), RelativeArg(rel),
                                          IntArg(rev), made, keep);
-        if (!r) return error(r.error);
+        if (!r) return error(r.error, r.why == Why::chain_full);
         link_label_[made.cast<LinkObject&>().core.id] = op.link;
         links[op.link] = made;
         return ok_label(op.link);
@@ -322,17 +323,24 @@ class Executor {
     return std::move(out);
   }
 
-  py::object outcome(const Result& r) { return r ? py::object(ok_none_) : error(r.error); }
+  py::object outcome(const Result& r) {
+    return r ? py::object(ok_none_) : error(r.error, r.why == Why::chain_full);
+  }
 
-  py::object error(int negative) {
-    auto it = errors_.find(negative);
+  // ["err", "ENAME"], and "full" after it for a full chain whose errno also says something
+  // else (upstream's ERANGE), as mprog.ops.Interpreter tells a ChainFull apart.
+  py::object error(int negative, bool full = false) {
+    full = full && -negative == ERANGE;
+    const int key_of = full ? negative - (1 << 16) : negative;
+    auto it = errors_.find(key_of);
     if (it == errors_.end()) {
       py::object key = py::int_(-negative);
       py::object name = errnames_.contains(key) ? py::object(errnames_[key]) : key;
       py::list answer(2);
       answer[0] = py::str("err");
       answer[1] = name;
-      it = errors_.emplace(negative, std::move(answer)).first;
+      if (full) answer.append(py::str("full"));
+      it = errors_.emplace(key_of, std::move(answer)).first;
     }
     return it->second;
   }
@@ -344,6 +352,8 @@ class Executor {
       py::object err = e.value().attr("errno");
       out[0] = py::str("err");
       out[1] = !err.is_none() && errnames_.contains(err) ? py::object(errnames_[err]) : err;
+      if (py::isinstance(e.value(), chain_full_) && py::int_(ERANGE).equal(err))
+        out.append(py::str("full"));
       return out;
     }
     const bool argument = e.matches(PyExc_TypeError) || e.matches(PyExc_ValueError);
@@ -417,6 +427,7 @@ class Executor {
   py::str ok_;
   py::object ok_none_;  // ["ok", None], shared by every op that succeeds without a label
   py::tuple empty_, closed_;
+  py::object chain_full_;  // mprog.errors.ChainFull
   std::unordered_map<int, py::object> errors_;  // negative errno -> ["err", name], shared
   std::unordered_map<std::uint32_t, std::size_t> prog_label_, link_label_;  // id -> label
   std::size_t known_programs_ = 0, known_links_ = 0;
