@@ -66,17 +66,34 @@ class Executor {
     ok_none[0] = ok_;
     ok_none[1] = py::none();
     ok_none_ = std::move(ok_none);
+    chain_full_ = py::module_::import("mprog.errors").attr("ChainFull");
   }
 
   // Runs the records; (answers, states, handles), one entry per record, or up to and
   // including the first record that names an object the core does not have, whose answer is
   // ["malformed", why].
-  py::tuple run(py::handle records) {
+  //
+  // With `expected` (the model's (answers, states, handles) for the same records) the
+  // comparison is made here, op by op: None if every op agrees, else the lists up to and
+  // including the first op that differs. A state is compared again only where one side's
+  // moved: while neither the model's state object nor the core's changed since an op that
+  // agreed, they still agree.
+  py::object run(py::handle records, const std::optional<py::tuple>& expected = std::nullopt) {
     Bytes bytes(records);
     if (bytes.size() % sizeof(Op)) throw py::value_error("records must be 16 bytes each");
     const std::size_t n = bytes.size() / sizeof(Op);
+    py::list want_answers, want_states, want_handles;
+    if (expected) {
+      if (expected->size() != 3) throw py::value_error("expected: (answers, states, handles)");
+      want_answers = (*expected)[0].cast<py::list>();
+      want_states = (*expected)[1].cast<py::list>();
+      want_handles = (*expected)[2].cast<py::list>();
+      if (want_answers.size() != n || want_states.size() != n || want_handles.size() != n)
+        throw py::value_error("expected: one answer, state and handles per record");
+    }
     learn_labels();
     py::list answers(n), states(n), handles(n);
+    py::handle agreed_mine, agreed_theirs;  // the last pair of states found equal
     for (std::size_t i = 0; i < n; ++i) {
       Op op;
       std::memcpy(&op, bytes.data() + i * sizeof(Op), sizeof(Op));  // any alignment
@@ -111,7 +128,22 @@ class Executor {
         states[i] = state();
         handles[i] = named_handles(op);
       }
+      if (!expected) continue;
+      py::handle theirs = states[i], mine = want_states[i];
+      bool same = answers[i].equal(want_answers[i]) && handles[i].equal(want_handles[i]);
+      if (same && !(theirs.is(agreed_theirs) && mine.is(agreed_mine))) {
+        same = theirs.equal(mine);
+        if (same) {
+          agreed_theirs = theirs;
+          agreed_mine = mine;
+        }
+      }
+      if (!same) {
+        const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
+        return py::make_tuple(answers[ran], states[ran], handles[ran]);
+      }
     }
+    if (expected) return py::none();
     return py::make_tuple(answers, states, handles);
   }
 
@@ -286,7 +318,7 @@ class Executor {
                    rev = expected(op.expect), made;
         const Result r = b_->link_result(ProgramArg(prog), FlagsArg(flags), RelativeArg(rel),
                                          IntArg(rev), made, keep);
-        if (!r) return error(r.error);
+        if (!r) return error(r.error, r.why == Why::chain_full);
         link_label_[made.cast<LinkObject&>().core.id] = op.link;
         links[op.link] = made;
         return ok_label(op.link);
@@ -322,17 +354,24 @@ class Executor {
     return std::move(out);
   }
 
-  py::object outcome(const Result& r) { return r ? py::object(ok_none_) : error(r.error); }
+  py::object outcome(const Result& r) {
+    return r ? py::object(ok_none_) : error(r.error, r.why == Why::chain_full);
+  }
 
-  py::object error(int negative) {
-    auto it = errors_.find(negative);
+  // ["err", "ENAME"], and "full" after it for a full chain whose errno also says something
+  // else (upstream's ERANGE), as mprog.ops.Interpreter tells a ChainFull apart.
+  py::object error(int negative, bool full = false) {
+    full = full && -negative == ERANGE;
+    const int key_of = full ? negative - (1 << 16) : negative;
+    auto it = errors_.find(key_of);
     if (it == errors_.end()) {
       py::object key = py::int_(-negative);
       py::object name = errnames_.contains(key) ? py::object(errnames_[key]) : key;
       py::list answer(2);
       answer[0] = py::str("err");
       answer[1] = name;
-      it = errors_.emplace(negative, std::move(answer)).first;
+      if (full) answer.append(py::str("full"));
+      it = errors_.emplace(key_of, std::move(answer)).first;
     }
     return it->second;
   }
@@ -344,6 +383,8 @@ class Executor {
       py::object err = e.value().attr("errno");
       out[0] = py::str("err");
       out[1] = !err.is_none() && errnames_.contains(err) ? py::object(errnames_[err]) : err;
+      if (py::isinstance(e.value(), chain_full_) && py::int_(ERANGE).equal(err))
+        out.append(py::str("full"));
       return out;
     }
     const bool argument = e.matches(PyExc_TypeError) || e.matches(PyExc_ValueError);
@@ -417,6 +458,7 @@ class Executor {
   py::str ok_;
   py::object ok_none_;  // ["ok", None], shared by every op that succeeds without a label
   py::tuple empty_, closed_;
+  py::object chain_full_;  // mprog.errors.ChainFull
   std::unordered_map<int, py::object> errors_;  // negative errno -> ["err", name], shared
   std::unordered_map<std::uint32_t, std::size_t> prog_label_, link_label_;  // id -> label
   std::size_t known_programs_ = 0, known_links_ = 0;
@@ -441,11 +483,16 @@ void bind_executor(py::module_& m) {
            "bundle: a chain Bundle (upstream or v2); errnames: errno -> name "
            "(errno.errorcode); txs: the dict of transactions by label to use (a new one if "
            "None).")
-      .def("run", [](Executor& e, const py::buffer& records) { return e.run(records); },
-           py::arg("records"),
+      .def("run", [](Executor& e, const py::buffer& records,
+                     const std::optional<py::tuple>& expected) {
+             return e.run(records, expected);
+           },
+           py::arg("records"), py::arg("expected") = py::none(),
            "Run the records: (answers, states, handles), one entry per record, as "
            "mprog.ops.Interpreter builds them; a record naming an object the core does not "
-           "have ends the lists, its answer ['malformed', why].")
+           "have ends the lists, its answer ['malformed', why]. With expected (the same "
+           "three lists for these records), compared here: None if all agree, else the "
+           "lists up to the first op that differs.")
       .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
       .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).")
       .def_readonly("txs", &Executor::txs, "Transactions by label.");

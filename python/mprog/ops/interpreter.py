@@ -10,7 +10,8 @@ across backends:
   query result (a dict with ids mapped to labels) or ``None``;
 - ``["err", "EEXIST"]``: an ``OSError`` by errno name (its class is checked against the errno
   by ``violations``, so the pair (class, errno) is what agrees); ``query``'s ENOSPC adds
-  ``{"count": total, "partial": query}``;
+  ``{"count": total, "partial": query}``; an ERANGE that is a ``ChainFull`` (upstream's full
+  chain, where a bad position is ERANGE too) adds ``"full"``;
 - ``["raise", "ValueError"]`` / ``["raise", "TypeError"]``: argument errors of the protocol;
 - ``["crash", "AttributeError"]``: anything else (a backend bug); the message is kept in
   ``notes`` for the report, not compared.
@@ -38,6 +39,11 @@ SKIP = ["skip"]
 
 #: The state of a closed bundle.
 CLOSED = ("closed",)
+
+#: The third element of an ``["err", ...]`` answer whose errno says "chain full" and also
+#: something else (upstream's ERANGE: a bad position too): ``ChainFull`` says which.
+FULL = "full"
+SHARED_WITH_FULL = frozenset({_errno.ERANGE})
 
 
 def errname(err: Optional[int]) -> Any:
@@ -84,6 +90,8 @@ class Interpreter:
         #: The core reads its handles' states for ``snapshot`` in one call (the same fields
         #: its properties return); other backends are read property by property.
         self._handle_states: Any = None
+        self._last_read: Any = None  # the last handle states read and what snapshot made of them
+        self._last_chain: Any = None  # the last state() and the chain dict snapshot made of it
         import mprog
         if module is mprog:
             self._handle_states = mprog._core.handle_states
@@ -127,6 +135,8 @@ class Interpreter:
             partial = getattr(e, "partial", None)
             out.append({"count": getattr(e, "count", None),
                         "partial": self._query(partial) if partial is not None else None})
+        elif isinstance(e, errors.ChainFull) and e.errno in SHARED_WITH_FULL:
+            out.append(FULL)  # a full chain, told apart from a bad position (same errno)
         return out
 
     def _conform(self, op: Op, e: MprogError) -> None:
@@ -145,19 +155,6 @@ class Interpreter:
 
     def _run(self, op: Op) -> Any:
         kind = op["op"]
-        b = self.cgroups[op.get("cgroup", 0)]
-        if kind == "attach" or kind == "tx_attach":
-            on = b if kind == "attach" else self.txs[op["tx"]]
-            on.attach(self._prog(op["prog"]), self._flags(op["flags"]),
-                      self._target(op.get("relative")), self._target(op.get("replace")),
-                      self._revision(op["expected_revision"], b))
-            return None
-        if kind == "detach" or kind == "tx_detach":
-            on = b if kind == "detach" else self.txs[op["tx"]]
-            on.detach(self._prog(op.get("prog")), self._flags(op["flags"]),
-                      self._target(op.get("relative")),
-                      self._revision(op["expected_revision"], b))
-            return None
         if kind == "new_prog":
             label = op["as"]
             p = self._new_program(f"p{label}")
@@ -166,10 +163,22 @@ class Interpreter:
             self._prog_label[p.id] = label
             self._forget_unknown()
             return label
+        b = self.cgroups[op["cgroup"]] if "cgroup" in op else self.bundle
+        if kind == "attach" or kind == "tx_attach":
+            on = b if kind == "attach" else self.txs[op["tx"]]
+            prog, flags, relative = self._placement(op)
+            replace = op.get("replace")
+            on.attach(prog, flags, relative, replace if replace is None else self._target(replace),
+                      self._revision(op["expected_revision"], b))
+            return None
+        if kind == "detach" or kind == "tx_detach":
+            on = b if kind == "detach" else self.txs[op["tx"]]
+            prog, flags, relative = self._placement(op)
+            on.detach(prog, flags, relative, self._revision(op["expected_revision"], b))
+            return None
         if kind == "link":
-            link = b.link(self._prog(op["prog"]), self._flags(op["flags"]),
-                          self._target(op.get("relative")),
-                          self._revision(op["expected_revision"], b))
+            prog, flags, relative = self._placement(op)
+            link = b.link(prog, flags, relative, self._revision(op["expected_revision"], b))
             label = op["as"]
             self.links[label] = link
             self.link_ids[label] = link.id
@@ -227,6 +236,17 @@ class Interpreter:
             return self.module.Program(name=name, dialect="cgroup")
         return self.module.Program(name=name)
 
+    def _placement(self, op: Op) -> Tuple[Any, Any, Any]:
+        """The program, flags and relative of an attach, link or detach, in the order a call
+        evaluates them (plain labels and ints looked up here, the rest by ``_prog``...)."""
+        prog = op.get("prog")
+        prog = self.progs[prog] if type(prog) is int else self._prog(prog)
+        flags = op["flags"]
+        if type(flags) is not int:
+            flags = self._bad(flags)
+        relative = op.get("relative")
+        return prog, flags, relative if relative is None else self._target(relative)
+
     def _prog(self, value: Any) -> Any:
         if value is None:
             return None
@@ -283,13 +303,14 @@ class Interpreter:
         kind = spec["kind"]
         if kind == "zero":
             return 0
+        if kind == "current":
+            current: int = bundle.revision  # the backend module is untyped (Any)
+            return current
         if kind == "value":
             return cast(int, spec["value"])  # as the trace gives it: the backend checks it
         if kind == "bad":
             return self._bad(spec)
-        current: int = bundle.revision  # the backend module is untyped (Any)
-        if kind == "current":
-            return current
+        current = bundle.revision
         if kind == "future":
             return current + 1
         # stale: a revision the chain had before (or, on a fresh chain, one it never had)
@@ -437,19 +458,14 @@ class Interpreter:
         b = self.bundle
         listed: Any = None
         if self._handle_states is not None:
-            closed, link_states, ids = self._handle_states(
-                list(self.progs.values()), list(self.links.values()),
-                None if b.closed else b)
-            progs = dict(zip(self.progs, closed))
-            label = self._prog_label
-            links = {link: [attached, shut, None if prog is None else label[prog]]
-                     for link, (attached, shut, prog) in zip(self.links, link_states)}
-            listed = None if ids is None else list(map(label.__getitem__, ids))
+            read = self._handle_states(list(self.progs.values()), list(self.links.values()),
+                                       None if b.closed else b)
+            progs, links, listed = self._from_handle_states(read)
         else:
             progs = {label: bool(p.closed) for label, p in self.progs.items()}
             links = {label: self._link_state(link) for label, link in self.links.items()}
         try:
-            chain = self._query(b.query())
+            chain = self._chain()
         except ValueError:  # the bundle is closed
             chain = {"revision": None, "count": 0, "progs": [], "links": [], "prog_flags": [],
                      "link_flags": [], "closed": True}
@@ -462,6 +478,46 @@ class Interpreter:
         if self.dialect == "cgroup":
             state["cgroups"] = self._tree()
         return state
+
+    def _from_handle_states(self, read: Tuple[Any, Any, Any]) -> Tuple[Any, Any, Any]:
+        """``snapshot``'s programs, links and ``list(bundle)`` from ``_core.handle_states``.
+        What did not change since the last snapshot is the last one's object again (the
+        reads are compared, the dicts reused), so comparing snapshots is mostly identity."""
+        closed, link_states, ids = read
+        label = self._prog_label
+        # labels are only ever added (a program's id keeps its label): their count says
+        # whether an id could read differently now
+        known = (len(self.progs), len(self.links), len(label))
+        last = self._last_read
+        same = last is not None and last[0] == known
+        progs = last[1] if same and last[2] == closed else dict(zip(self.progs, closed))
+        if same and last[3] == link_states:
+            links = last[4]
+        else:
+            links = {link: [attached, shut, None if prog is None else label[prog]]
+                     for link, (attached, shut, prog) in zip(self.links, link_states)}
+        listed = None if ids is None else list(map(label.__getitem__, ids))
+        self._last_read = (known, progs, closed, link_states, links)
+        return progs, links, listed
+
+    def _chain(self) -> Dict[str, Any]:
+        """``snapshot``'s chain: the bundle's query by label, read through ``state()`` (which
+        reads ``query()`` and relabels only what moved) where it has no cgroup tree to read."""
+        if self.dialect == "cgroup":
+            return self._query(self.bundle.query())
+        state = self.state()
+        if len(state) == 1:
+            raise ValueError("the bundle is closed")
+        last = self._last_chain
+        if last is not None and last[0] is state:
+            kept: Dict[str, Any] = last[1]
+            return kept
+        revision, count, progs, links, prog_flags, link_flags = state
+        chain = {"revision": revision, "count": count, "progs": list(progs),
+                 "links": list(links), "prog_flags": list(prog_flags),
+                 "link_flags": list(link_flags)}
+        self._last_chain = (state, chain)
+        return chain
 
     def _link_state(self, link: Any) -> List[Any]:
         try:
