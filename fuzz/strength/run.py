@@ -134,9 +134,7 @@ class Tree:
             shutil.rmtree(work, ignore_errors=True)
         if p.returncode == 0:
             return {"detected": False, "seconds": seconds, "detail": ""}
-        why = [ln for ln in p.stderr.splitlines()
-               if "invariant broken" in ln or "Divergence" in ln or "ERROR:" in ln]
-        return {"detected": True, "seconds": seconds, "detail": (why or ["exit"])[0][:160]}
+        return {"detected": True, "seconds": seconds, "detail": why(p.stderr)}
 
     def seeds(self) -> Dict[str, str]:
         out = {"libfuzzer": os.path.join(self.top, "seeds", "core_ops")}
@@ -146,6 +144,17 @@ class Tree:
             sh([sys.executable, os.path.join(self.src, "fuzz", script), "--write-seeds",
                 out[engine]], env=self.env)
         return out
+
+
+def why(stderr: str) -> str:
+    """What a coverage-guided engine reported: a divergence or broken invariant if it says
+    one, else the Python exception (atheris) or libFuzzer's own error line."""
+    lines = stderr.splitlines()
+    for marks in (("Divergence", "invariant broken"), ("Error:", "Exception:"), ("ERROR:",)):
+        found = [ln.strip() for ln in lines if any(m in ln for m in marks)]
+        if found:
+            return found[0][:160]
+    return "exit"
 
 
 def has_atheris() -> bool:
@@ -218,6 +227,30 @@ def table(rows: List[Dict[str, Any]], budget: float) -> str:
     return "\n".join(out)
 
 
+def summary(rows: List[Dict[str, Any]], budget: float) -> str:
+    """One row per engine: how many of the mutants it ran on it found (in all its runs, in
+    some), and the median and slowest of its times to detect (a run's median, for the
+    campaign's several); whether it flagged the unmutated tree."""
+    out = ["| engine | mutants found (all runs) | found by some run | median time | slowest "
+           "| flagged the unmutated tree |", "|---|---|---|---|---|---|"]
+    for engine in ENGINES:
+        mine = [r for r in rows if r["engine"] == engine and r["mutant"] != "(none)"]
+        if not mine:
+            continue
+        clean = [r for r in rows if r["engine"] == engine and r["mutant"] == "(none)"]
+        every = [r for r in mine if r["detected"] == r["runs"]]
+        some = [r for r in mine if r["detected"]]
+        times = [r["seconds"] for r in some if r["seconds"] is not None
+                 and r["seconds"] == r["seconds"]]
+        slowest = [r["max_seconds"] for r in some if r["max_seconds"] is not None]
+        out.append(f"| {engine} | {len(every)}/{len(mine)} | {len(some)}/{len(mine)} | "
+                   + (f"{statistics.median(times):.1f} s" if times else "-") + " | "
+                   + (f"{max(slowest):.1f} s" if slowest else "-") + " | "
+                   + ("yes" if any(r["detected"] for r in clean) else "no" if clean else "-")
+                   + " |")
+    return "\n".join(out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=20.0, help="seconds per engine run (20)")
@@ -227,13 +260,18 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated mutant names")
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--deadline", type=float,
+                    help="minutes: start no mutant after this (the ones left are listed as not "
+                         "measured), so a run ends in about this plus one mutant's time")
     ap.add_argument("--table-from", help="only print the table of rows an earlier --json wrote")
     args = ap.parse_args()
     if args.table_from:
         with open(args.table_from) as f:
-            print(table(json.load(f), args.budget))
+            rows = json.load(f)
+        print(table(rows, args.budget) + "\n\n" + summary(rows, args.budget))
         return 0
     engines = [e for e in args.engines.split(",") if e not in HARNESSES or has_atheris()]
+    skipped: List[str] = []
     chosen = [m for m in MUTANTS if not args.only or m.name in args.only.split(",")]
     top = tempfile.mkdtemp(prefix="mprog-strength-")
     started = time.monotonic()
@@ -244,7 +282,10 @@ def main() -> int:
         seeds = tree.seeds()
         rows = measure(tree, None, engines, args.budget, args.campaign_seeds, seeds,
                        args.seed_base)
-        for m in chosen:
+        for i, m in enumerate(chosen):
+            if args.deadline is not None and time.monotonic() - started > args.deadline * 60:
+                skipped = [x.name for x in chosen[i:]]
+                break
             text = tree.apply(m)
             try:
                 tree.build()
@@ -252,11 +293,18 @@ def main() -> int:
                                 args.seed_base)
             finally:
                 tree.restore(m, text)
+            if args.json:  # as it goes: a run stopped early keeps what it measured
+                with open(args.json, "w") as f:
+                    json.dump(rows, f, indent=1)
     finally:
         shutil.rmtree(top, ignore_errors=True)
     load = os.getloadavg()
     print(table(rows, args.budget))
-    print(f"\n{len(chosen)} mutants, {time.monotonic() - started:.0f} s in all; "
+    print()
+    print(summary(rows, args.budget))
+    if skipped:
+        print(f"\nnot measured (the deadline of {args.deadline:g} min): {', '.join(skipped)}")
+    print(f"\n{len(chosen) - len(skipped)} mutants, {time.monotonic() - started:.0f} s in all; "
           f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
           f"on {os.cpu_count()} cores")
     if args.json:

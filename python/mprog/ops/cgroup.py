@@ -69,7 +69,7 @@ class CgroupGenerator(Generator):
                 op["cgroup"] = target
                 if kind == "query" and r.random() < 0.5:
                     op["effective"] = True
-            out.append(disambiguate(op, self.dialect))
+            out.append(disambiguate(op, self.dialect) if op.get("relative") else op)
         return out
 
     def fill(self, upto: int) -> List[Op]:
