@@ -84,11 +84,13 @@ class Bundle(LinkCalls, Unique):
 
     @property
     def revision(self) -> int:
-        self._check_open()
+        if self._closed:  # (asked this way first: the fuzzer reads the revision often)
+            self._check_open()
         return self._revision
 
     def __len__(self) -> int:
-        self._check_open()
+        if self._closed:
+            self._check_open()
         return len(self._slots)
 
     def __iter__(self) -> Iterator[Program]:
