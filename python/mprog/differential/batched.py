@@ -45,6 +45,10 @@ from .trial import Trial
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
 
+#: The ops ``Trial._learn`` learns more from than the chain order (which ``Trial._see`` keeps).
+LEARNS = frozenset({"new_prog", "link", "prog_close", "link_close", "update", "tx_begin",
+                    "tx_commit", "tx_discard", "new_cgroup"})
+
 #: The ops whose digest has a handle part (``Interpreter.handles``): every other op's is ().
 NAMES_A_HANDLE = frozenset({"link", "update", "link_detach", "link_close", "prog_close"})
 
@@ -82,6 +86,7 @@ class BatchedTrial(Trial):
         self.batching = True
         self._made = [0, 0]  # program and link labels the executor's lists will hold
         self._state = self.model.state()  # the model's state after the last op
+        self._see(self._state)
         self._records = bytearray()
         self._at: List[int] = []  # queued ops: their positions in self.ops
         self._answers: List[Any] = []  # ... and the model's answers, states and handles
@@ -110,12 +115,15 @@ class BatchedTrial(Trial):
             self._diverge("protocol", "error does not follow docs/protocol.md",
                           {model.name: model.violations})
         before = self._state
-        if state is not before and len(state) > 1 and len(before) > 1:
-            problem = self._transition(op, answer, before, state)
-            if problem:
-                self._stop(op, answers)
-                self._diverge("invariant", "an invariant does not hold",
-                              {s.name: [problem] for s in self.sides})
+        if state is not before:
+            if len(state) > 1 and len(before) > 1:
+                problem = self._transition(op, answer, before, state)
+                if problem:
+                    self._stop(op, answers)
+                    self._diverge("invariant", "an invariant does not hold",
+                                  {s.name: [problem] for s in self.sides})
+            self._state = state
+            self._see(state)
         self._records += rec
         self._at.append(len(self.ops))
         self._answers.append(answer)
@@ -123,10 +131,10 @@ class BatchedTrial(Trial):
         self._handles.append(handles)
         self.ops.append(op)
         self.answers.append(answers)
-        self._state = state
-        if kind == "new_prog" or kind == "link":
-            self._made[kind == "link"] += 1
-        self._learn(op, answer, state)
+        if kind in LEARNS:  # what else Trial._learn learns (the order: _see, above)
+            if kind == "new_prog" or kind == "link":
+                self._made[kind == "link"] += 1
+            self._learn(op, answer, state)
         if len(self._at) >= MAX_QUEUE:
             self.flush()
         return answers
