@@ -147,7 +147,8 @@ def find_prog(slots: Slots, prog: Optional[Program]) -> Optional[int]:
     return None
 
 
-def find_link(slots: Slots, link: BpfLink) -> Optional[int]:
+def find_link(slots: Tuple[Any, ...], link: BpfLink) -> Optional[int]:
+    """Where ``link``'s slot is (also a cgroup list's entry: anything with a ``link``)."""
     for slot in slots:
         if slot.link is link:
             return slots.index(slot)
