@@ -108,3 +108,38 @@ def test_a_campaign_puts_the_garbage_collector_back_as_it_found_it():
     before = gc.get_threshold(), gc.get_freeze_count()
     run_campaign({"core": mprog, "model": model}, traces=2, seed=1, out=None, minimize=False)
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_the_executor_compares_with_the_model_s_lists_and_stops_at_the_first_difference():
+    attach = {"op": "attach", "flags": 0, "relative": None, "replace": None,
+              "expected_revision": {"kind": "zero"}}
+    ops = ([{"op": "new_prog", "as": i} for i in range(3)]
+           + [{**attach, "prog": i} for i in (0, 1, 1, 2)])
+    other = Interpreter("model", model, "upstream")
+    try:
+        mine = ([], [], [])
+        for op in ops:
+            mine[0].append(other.apply(op))
+            mine[1].append(other.state())
+            mine[2].append(other.handles(op))
+    finally:
+        assert other.close() == []
+    records = b"".join(batch.record(op) for op in ops)
+    for change, at in ((None, None), ("answer", 5), ("state", 4), ("state", 6)):
+        side = Interpreter("core", mprog, "upstream")
+        ex = _core.Executor(side.bundle, errno.errorcode, side.txs)
+        want = ([list(a) for a in mine[0]], list(mine[1]), list(mine[2]))
+        if change == "answer":
+            want[0][at] = ["ok", None]  # the model said EEXIST
+        elif change == "state":
+            want[1][at] = want[1][at][:1] + (99,) + want[1][at][2:]
+        try:
+            got = ex.run(records, want)
+            if change is None:
+                assert got is None
+            else:
+                assert got is not None and len(got[0]) == at + 1  # up to the difference
+                assert got[0][:at] == want[0][:at] and got[1][:at] == want[1][:at]
+        finally:
+            side.adopt(ex.programs, ex.links)
+            assert side.close() == []

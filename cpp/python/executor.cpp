@@ -4,9 +4,9 @@
 // detach_result, update_link_result, detach_link_result, LinkObject::close,
 // ProgramObject::close) with Python objects as arguments, exactly as a Python call passes
 // them; only the core's refusal comes back as a Result instead of an exception (Refusal::keep).
-// Queries and the ops of a transaction (records of the executor alone) call the Python-facing
-// methods themselves (Bundle.query, Bundle.transaction, Transaction.attach/detach/commit/
-// discard), their exceptions normalized as the interpreter normalizes them.
+// Queries read the core's query as BundleObject::query does (QueryTooSmall's partial result
+// too); the ops of a transaction go through Bundle.transaction and TransactionObject's
+// *_result methods (the refusal handed back, as the bundle's).
 // Per op the executor then builds what mprog.ops.Interpreter builds for a backend:
 //   answer:  ["ok", None] / ["ok", label] / ["err", "ENAME"] / ["raise", "TypeError"] / ...
 //   state:   (revision, count, program labels, link labels, program flags, link flags), or
@@ -19,6 +19,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -31,6 +32,7 @@
 #include "mprog/replay.hpp"
 #include "objects.hpp"
 #include "replay_binding.hpp"
+#include "transaction_object.hpp"
 
 namespace mprog::python {
 namespace {
@@ -46,9 +48,8 @@ using replay::Opcode;
 }
 
 // Opcodes of the executor alone (mprog.batch: QUERY, TX_*), past replay::Opcode's: a query
-// and the ops of a transaction, which a Session has no use for. They run through the
-// Python-facing methods (Bundle.query, Bundle.transaction, Transaction.*), as the
-// interpreter calls them. A transaction is named by label in Op::link; a query's count by
+// and the ops of a transaction, which a Session has no use for (see the header comment for
+// how they run). A transaction is named by label in Op::link; a query's count by
 // its kind in Op::expect (CountKind) and, for CountKind::value, its value in Op::flags.
 constexpr std::uint8_t kQuery = 8, kTxBegin = 9, kTxAttach = 10, kTxDetach = 11,
                        kTxCommit = 12, kTxDiscard = 13;
@@ -72,12 +73,28 @@ class Executor {
   // Runs the records; (answers, states, handles), one entry per record, or up to and
   // including the first record that names an object the core does not have, whose answer is
   // ["malformed", why].
-  py::tuple run(py::handle records) {
+  //
+  // With `expected` (the model's (answers, states, handles) for the same records) the
+  // comparison is made here, op by op: None if every op agrees, else the lists up to and
+  // including the first op that differs. A state is compared again only where one side's
+  // moved: while neither the model's state object nor the core's changed since an op that
+  // agreed, they still agree.
+  py::object run(py::handle records, const std::optional<py::tuple>& expected = std::nullopt) {
     Bytes bytes(records);
     if (bytes.size() % sizeof(Op)) throw py::value_error("records must be 16 bytes each");
     const std::size_t n = bytes.size() / sizeof(Op);
+    py::list want_answers, want_states, want_handles;
+    if (expected) {
+      if (expected->size() != 3) throw py::value_error("expected: (answers, states, handles)");
+      want_answers = (*expected)[0].cast<py::list>();
+      want_states = (*expected)[1].cast<py::list>();
+      want_handles = (*expected)[2].cast<py::list>();
+      if (want_answers.size() != n || want_states.size() != n || want_handles.size() != n)
+        throw py::value_error("expected: one answer, state and handles per record");
+    }
     learn_labels();
     py::list answers(n), states(n), handles(n);
+    py::handle agreed_mine, agreed_theirs;  // the last pair of states found equal
     for (std::size_t i = 0; i < n; ++i) {
       Op op;
       std::memcpy(&op, bytes.data() + i * sizeof(Op), sizeof(Op));  // any alignment
@@ -112,7 +129,22 @@ class Executor {
         states[i] = state();
         handles[i] = named_handles(op);
       }
+      if (!expected) continue;
+      py::handle theirs = states[i], mine = want_states[i];
+      bool same = answers[i].equal(want_answers[i]) && handles[i].equal(want_handles[i]);
+      if (same && !(theirs.is(agreed_theirs) && mine.is(agreed_mine))) {
+        same = theirs.equal(mine);
+        if (same) {
+          agreed_theirs = theirs;
+          agreed_mine = mine;
+        }
+      }
+      if (!same) {
+        const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
+        return py::make_tuple(answers[ran], states[ran], handles[ran]);
+      }
     }
+    if (expected) return py::none();
     return py::make_tuple(answers, states, handles);
   }
 
@@ -178,55 +210,71 @@ class Executor {
     return txs[key];
   }
 
-  // The interpreter's normalized query result: ids as labels, flag arrays as lists.
-  py::dict normalized(py::handle q) const {
+  // The interpreter's normalized query result of the first n entries: ids as labels, flag
+  // arrays as lists.
+  py::dict normalized(const QueryHead& head, const QueryEntry* entries, std::uint32_t n) const {
+    auto [progs, link_labels, prog_flags, link_flags] = columns<py::list>(entries, n);
     py::dict out;
-    out["revision"] = q.attr("revision");
-    out["count"] = q.attr("count");
-    py::list progs, link_labels;
-    for (py::handle id : q.attr("prog_ids")) progs.append(prog_label(id.cast<std::uint32_t>()));
-    for (py::handle id : q.attr("link_ids")) link_labels.append(link_label(id.cast<std::uint32_t>()));
+    out["revision"] = py::int_(head.revision);
+    out["count"] = py::int_(head.count);
     out["progs"] = std::move(progs);
     out["links"] = std::move(link_labels);
-    out["prog_flags"] = py::list(q.attr("prog_attach_flags"));
-    out["link_flags"] = py::list(q.attr("link_attach_flags"));
+    out["prog_flags"] = std::move(prog_flags);
+    out["link_flags"] = std::move(link_flags);
     return out;
   }
 
-  // As mprog.ops.Interpreter runs {"op": "query", "count": ...}, ENOSPC's partial result too.
+  // A query's first n entries as four sequences (a list each for an answer, a tuple each for
+  // a state): program labels, link labels, program flags, link flags.
+  template <typename Seq>
+  std::array<Seq, 4> columns(const QueryEntry* entries, std::uint32_t n) const {
+    std::array<Seq, 4> out{Seq(n), Seq(n), Seq(n), Seq(n)};
+    for (std::uint32_t i = 0; i < n; ++i) {
+      out[0][i] = prog_label(entries[i].prog_id);
+      out[1][i] = link_label(entries[i].link_id);
+      out[2][i] = py::int_(entries[i].prog_flags);
+      out[3][i] = py::int_(entries[i].link_flags);
+    }
+    return out;
+  }
+
+  // As mprog.ops.Interpreter runs {"op": "query", "count": ...}: Bundle.query's answer (a
+  // QueryResult, or QueryTooSmall (ENOSPC) with the entries that fit), read from the core's
+  // query as BundleObject::query reads it, without making the Python objects first.
   py::object query(const Op& op) {
-    py::object count;
+    std::uint32_t capacity = static_cast<std::uint32_t>(kSlots);  // count=None: all of them
     switch (static_cast<CountKind>(op.expect)) {
-      case CountKind::none: count = py::none(); break;
-      case CountKind::zero: count = py::int_(0); break;
-      case CountKind::value: count = py::int_(op.flags); break;
+      case CountKind::none: break;
+      case CountKind::zero: capacity = 0; break;
+      case CountKind::value: capacity = op.flags; break;
       case CountKind::shorter: case CountKind::exact: case CountKind::larger: {
         const std::uint32_t total = b_->size();  // ValueError if the bundle is closed
         const auto kind = static_cast<CountKind>(op.expect);
-        count = py::int_(kind == CountKind::exact    ? total
-                         : kind == CountKind::larger ? total + 1 + total / 2
-                         : std::max<std::uint32_t>(1, total - 1 - total / 3));
+        capacity = kind == CountKind::exact    ? total
+                   : kind == CountKind::larger ? total + 1 + total / 2
+                   : std::max<std::uint32_t>(1, total - 1 - total / 3);
         break;
       }
       default: malformed("unknown query count kind");
     }
-    try {
-      py::object q = bundle_.attr("query")(py::arg("count") = count);
-      py::list out(2);
+    b_->revision();  // the bundle is open (ValueError first, as query() checks it)
+    QueryHead head;
+    QueryEntry entries[kSlots];
+    const Result res = b_->core().query(head, entries, capacity);
+    const std::uint32_t n = std::min(capacity, head.count);
+    py::list out(res ? 2 : 3);
+    if (res) {
       out[0] = ok_;
-      out[1] = normalized(q);
+      out[1] = normalized(head, entries, n);
       return std::move(out);
-    } catch (py::error_already_set& e) {
-      py::list answer = raised(e);
-      if (e.matches(PyExc_OSError) && py::int_(ENOSPC).equal(e.value().attr("errno"))) {
-        py::object partial = py::getattr(e.value(), "partial", py::none());
-        py::dict extra;
-        extra["count"] = py::getattr(e.value(), "count", py::none());
-        extra["partial"] = partial.is_none() ? py::object(py::none()) : normalized(partial);
-        answer.append(std::move(extra));
-      }
-      return std::move(answer);
     }
+    py::dict partial;
+    partial["count"] = py::int_(head.count);
+    partial["partial"] = normalized(head, entries, n);
+    out[0] = py::str("err");
+    out[1] = error(res.error).cast<py::list>()[1];
+    out[2] = std::move(partial);
+    return std::move(out);
   }
 
   // The ops of a transaction, through Bundle.transaction and the Transaction's methods.
@@ -241,17 +289,21 @@ class Executor {
         py::object tx = transaction(op.link), prog = program(op.prog), flags = py::int_(op.flags),
                    rel = relative(op), replace = optional_program(op.other),
                    rev = expected(op.expect);
-        tx.attr("attach")(prog, flags, rel, replace, rev);
-        return ok_none_;
+        return outcome(tx.cast<TransactionObject&>().attach_result(
+            ProgramArg(prog), FlagsArg(flags), RelativeArg(rel), RelativeArg(replace),
+            IntArg(rev), Refusal::keep));
       }
       case kTxDetach: {
         py::object tx = transaction(op.link), prog = optional_program(op.prog),
                    flags = py::int_(op.flags), rel = relative(op), rev = expected(op.expect);
-        tx.attr("detach")(prog, flags, rel, rev);
-        return ok_none_;
+        return outcome(tx.cast<TransactionObject&>().detach_result(
+            OptionalProgramArg(prog), FlagsArg(flags), RelativeArg(rel), IntArg(rev),
+            Refusal::keep));
       }
-      case kTxCommit: transaction(op.link).attr("commit")(); return ok_none_;
-      case kTxDiscard: transaction(op.link).attr("discard")(); return ok_none_;
+      case kTxCommit:
+        return outcome(transaction(op.link).cast<TransactionObject&>().commit_result(
+            Refusal::keep));
+      case kTxDiscard: transaction(op.link).cast<TransactionObject&>().discard(); return ok_none_;
     }
     malformed("unknown opcode");
   }
@@ -383,13 +435,7 @@ class Executor {
     if (have_state_ && head.revision == head_.revision && head.count == head_.count &&
         std::memcmp(entries, entries_, n * sizeof(QueryEntry)) == 0)
       return state_;
-    py::tuple progs(n), link_labels(n), prog_flags(n), link_flags(n);
-    for (std::uint32_t i = 0; i < n; ++i) {
-      progs[i] = prog_label(entries[i].prog_id);
-      link_labels[i] = link_label(entries[i].link_id);
-      prog_flags[i] = py::int_(entries[i].prog_flags);
-      link_flags[i] = py::int_(entries[i].link_flags);
-    }
+    auto [progs, link_labels, prog_flags, link_flags] = columns<py::tuple>(entries, n);
     state_ = py::make_tuple(head.revision, head.count, progs, link_labels, prog_flags, link_flags);
     head_ = head;
     std::memcpy(entries_, entries, n * sizeof(QueryEntry));
@@ -452,11 +498,16 @@ void bind_executor(py::module_& m) {
            "bundle: a chain Bundle (upstream or v2); errnames: errno -> name "
            "(errno.errorcode); txs: the dict of transactions by label to use (a new one if "
            "None).")
-      .def("run", [](Executor& e, const py::buffer& records) { return e.run(records); },
-           py::arg("records"),
+      .def("run", [](Executor& e, const py::buffer& records,
+                     const std::optional<py::tuple>& expected) {
+             return e.run(records, expected);
+           },
+           py::arg("records"), py::arg("expected") = py::none(),
            "Run the records: (answers, states, handles), one entry per record, as "
            "mprog.ops.Interpreter builds them; a record naming an object the core does not "
-           "have ends the lists, its answer ['malformed', why].")
+           "have ends the lists, its answer ['malformed', why]. With expected (the same "
+           "three lists for these records), compared here: None if all agree, else the "
+           "lists up to the first op that differs.")
       .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
       .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).")
       .def_readonly("txs", &Executor::txs, "Transactions by label.");

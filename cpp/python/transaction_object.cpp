@@ -29,29 +29,36 @@ void TransactionObject::check_open() const {
   bundle().check_open();  // a bundle closed meanwhile takes nothing more
 }
 
-void TransactionObject::attach(const ProgramArg& prog, const FlagsArg& flags,
-                               const RelativeArg& relative, const RelativeArg& replace,
-                               const IntArg& expected_revision) {
+Result TransactionObject::attach_result(const ProgramArg& prog, const FlagsArg& flags,
+                                        const RelativeArg& relative, const RelativeArg& replace,
+                                        const IntArg& expected_revision, Refusal refusal) {
   check_open();
   Arguments a = bundle().arguments(flags, relative, replace, expected_revision, true);
   Request& r = a.request;
   r.prog = program_argument(prog, false);
   const Result res = tx_.attach(r);
-  if (!res) raise_result(res, Context::of("attach", r, bundle().core(), a.anchor).locate(res, tx_));
+  if (!res) {
+    if (refusal == Refusal::keep) return res;
+    raise_result(res, Context::of("attach", r, bundle().core(), a.anchor).locate(res, tx_));
+  }
   held_.append(prog);  // the scratch chain points at it
+  return res;
 }
 
-void TransactionObject::detach(const OptionalProgramArg& prog, const FlagsArg& flags,
-                               const RelativeArg& relative, const IntArg& expected_revision) {
+Result TransactionObject::detach_result(const OptionalProgramArg& prog, const FlagsArg& flags,
+                                        const RelativeArg& relative,
+                                        const IntArg& expected_revision, Refusal refusal) {
   check_open();
   Arguments a = bundle().arguments(flags, relative, py::none(), expected_revision, false);
   Request& r = a.request;
   r.prog = program_argument(prog, true);
   const Result res = tx_.detach(r);
-  if (!res) raise_result(res, Context::of("detach", r, bundle().core(), a.anchor).locate(res, tx_));
+  if (!res && refusal == Refusal::raise)
+    raise_result(res, Context::of("detach", r, bundle().core(), a.anchor).locate(res, tx_));
+  return res;
 }
 
-void TransactionObject::commit() {
+Result TransactionObject::commit_result(Refusal refusal) {
   check_open();
   BundleObject& b = bundle();
   // Hold what the new chain holds before letting go of what the old one held, so a program
@@ -67,6 +74,7 @@ void TransactionObject::commit() {
   const Result res = tx_.commit(expected_revision_);
   if (!res) {
     for (Program* p : joining) release(ProgramObject::of(p));
+    if (refusal == Refusal::keep) return res;
     Context c("transaction");
     c.expected_revision = expected_revision_;
     c.revision = b.revision();
@@ -76,10 +84,11 @@ void TransactionObject::commit() {
   done_ = true;
   if (tx_.operations() == 0) {  // nothing was installed: undo the holds taken above
     for (Program* p : joining) release(ProgramObject::of(p));
-    return;
+    return res;
   }
   for (Program* p : leaving) release(ProgramObject::of(p));
   b.changed();
+  return res;
 }
 
 py::list TransactionObject::programs() const {

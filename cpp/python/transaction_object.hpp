@@ -13,10 +13,23 @@ class TransactionObject {
  public:
   TransactionObject(py::object bundle, const IntArg& expected_revision);
   void attach(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
-              const RelativeArg& replace, const IntArg& expected_revision);
+              const RelativeArg& replace, const IntArg& expected_revision) {
+    attach_result(prog, flags, relative, replace, expected_revision, Refusal::raise);
+  }
   void detach(const OptionalProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
-              const IntArg& expected_revision);
-  void commit();
+              const IntArg& expected_revision) {
+    detach_result(prog, flags, relative, expected_revision, Refusal::raise);
+  }
+  void commit() { commit_result(Refusal::raise); }
+  // The same, the core's refusal handed back instead of raised with Refusal::keep (the batch
+  // executor, executor.cpp, as BundleObject's *_result); argument errors still raise.
+  Result attach_result(const ProgramArg& prog, const FlagsArg& flags, const RelativeArg& relative,
+                       const RelativeArg& replace, const IntArg& expected_revision,
+                       Refusal refusal);
+  Result detach_result(const OptionalProgramArg& prog, const FlagsArg& flags,
+                       const RelativeArg& relative, const IntArg& expected_revision,
+                       Refusal refusal);
+  Result commit_result(Refusal refusal);
   void discard() { done_ = true; }
   py::list programs() const;
   std::uint32_t size() const { return tx_.size(); }

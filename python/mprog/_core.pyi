@@ -121,9 +121,12 @@ class Executor:
 
     def __init__(self, bundle: Bundle, errnames: Dict[int, str],
                  txs: Optional[Dict[int, Any]] = None) -> None: ...
-    def run(self, records: ReadableBuffer) -> tuple[List[Any], List[Any], List[Any]]:
+    def run(self, records: ReadableBuffer,
+            expected: Optional[tuple[List[Any], List[Any], List[Any]]] = None
+            ) -> Optional[tuple[List[Any], List[Any], List[Any]]]:
         """Run the records: (answers, states, handles), one entry per record, as
-        mprog.ops.Interpreter builds them."""
+        mprog.ops.Interpreter builds them. With expected (the same three lists), compared
+        in C++: None if all agree, else the lists up to the first op that differs."""
     @property
     def programs(self) -> List[Program]:
         """Programs by label (appended to)."""

@@ -11,8 +11,9 @@ is a ``Trial`` (same interface, same labels, same generator view) that:
 - encodes each op as a 16-byte record (``mprog.batch.record``) and queues it; at the end of
   the trace (or before an op records cannot say) one C++ call, ``mprog._core.Executor.run``,
   runs the queue on the core's bundle and objects, the very ones the core's interpreter
-  holds, through the binding's own methods, and returns per op the answer and the digest in
-  the interpreter's form, so the engine compares whole lists with ``==``;
+  holds, through the binding's own methods, builds per op the answer and the digest in the
+  interpreter's form and compares them with the model's there (a state again only where
+  one side's moved), handing back the lists only up to an op that differs;
 - queues queries and the ops of a transaction too: the executor runs them through the
   Python-facing methods (``Bundle.query``, ``Bundle.transaction``, ``Transaction.*``) and
   answers them in the interpreter's form (a query's result by label, ENOSPC with its partial
@@ -43,6 +44,10 @@ from .trial import Trial
 
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
+
+#: The ops ``Trial._learn`` learns more from than the chain order (which ``Trial._see`` keeps).
+LEARNS = frozenset({"new_prog", "link", "prog_close", "link_close", "update", "tx_begin",
+                    "tx_commit", "tx_discard", "new_cgroup"})
 
 #: The ops whose digest has a handle part (``Interpreter.handles``): every other op's is ().
 NAMES_A_HANDLE = frozenset({"link", "update", "link_detach", "link_close", "prog_close"})
@@ -81,6 +86,7 @@ class BatchedTrial(Trial):
         self.batching = True
         self._made = [0, 0]  # program and link labels the executor's lists will hold
         self._state = self.model.state()  # the model's state after the last op
+        self._see(self._state)
         self._records = bytearray()
         self._at: List[int] = []  # queued ops: their positions in self.ops
         self._answers: List[Any] = []  # ... and the model's answers, states and handles
@@ -109,12 +115,15 @@ class BatchedTrial(Trial):
             self._diverge("protocol", "error does not follow docs/protocol.md",
                           {model.name: model.violations})
         before = self._state
-        if state is not before and len(state) > 1 and len(before) > 1:
-            problem = self._transition(op, answer, before, state)
-            if problem:
-                self._stop(op, answers)
-                self._diverge("invariant", "an invariant does not hold",
-                              {s.name: [problem] for s in self.sides})
+        if state is not before:
+            if len(state) > 1 and len(before) > 1:
+                problem = self._transition(op, answer, before, state)
+                if problem:
+                    self._stop(op, answers)
+                    self._diverge("invariant", "an invariant does not hold",
+                                  {s.name: [problem] for s in self.sides})
+            self._state = state
+            self._see(state)
         self._records += rec
         self._at.append(len(self.ops))
         self._answers.append(answer)
@@ -122,10 +131,10 @@ class BatchedTrial(Trial):
         self._handles.append(handles)
         self.ops.append(op)
         self.answers.append(answers)
-        self._state = state
-        if kind == "new_prog" or kind == "link":
-            self._made[kind == "link"] += 1
-        self._learn(op, answer, state)
+        if kind in LEARNS:  # what else Trial._learn learns (the order: _see, above)
+            if kind == "new_prog" or kind == "link":
+                self._made[kind == "link"] += 1
+            self._learn(op, answer, state)
         if len(self._at) >= MAX_QUEUE:
             self.flush()
         return answers
@@ -233,14 +242,14 @@ class BatchedTrial(Trial):
         core = self.core
         t0 = perf_counter()
         try:
-            theirs = self.executor.run(records)
+            theirs = self.executor.run(records, mine)  # compared there: None if all agree
         finally:
             self.seconds[core.name] = self.seconds.get(core.name, 0.0) + perf_counter() - t0
             core.adopt(self.executor.programs, self.executor.links)
-        if theirs[0] == mine[0] and theirs[1] == mine[1] and theirs[2] == mine[2]:
+        if theirs is None:
             return
         answers, states, handles = theirs
-        for i in range(len(at)):
+        for i in range(len(answers)):  # the last one differs
             kind = ("answer" if answers[i] != mine[0][i] else
                     "state" if states[i] != mine[1][i] or handles[i] != mine[2][i] else "")
             if kind:

@@ -232,10 +232,7 @@ class Trial:
         (``answer`` and ``digest``: the agreed outcome and state)."""
         kind = op["op"]
         v = self.view
-        if len(digest) >= 4:
-            v.order, v.slot_links = digest[2], digest[3]
-        else:  # the bundle is closed: it holds nothing
-            v.order, v.slot_links = (), ()
+        self._see(digest)
         if self.dialect == "cgroup" and len(digest) >= 7:
             # a closed cgroup: None
             v.cgroups = {entry[0]: entry[3] if len(entry) > 3 else None for entry in digest[6]}
@@ -272,6 +269,15 @@ class Trial:
         elif kind in ("tx_commit", "tx_discard"):
             if ok and op["tx"] in v.txs:
                 v.txs.remove(op["tx"])
+
+    def _see(self, digest: Tuple[Any, ...]) -> None:
+        """What every op teaches the generator's view: the chain's order from a digest (or a
+        state: the same leading fields)."""
+        v = self.view
+        if len(digest) >= 4:
+            v.order, v.slot_links = digest[2], digest[3]
+        else:  # the bundle is closed: it holds nothing
+            v.order, v.slot_links = (), ()
 
     def run(self, ops: List[Op]) -> None:
         for op in ops:

@@ -63,10 +63,13 @@ class Bundle(LinkCalls, Unique):
         self._changes = 0  # every commit; unlike the revision never back to 1 (transactions)
         self._closed = False
         self._watchers: List[Watcher] = []
-        #: Every public call runs holding it (``with self._lock`` first thing): one change (or
-        #: read) at a time, as the kernel's rtnl lock and the core's GIL-held calls make it, so
-        #: threads sharing a bundle see each change whole and an ``expected_revision`` is
-        #: compared with the revision it replaces. Reentrant: close() and watchers query.
+        #: Every public call runs holding it (first thing): one change (or read) at a time,
+        #: as the kernel's rtnl lock and the core's GIL-held calls make it, so threads sharing
+        #: a bundle see each change whole and an ``expected_revision`` is compared with the
+        #: revision it replaces (only query()'s kept answer, one immutable object, is read
+        #: without it). Reentrant: close() and watchers query. attach, link and detach call
+        #: acquire() and release() in try/finally rather than ``with``: the with protocol
+        #: costs as much again as the lock, on every operation.
         self._lock = threading.RLock()
         #: query()'s answer for the chain as it is (a QueryResult is immutable); a commit
         #: drops it, so a read costs nothing until the chain changes
@@ -81,11 +84,13 @@ class Bundle(LinkCalls, Unique):
 
     @property
     def revision(self) -> int:
-        self._check_open()
+        if self._closed:  # (asked this way first: the fuzzer reads the revision often)
+            self._check_open()
         return self._revision
 
     def __len__(self) -> int:
-        self._check_open()
+        if self._closed:
+            self._check_open()
         return len(self._slots)
 
     def __iter__(self) -> Iterator[Program]:
@@ -116,8 +121,11 @@ class Bundle(LinkCalls, Unique):
 
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
-        with self._lock:
-            flags, relative, replace, anchor = self._placement(flags, relative, replace)
+        self._lock.acquire()
+        try:
+            anchor = None
+            if self._closed or type(flags) is not int:  # (plain int flags: nothing to do)
+                flags, relative, replace, anchor = self._placement(flags, relative, replace)
             try:
                 new = self._plan_attach(self._slots, self._revision, prog, flags, relative,
                                         replace, expected_revision)
@@ -125,11 +133,16 @@ class Bundle(LinkCalls, Unique):
                 self._failed(e, anchor)
                 raise
             self._commit(new)
+        finally:
+            self._lock.release()
 
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
-        with self._lock:
-            flags, relative, _, anchor = self._placement(flags, relative, None)
+        self._lock.acquire()
+        try:
+            anchor = None
+            if self._closed or type(flags) is not int:
+                flags, relative, _, anchor = self._placement(flags, relative, None)
             try:
                 check_args(flags, relative, expected_revision, prog)
                 # What the syscall checks before bpf_mprog runs: unknown flags, then the fd.
@@ -145,11 +158,16 @@ class Bundle(LinkCalls, Unique):
             self._commit(new)
             link._link.attached = True
             return link
+        finally:
+            self._lock.release()
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
-        with self._lock:
-            flags, relative, _, anchor = self._placement(flags, relative, None)
+        self._lock.acquire()
+        try:
+            anchor = None
+            if self._closed or type(flags) is not int:
+                flags, relative, _, anchor = self._placement(flags, relative, None)
             try:
                 new = self._plan_detach(self._slots, self._revision, prog, flags, relative,
                                         expected_revision)
@@ -157,6 +175,8 @@ class Bundle(LinkCalls, Unique):
                 self._failed(e, anchor)
                 raise
             self._commit(new)
+        finally:
+            self._lock.release()
 
     def query(self, count: Optional[int] = None) -> QueryResult:
         # The kept answer is read without the lock: it is one immutable object, a commit

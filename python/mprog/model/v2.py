@@ -24,6 +24,9 @@ KNOWN = F.REPLACE | F.BEFORE | F.AFTER | F.FIRST | F.LAST | F.ID | F.LINK
 # them (attach() drops them); only what no u32 holds is refused up front.
 LINK_KNOWN = (1 << 32) - 1
 PINS = F.FIRST | F.LAST
+#: What gives a relative something to position against, and what says how it is named.
+DIRECTIVES = F.REPLACE | F.BEFORE | F.AFTER
+NAMING = F.ID | F.LINK
 
 
 def attach(slots: Slots, revision: int, req: Request) -> Slots:
@@ -85,8 +88,8 @@ def detach(slots: Slots, revision: int, req: Request) -> Slots:
 def _resolve(value: Any, flags: int, op: str, what: str) -> Optional[Anchor]:
     # Without REPLACE, BEFORE or AFTER there is nothing to position against: naming something
     # (a relative, ID or LINK) is EINVAL before any lookup.
-    if not flags & (F.REPLACE | F.BEFORE | F.AFTER):
-        if not is_none(value) or flags & (F.ID | F.LINK):
+    if not flags & DIRECTIVES:
+        if (value is not None and not is_none(value)) or flags & NAMING:
             raise error(E.EINVAL, op, f"{what} {describe(value)} needs REPLACE, BEFORE or AFTER")
         return None
     return resolve_relative(value, flags, F, op, what)
@@ -227,6 +230,8 @@ def _check_room(total: int, op: str) -> None:
 def _pinned_target(slots: Slots, op: str, flags: int,
                    prog: Optional[Program]) -> Optional[Program]:
     """FIRST targets the first entry, LAST the last (pinned or not); a named program must be it."""
+    if not flags & PINS:
+        return prog  # the usual case, first
     target = prog
     for pin, idx, name in ((F.FIRST, 0, "first"), (F.LAST, -1, "last")):
         if flags & pin:

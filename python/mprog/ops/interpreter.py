@@ -155,19 +155,6 @@ class Interpreter:
 
     def _run(self, op: Op) -> Any:
         kind = op["op"]
-        b = self.cgroups[op.get("cgroup", 0)]
-        if kind == "attach" or kind == "tx_attach":
-            on = b if kind == "attach" else self.txs[op["tx"]]
-            on.attach(self._prog(op["prog"]), self._flags(op["flags"]),
-                      self._target(op.get("relative")), self._target(op.get("replace")),
-                      self._revision(op["expected_revision"], b))
-            return None
-        if kind == "detach" or kind == "tx_detach":
-            on = b if kind == "detach" else self.txs[op["tx"]]
-            on.detach(self._prog(op.get("prog")), self._flags(op["flags"]),
-                      self._target(op.get("relative")),
-                      self._revision(op["expected_revision"], b))
-            return None
         if kind == "new_prog":
             label = op["as"]
             p = self._new_program(f"p{label}")
@@ -176,10 +163,22 @@ class Interpreter:
             self._prog_label[p.id] = label
             self._forget_unknown()
             return label
+        b = self.cgroups[op["cgroup"]] if "cgroup" in op else self.bundle
+        if kind == "attach" or kind == "tx_attach":
+            on = b if kind == "attach" else self.txs[op["tx"]]
+            prog, flags, relative = self._placement(op)
+            replace = op.get("replace")
+            on.attach(prog, flags, relative, replace if replace is None else self._target(replace),
+                      self._revision(op["expected_revision"], b))
+            return None
+        if kind == "detach" or kind == "tx_detach":
+            on = b if kind == "detach" else self.txs[op["tx"]]
+            prog, flags, relative = self._placement(op)
+            on.detach(prog, flags, relative, self._revision(op["expected_revision"], b))
+            return None
         if kind == "link":
-            link = b.link(self._prog(op["prog"]), self._flags(op["flags"]),
-                          self._target(op.get("relative")),
-                          self._revision(op["expected_revision"], b))
+            prog, flags, relative = self._placement(op)
+            link = b.link(prog, flags, relative, self._revision(op["expected_revision"], b))
             label = op["as"]
             self.links[label] = link
             self.link_ids[label] = link.id
@@ -237,6 +236,17 @@ class Interpreter:
             return self.module.Program(name=name, dialect="cgroup")
         return self.module.Program(name=name)
 
+    def _placement(self, op: Op) -> Tuple[Any, Any, Any]:
+        """The program, flags and relative of an attach, link or detach, in the order a call
+        evaluates them (plain labels and ints looked up here, the rest by ``_prog``...)."""
+        prog = op.get("prog")
+        prog = self.progs[prog] if type(prog) is int else self._prog(prog)
+        flags = op["flags"]
+        if type(flags) is not int:
+            flags = self._bad(flags)
+        relative = op.get("relative")
+        return prog, flags, relative if relative is None else self._target(relative)
+
     def _prog(self, value: Any) -> Any:
         if value is None:
             return None
@@ -293,13 +303,14 @@ class Interpreter:
         kind = spec["kind"]
         if kind == "zero":
             return 0
+        if kind == "current":
+            current: int = bundle.revision  # the backend module is untyped (Any)
+            return current
         if kind == "value":
             return cast(int, spec["value"])  # as the trace gives it: the backend checks it
         if kind == "bad":
             return self._bad(spec)
-        current: int = bundle.revision  # the backend module is untyped (Any)
-        if kind == "current":
-            return current
+        current = bundle.revision
         if kind == "future":
             return current + 1
         # stale: a revision the chain had before (or, on a fresh chain, one it never had)
