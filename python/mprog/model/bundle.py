@@ -84,11 +84,13 @@ class Bundle(LinkCalls, Unique):
 
     @property
     def revision(self) -> int:
-        self._check_open()
+        if self._closed:  # (asked this way first: the fuzzer reads the revision often)
+            self._check_open()
         return self._revision
 
     def __len__(self) -> int:
-        self._check_open()
+        if self._closed:
+            self._check_open()
         return len(self._slots)
 
     def __iter__(self) -> Iterator[Program]:
@@ -121,7 +123,9 @@ class Bundle(LinkCalls, Unique):
                expected_revision: int = 0) -> None:
         self._lock.acquire()
         try:
-            flags, relative, replace, anchor = self._placement(flags, relative, replace)
+            anchor = None
+            if self._closed or type(flags) is not int:  # (plain int flags: nothing to do)
+                flags, relative, replace, anchor = self._placement(flags, relative, replace)
             try:
                 new = self._plan_attach(self._slots, self._revision, prog, flags, relative,
                                         replace, expected_revision)
@@ -136,7 +140,9 @@ class Bundle(LinkCalls, Unique):
              expected_revision: int = 0) -> Link:
         self._lock.acquire()
         try:
-            flags, relative, _, anchor = self._placement(flags, relative, None)
+            anchor = None
+            if self._closed or type(flags) is not int:
+                flags, relative, _, anchor = self._placement(flags, relative, None)
             try:
                 check_args(flags, relative, expected_revision, prog)
                 # What the syscall checks before bpf_mprog runs: unknown flags, then the fd.
@@ -159,7 +165,9 @@ class Bundle(LinkCalls, Unique):
                expected_revision: int = 0) -> None:
         self._lock.acquire()
         try:
-            flags, relative, _, anchor = self._placement(flags, relative, None)
+            anchor = None
+            if self._closed or type(flags) is not int:
+                flags, relative, _, anchor = self._placement(flags, relative, None)
             try:
                 new = self._plan_detach(self._slots, self._revision, prog, flags, relative,
                                         expected_revision)

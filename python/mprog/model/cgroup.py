@@ -22,7 +22,7 @@ from ..errors import QueryTooSmall, error
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
 from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
-from .chain import describe, plain
+from .chain import describe, find_link, plain
 from .handles import BpfLink, Link, Program, chains
 from .link_calls import LinkCalls
 from .naming import (check_args, check_count, check_known, check_update, is_none, lookup,
@@ -170,8 +170,7 @@ class CgroupBundle(LinkCalls, Unique):
                 if named is None:
                     raise error(E.EINVAL, op,
                                 "with ALLOW_MULTI the program to detach must be named")
-                idx = next((i for i, e in enumerate(entries)
-                            if e.prog is named and e.link is None), None)
+                idx = _by_program(entries, named)
                 if idx is None:
                     raise error(E.ENOENT, op, f"{describe(named)} is not in the list by program")
             else:
@@ -262,7 +261,8 @@ class CgroupBundle(LinkCalls, Unique):
             CgroupBundle._generation += 1
 
     def _release(self, link: BpfLink) -> None:
-        idx = next(i for i, e in enumerate(self._entries) if e.link is link)
+        idx = find_link(self._entries, link)
+        assert idx is not None, "an attached link always has its entry"
         link.attached = False
         self._remove(idx)
 
@@ -371,9 +371,9 @@ def _existing_slot(entries: Entries, op: str, prog: Optional[Program], mode: int
             raise error(E.EINVAL, op, f"{describe(prog)} is already in the list")
     if replacing is None:
         return None
-    for i, e in enumerate(entries):
-        if e.link is None and e.prog is replacing:
-            return i
+    idx = _by_program(entries, replacing)
+    if idx is not None:
+        return idx
     raise error(E.ENOENT, op, f"the program to replace ({describe(replacing)}) is not in the "
                               "list by program")
 
@@ -396,14 +396,25 @@ def _insert_at(entries: Entries, op: str, prog: Optional[Program], link: Optiona
         return 0 if before else len(entries)
     if by_link:
         anchor_link = lookup(relative, by_id, Link, op, "relative")
-        idx = next((i for i, e in enumerate(entries) if e.link is anchor_link), None)
+        idx = find_link(entries, anchor_link)
     else:
         anchor_prog = lookup(relative, by_id, Program, op, "relative")
-        idx = next((i for i, e in enumerate(entries)
-                    if e.link is None and e.prog is anchor_prog), None)
+        idx = _by_program(entries, anchor_prog)
     if idx is None:
         raise error(E.ENOENT, op, f"relative {describe(relative)} is not in the list")
     if entries[idx].preorder != bool(flags & F.PREORDER):
         raise error(E.EINVAL, op, f"relative {describe(relative)} and the new entry differ "
                                   "in PREORDER")
     return idx if before else idx + 1
+
+
+# A plain loop, the position asked of the tuple once an entry matched, as model/chain.py's
+# lookups (whose ``find_link`` serves the entries too): cheaper than a generator, and the
+# model looks entries up on every detach.
+
+def _by_program(entries: Entries, prog: Optional[Program]) -> Optional[int]:
+    """Where ``prog`` is in the list by program (not through a link), or None."""
+    for entry in entries:
+        if entry.prog is prog and entry.link is None:
+            return entries.index(entry)
+    return None

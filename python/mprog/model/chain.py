@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import errno as E
-from types import SimpleNamespace
 from typing import Any, Optional, Tuple, Type
 
 from .. import messages as M
@@ -55,10 +54,22 @@ class Anchor:
 Slots = Tuple[Slot, ...]
 
 
+class Bits:
+    """A dialect's flags as plain int attributes, made by ``plain``."""
+
+    def __repr__(self) -> str:
+        return f"Bits({vars(self)})"
+
+
 def plain(flags: Type[enum.IntFlag]) -> Any:
     """A dialect's flags as plain ints (``F.BEFORE``), as its rules test them: an IntFlag's
-    ``&`` goes through the enum machinery, which cost most of an operation's time."""
-    return SimpleNamespace(**{str(f.name): int(f) for f in flags})
+    ``&`` goes through the enum machinery, which cost most of an operation's time. On an
+    instance of a plain class rather than a SimpleNamespace: Python reads those attributes
+    several times faster, and the rules read one at nearly every check."""
+    bits = Bits()
+    for f in flags:
+        setattr(bits, str(f.name), int(f))
+    return bits
 
 
 class Request:
@@ -136,7 +147,8 @@ def find_prog(slots: Slots, prog: Optional[Program]) -> Optional[int]:
     return None
 
 
-def find_link(slots: Slots, link: BpfLink) -> Optional[int]:
+def find_link(slots: Tuple[Any, ...], link: BpfLink) -> Optional[int]:
+    """Where ``link``'s slot is (also a cgroup list's entry: anything with a ``link``)."""
     for slot in slots:
         if slot.link is link:
             return slots.index(slot)
