@@ -159,7 +159,7 @@ class Executor {
 
   // Whether the core reads as the model's state (Interpreter.state()) and snapshot say: the
   // end of a trace, without the core's own snapshot.
-  bool agrees(py::handle model_state, py::handle snapshot) {
+  bool agrees(const py::tuple& model_state, const py::dict& snapshot) {
     learn_labels();
     const py::object mine = b_->closed() ? py::object(closed_) : state();
     return mine.equal(model_state) && matches(snapshot);
