@@ -41,6 +41,11 @@ def test_what_a_coverage_guided_engine_found_prefers_the_divergence():
               "mprog.differential.trial.Divergence: answer divergence at step 4\n"
               "==12== ERROR: libFuzzer: fuzz target exited\n")
     assert run.why(stderr) == "mprog.differential.trial.Divergence: answer divergence at step 4"
+    # what a Python harness prints after a divergence, at exit (not what it found)
+    shutdown = ("Divergence: answer divergence at step 11: backends answer differently\n"
+                "Exception ignored in: <function _removeHandlerRef at 0x7f>\n"
+                "TypeError: 'NoneType' object is not callable\n")
+    assert run.why(shutdown).startswith("Divergence: answer divergence at step 11")
     assert run.why("ValueError: record 3: malformed\n==1== ERROR: libFuzzer: deadly signal\n") \
         == "ValueError: record 3: malformed"
     assert run.why("==1== ERROR: AddressSanitizer: heap-buffer-overflow\n").startswith(

@@ -134,7 +134,8 @@ class Tree:
             shutil.rmtree(work, ignore_errors=True)
         if p.returncode == 0:
             return {"detected": False, "seconds": seconds, "detail": ""}
-        return {"detected": True, "seconds": seconds, "detail": why(p.stderr)}
+        # atheris prints the uncaught Python exception on stdout, libFuzzer on stderr
+        return {"detected": True, "seconds": seconds, "detail": why(p.stdout + "\n" + p.stderr)}
 
     def seeds(self) -> Dict[str, str]:
         out = {"libfuzzer": os.path.join(self.top, "seeds", "core_ops")}

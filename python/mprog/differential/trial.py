@@ -179,6 +179,13 @@ class Trial:
             seconds[s.name] = seconds.get(s.name, 0.0) + perf_counter() - t0
         self.ops.append(op)
         self.answers.append(answers)
+        self._check_step(op, answers)
+        return answers
+
+    def _check_step(self, op: Op, answers: Dict[str, Any]) -> None:
+        """After every backend ran ``op`` (its last entry in ``ops`` and ``answers``): compare
+        and check what a step checks, and learn from it."""
+        sides = self.sides
         first = answers[sides[0].name]
         if self.full:
             before = self.states
@@ -193,7 +200,6 @@ class Trial:
             self._compare_answers(answers, first)
             self._check_digests(op, first, before_digests)
         self._learn(op, first, self.digests[0])
-        return answers
 
     def _compare_answers(self, answers: Dict[str, Any], first: Any) -> None:
         if any(a != first for a in answers.values()):
@@ -232,10 +238,7 @@ class Trial:
         (``answer`` and ``digest``: the agreed outcome and state)."""
         kind = op["op"]
         v = self.view
-        if len(digest) >= 4:
-            v.order, v.slot_links = digest[2], digest[3]
-        else:  # the bundle is closed: it holds nothing
-            v.order, v.slot_links = (), ()
+        self._see(digest)
         if self.dialect == "cgroup" and len(digest) >= 7:
             # a closed cgroup: None
             v.cgroups = {entry[0]: entry[3] if len(entry) > 3 else None for entry in digest[6]}
@@ -272,6 +275,15 @@ class Trial:
         elif kind in ("tx_commit", "tx_discard"):
             if ok and op["tx"] in v.txs:
                 v.txs.remove(op["tx"])
+
+    def _see(self, digest: Tuple[Any, ...]) -> None:
+        """What every op teaches the generator's view: the chain's order from a digest (or a
+        state: the same leading fields)."""
+        v = self.view
+        if len(digest) >= 4:
+            v.order, v.slot_links = digest[2], digest[3]
+        else:  # the bundle is closed: it holds nothing
+            v.order, v.slot_links = (), ()
 
     def run(self, ops: List[Op]) -> None:
         for op in ops:
