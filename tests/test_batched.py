@@ -159,9 +159,12 @@ class _Counting:
         self._executor, self._calls = executor, calls
         self.programs, self.links = executor.programs, executor.links
 
-    def run(self, records, expected=None):
+    def run(self, records, expected=None, snapshots=None):
         self._calls.append(len(records) // 16)
-        return self._executor.run(records, expected)
+        return self._executor.run(records, expected, snapshots)
+
+    def agrees(self, state, snapshot):
+        return self._executor.agrees(state, snapshot)
 
 
 def _steps_to_divergence(modules, seeds=range(60)):

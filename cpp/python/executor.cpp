@@ -79,7 +79,13 @@ class Executor {
   // including the first op that differs. A state is compared again only where one side's
   // moved: while neither the model's state object nor the core's changed since an op that
   // agreed, they still agree.
-  py::object run(py::handle records, const std::optional<py::tuple>& expected = std::nullopt) {
+  //
+  // With `snapshots` too (the model's Interpreter.snapshot() after each record: a trace
+  // checked in full), an op agrees only if the core's handles and the bundle's revision, len
+  // and iteration equal the model's snapshot as well (its chain is the state compared
+  // above): everything the core's own snapshot would hold.
+  py::object run(py::handle records, const std::optional<py::tuple>& expected = std::nullopt,
+                 const std::optional<py::list>& snapshots = std::nullopt) {
     Bytes bytes(records);
     if (bytes.size() % sizeof(Op)) throw py::value_error("records must be 16 bytes each");
     const std::size_t n = bytes.size() / sizeof(Op);
@@ -92,6 +98,8 @@ class Executor {
       if (want_answers.size() != n || want_states.size() != n || want_handles.size() != n)
         throw py::value_error("expected: one answer, state and handles per record");
     }
+    if (snapshots && (!expected || snapshots->size() != n))
+      throw py::value_error("snapshots: one per record, with expected");
     learn_labels();
     py::list answers(n), states(n), handles(n);
     py::handle agreed_mine, agreed_theirs;  // the last pair of states found equal
@@ -139,6 +147,7 @@ class Executor {
           agreed_mine = mine;
         }
       }
+      if (same && snapshots) same = matches((*snapshots)[i]);
       if (!same) {
         const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
         return py::make_tuple(answers[ran], states[ran], handles[ran]);
@@ -146,6 +155,14 @@ class Executor {
     }
     if (expected) return py::none();
     return py::make_tuple(answers, states, handles);
+  }
+
+  // Whether the core reads as the model's state (Interpreter.state()) and snapshot say: the
+  // end of a trace, without the core's own snapshot.
+  bool agrees(const py::tuple& model_state, const py::dict& snapshot) {
+    learn_labels();
+    const py::object mine = b_->closed() ? py::object(closed_) : state();
+    return mine.equal(model_state) && matches(snapshot);
   }
 
   py::list programs, links;
@@ -443,6 +460,50 @@ class Executor {
     return state_;
   }
 
+  // Whether the core's programs, links and bundle read as the model's snapshot says
+  // (Interpreter.snapshot's "progs", "links" and "self"; its "chain" is the state).
+  bool matches(py::handle snapshot) const {
+    const py::dict snap = py::reinterpret_borrow<py::dict>(snapshot);
+    const py::dict progs = snap["progs"], link_states = snap["links"];
+    std::size_t have = 0;
+    for (const py::handle p : programs) have += !p.is_none();
+    if (have != progs.size()) return false;
+    for (auto [label, closed] : progs) {
+      const std::size_t i = label.cast<std::size_t>();
+      if (i >= programs.size() || programs[i].is_none()) return false;
+      if (!py::bool_(programs[i].cast<const ProgramObject&>().closed).equal(closed))
+        return false;
+    }
+    have = 0;
+    for (const py::handle l : links) have += !l.is_none();
+    if (have != link_states.size()) return false;
+    for (auto [label, state] : link_states) {
+      const std::size_t i = label.cast<std::size_t>();
+      if (i >= links.size() || links[i].is_none()) return false;
+      if (!link_state(links[i].cast<const LinkObject&>()).equal(state)) return false;
+    }
+    if (b_->closed()) return true;  // the state says so; a closed bundle's "self" is fixed
+    const py::dict self = snap["self"];
+    if (!py::int_(b_->revision()).equal(self["revision"]) ||
+        !py::int_(b_->size()).equal(self["len"]))
+      return false;
+    const py::list listed = self["list"], in_order = b_->programs();
+    if (listed.size() != in_order.size()) return false;
+    for (std::size_t i = 0; i < listed.size(); ++i)
+      if (!prog_label(in_order[i].cast<const ProgramObject&>().core.id).equal(listed[i]))
+        return false;
+    return true;
+  }
+
+  // Interpreter._link_state: [attached, closed, program label].
+  py::list link_state(const LinkObject& l) const {
+    py::list s(3);
+    s[0] = py::bool_(l.core.attached());
+    s[1] = py::bool_(l.closed);
+    s[2] = l.prog.is_none() ? py::object(py::none()) : prog_label(as_program(l.prog).core.id);
+    return s;
+  }
+
   // Interpreter.handles(op): the link an op named ([attached, closed, program label]), or a
   // closed program's handle.
   py::object named_handles(const Op& op) const {
@@ -452,13 +513,7 @@ class Executor {
       case Opcode::link_detach:
       case Opcode::close_link: {
         if (op.link >= links.size() || links[op.link].is_none()) return empty_;
-        const LinkObject& l = links[op.link].cast<const LinkObject&>();
-        py::list s(3);
-        s[0] = py::bool_(l.core.attached());
-        s[1] = py::bool_(l.closed);
-        s[2] = l.prog.is_none() ? py::object(py::none())
-                                : prog_label(as_program(l.prog).core.id);
-        return py::make_tuple(s);
+        return py::make_tuple(link_state(links[op.link].cast<const LinkObject&>()));
       }
       case Opcode::close_program:
         return py::make_tuple(py::bool_(program(op.prog).cast<const ProgramObject&>().closed));
@@ -499,15 +554,22 @@ void bind_executor(py::module_& m) {
            "(errno.errorcode); txs: the dict of transactions by label to use (a new one if "
            "None).")
       .def("run", [](Executor& e, const py::buffer& records,
-                     const std::optional<py::tuple>& expected) {
-             return e.run(records, expected);
+                     const std::optional<py::tuple>& expected,
+                     const std::optional<py::list>& snapshots) {
+             return e.run(records, expected, snapshots);
            },
            py::arg("records"), py::arg("expected") = py::none(),
+           py::arg("snapshots") = py::none(),
            "Run the records: (answers, states, handles), one entry per record, as "
            "mprog.ops.Interpreter builds them; a record naming an object the core does not "
            "have ends the lists, its answer ['malformed', why]. With expected (the same "
            "three lists for these records), compared here: None if all agree, else the "
-           "lists up to the first op that differs.")
+           "lists up to the first op that differs. With snapshots (the model's "
+           "Interpreter.snapshot() after each record), an op agrees only if the core's "
+           "programs, links and bundle read as that snapshot says too.")
+      .def("agrees", &Executor::agrees, py::arg("state"), py::arg("snapshot"),
+           "Whether the core's chain reads as state (Interpreter.state()) and its programs, "
+           "links and bundle as snapshot (Interpreter.snapshot()) say.")
       .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
       .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).")
       .def_readonly("txs", &Executor::txs, "Transactions by label.");

@@ -122,11 +122,17 @@ class Executor:
     def __init__(self, bundle: Bundle, errnames: Dict[int, str],
                  txs: Optional[Dict[int, Any]] = None) -> None: ...
     def run(self, records: ReadableBuffer,
-            expected: Optional[tuple[List[Any], List[Any], List[Any]]] = None
+            expected: Optional[tuple[List[Any], List[Any], List[Any]]] = None,
+            snapshots: Optional[List[Dict[str, Any]]] = None
             ) -> Optional[tuple[List[Any], List[Any], List[Any]]]:
         """Run the records: (answers, states, handles), one entry per record, as
         mprog.ops.Interpreter builds them. With expected (the same three lists), compared
-        in C++: None if all agree, else the lists up to the first op that differs."""
+        in C++: None if all agree, else the lists up to the first op that differs. With
+        snapshots (the model's Interpreter.snapshot() after each record), an op agrees only
+        if the core's programs, links and bundle read as that snapshot says too."""
+    def agrees(self, state: tuple[Any, ...], snapshot: Dict[str, Any]) -> bool:
+        """Whether the core's chain reads as state (Interpreter.state()) and its programs,
+        links and bundle as snapshot (Interpreter.snapshot()) say."""
     @property
     def programs(self) -> List[Program]:
         """Programs by label (appended to)."""

@@ -28,6 +28,14 @@ per op, and both backends' in every trace checked in full, one in ``FULL_EVERY``
 divergence is reported at the first op where the lists differ; the campaign re-runs the
 trace in lockstep with full checks to localize and explain it.
 
+Checked in full (``full=True``: what a lockstep ``Trial(full=True)`` checks, after every op):
+the model's whole snapshot is taken after each op and every invariant runs on it (the
+checks are functions of the snapshot); the executor compares the core's programs, links and
+bundle (revision, ``len``, iteration) with that snapshot as well as the digest, so the
+core's snapshot is the model's and has its problems. An op that failed on the model runs op
+by op on the core (after the queue), so the core's exception class and message are checked
+as in lockstep.
+
 Only core against model, upstream or v2 (``batchable``): the kernel and the cgroup dialect
 run in lockstep.
 """
@@ -40,6 +48,7 @@ from typing import Any, Dict, List, Tuple
 from .. import _core
 from ..batch import record
 from ..ops.vocabulary import READ_ONLY, TRANSACTION_OPS, Op
+from . import invariants
 from .trial import Trial
 
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
@@ -67,10 +76,10 @@ class BatchedTrial(Trial):
     run in batches by ``mprog._core.Executor``."""
 
     def __init__(self, backends: Dict[str, Any], dialect: str = "upstream", *,
-                 check_protocol: bool = True) -> None:
+                 check_protocol: bool = True, full: bool = False) -> None:
         if not batchable(backends, dialect):
             raise ValueError("a batched trial runs the core against the model (upstream, v2)")
-        super().__init__(backends, dialect, check_protocol=check_protocol, full=False)
+        super().__init__(backends, dialect, check_protocol=check_protocol, full=full)
         import mprog
         self.core = next(s for s in self.sides if s.module is mprog)
         self.model = next(s for s in self.sides if s is not self.core)
@@ -92,6 +101,7 @@ class BatchedTrial(Trial):
         self._answers: List[Any] = []  # ... and the model's answers, states and handles
         self._states: List[Any] = []
         self._handles: List[Any] = []
+        self._snapshots_queued: List[Any] = []  # ... and its snapshots (full checks)
         self._model_seconds = 0.0  # the model's time since the last flush
 
     # ----------------------------------------------------------------- stepping
@@ -106,6 +116,8 @@ class BatchedTrial(Trial):
         t0 = perf_counter()
         answer = model.apply(op)
         self._model_seconds += perf_counter() - t0
+        if self.full and answer[0] != "ok":
+            return self._core_alone(op, answer)
         state = model.state()
         kind = op["op"]
         handles = model.handles(op) if kind in NAMES_A_HANDLE and len(state) > 1 else ()
@@ -124,6 +136,8 @@ class BatchedTrial(Trial):
                                   {s.name: [problem] for s in self.sides})
             self._state = state
             self._see(state)
+        if self.full:
+            self._check_model(op, answer, answers)
         self._records += rec
         self._at.append(len(self.ops))
         self._answers.append(answer)
@@ -138,6 +152,58 @@ class BatchedTrial(Trial):
         if len(self._at) >= MAX_QUEUE:
             self.flush()
         return answers
+
+    def _check_model(self, op: Op, answer: Any, answers: Dict[str, Any]) -> None:
+        """A trace checked in full: the model's snapshot after ``op``, every invariant on it
+        (``Trial._check_states`` on the first backend), queued for the executor to compare
+        the core's handles and bundle with (its chain is the state). The core's snapshot is
+        then the same, and so are its problems."""
+        model = self.model
+        try:
+            snap = model.snapshot()
+        except Exception as e:  # noqa: BLE001 - a backend that cannot report its state
+            self._stop(op, answers)
+            self._diverge("invariant", "reading the state raised",
+                          {model.name: [f"snapshot: {type(e).__name__}: {e}"]})
+        problems = self._state_problems(snap) + invariants.check_transition(
+            op, answer, self.states[model.name], snap)
+        if problems:
+            self._stop(op, answers)
+            self.states = {s.name: snap for s in self.sides}
+            self._diverge("invariant", "an invariant does not hold", {model.name: problems})
+        self.states = {s.name: snap for s in self.sides}  # the core's, if the queue agrees
+        self._same = set(self.names)
+        self._snapshots_queued.append(snap)
+
+    def _core_alone(self, op: Op, answer: Any) -> Dict[str, Any]:
+        """A trace checked in full, an op that failed on the model: on the core op by op
+        (after the queue), so the core's exception class and message are checked as well."""
+        self.flush()
+        core = self.core
+        t0 = perf_counter()
+        theirs = core.apply(op)
+        self.seconds[core.name] = self.seconds.get(core.name, 0.0) + perf_counter() - t0
+        answers = {core.name: theirs, self.model.name: answer}
+        answers = {name: answers[name] for name in self.names}  # in the sides' order
+        self.ops.append(op)
+        self.answers.append(answers)
+        self._check_step(op, answers)
+        self._made_alone(op, theirs)
+        self._state = self.model.state()
+        return answers
+
+    def _made_alone(self, op: Op, answer: Any) -> None:
+        """After ``op`` ran op by op: an object the core's interpreter made is in the
+        executor's lists too (or batching stops)."""
+        kind = op["op"]
+        if self.batching and (kind == "new_prog" or kind == "link") and answer != ["skip"]:
+            i = kind == "link"
+            lst: List[Any] = self.executor.links if i else self.executor.programs
+            if op["as"] == self._made[i] == len(lst):
+                lst.append((self.core.links if i else self.core.progs).get(op["as"]))
+                self._made[i] += 1
+            else:
+                self.batching = False
 
     def _known(self, op: Op) -> bool:
         """``not Trial._skips(op)`` for an op ``record`` can say (its labels are ints), in a
@@ -213,17 +279,7 @@ class BatchedTrial(Trial):
         state = self._state
         self.digests = [state for _ in self.sides]  # what Trial.step compares a step with
         answers = super().step(op)
-        kind = op["op"]
-        if self.batching and (kind == "new_prog" or kind == "link") and answers[
-                self.core.name] != ["skip"]:
-            # an object the core's interpreter made: the executor's lists hold it too
-            i = kind == "link"
-            lst: List[Any] = self.executor.links if i else self.executor.programs
-            if op["as"] == self._made[i] == len(lst):
-                lst.append((self.core.links if i else self.core.progs).get(op["as"]))
-                self._made[i] += 1
-            else:
-                self.batching = False
+        self._made_alone(op, answers[self.core.name])
         self._state = self.model.state()
         return answers
 
@@ -237,12 +293,15 @@ class BatchedTrial(Trial):
             return
         records, at = self._records, self._at
         mine = (self._answers, self._states, self._handles)
+        snapshots = self._snapshots_queued if self.full else None
         self._records, self._at = bytearray(), []
         self._answers, self._states, self._handles = [], [], []
+        self._snapshots_queued = []
         core = self.core
         t0 = perf_counter()
         try:
-            theirs = self.executor.run(records, mine)  # compared there: None if all agree
+            # compared there (with the model's snapshots in full): None if all agree
+            theirs = self.executor.run(records, mine, snapshots)
         finally:
             self.seconds[core.name] = self.seconds.get(core.name, 0.0) + perf_counter() - t0
             core.adopt(self.executor.programs, self.executor.links)
@@ -254,6 +313,7 @@ class BatchedTrial(Trial):
                     "state" if states[i] != mine[1][i] or handles[i] != mine[2][i] else "")
             if kind:
                 break
+        kind = kind or "state"  # in full: the core's handles or bundle differ from the snapshot
         if answers[i][0] == "malformed":  # and every op before it agreed: the engine's fault
             raise ValueError(f"the batched core leg: {answers[i][1]}")
         step = at[i]
@@ -261,6 +321,12 @@ class BatchedTrial(Trial):
         del self.answers[step + 1:]
         self.answers[step] = {core.name: answers[i], self.model.name: mine[0][i]}
         self.batching = False
+        if self.full:  # the states at that op (the campaign explains it again in lockstep)
+            try:
+                self.states = {core.name: core.snapshot(),
+                               self.model.name: (snapshots or [])[i]}
+            except Exception:  # noqa: BLE001 - the divergence matters more than its report
+                pass
         self._diverge(kind, "backends answer differently" if kind == "answer" else
                       f"{self.names[0]} and {self.names[1]} are in different states")
 
@@ -272,8 +338,24 @@ class BatchedTrial(Trial):
         return super().state
 
     def check_full(self) -> None:
+        """``Trial.check_full``: the model's snapshot and every invariant on it, the core
+        compared with it by the executor (its snapshot is then the same, with the same
+        problems); both read in full where they differ, to report it."""
         self.flush()
-        super().check_full()
+        model = self.model
+        if not self.batching:
+            return super().check_full()
+        try:
+            snap = model.snapshot()
+        except Exception:  # noqa: BLE001 - reported the lockstep way
+            return super().check_full()
+        if not self.executor.agrees(model.state(), snap):
+            return super().check_full()
+        self.states = {s.name: snap for s in self.sides}
+        problems = self._state_problems(snap)
+        if problems:
+            self._diverge("invariant", "an invariant does not hold",
+                          {s.name: problems for s in self.sides})
 
     def close(self) -> List[str]:
         # objects the executor made are closed by the core's interpreter like its own

@@ -92,8 +92,9 @@ def run_trace_seed(backends: Dict[str, Any], dialect: str, seed: int, length: in
 
     With ``journal``, each op is written (and flushed) to that file before it runs, so a
     backend that crashes the process leaves its trace behind (``replay`` reads journals).
-    A divergence found with digests only is run again with full checks, which may find it
-    earlier (an invariant) and always explains it with whole states.
+    A divergence found with digests only, or by the batched engine, is run again in lockstep
+    with full checks, which may find it earlier (an invariant) and always explains it with
+    whole states.
     """
     n, divergence, problems, _ = _run_one(backends, dialect, seed, length, journal, full,
                                           bad_input)
@@ -106,7 +107,8 @@ def _run_one(backends: Dict[str, Any], dialect: str, seed: int, length: int,
                                                   Dict[str, float]]:
     rng = random.Random(seed)
     log = open_journal(journal, dialect, list(backends), seed) if journal else None
-    trial = (BatchedTrial(backends, dialect) if not full and batchable(backends, dialect)
+    batched = batchable(backends, dialect)
+    trial = (BatchedTrial(backends, dialect, full=full) if batched
              else Trial(backends, dialect, full=full))
     generator = Generator(dialect, rng, weights_for(trial, bad_input))
     divergence = None
@@ -119,6 +121,8 @@ def _run_one(backends: Dict[str, Any], dialect: str, seed: int, length: int,
                 trial.step(op)
         if not full:
             trial.check_full()
+        elif isinstance(trial, BatchedTrial):
+            trial.flush()  # checked in full: the queue is all there is left to check
     except Divergence as d:
         divergence = d
     except BaseException:
@@ -130,7 +134,7 @@ def _run_one(backends: Dict[str, Any], dialect: str, seed: int, length: int,
     n = len(trial.ops)
     spent = dict(trial.seconds)
     problems = trial.close()
-    if divergence is not None and not full:
+    if divergence is not None and (not full or batched):
         # localize and explain: the same ops with full checks after every step
         again = run_trace(backends, dialect, divergence.ops, full=True)
         if again is not None:

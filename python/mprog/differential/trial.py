@@ -179,6 +179,13 @@ class Trial:
             seconds[s.name] = seconds.get(s.name, 0.0) + perf_counter() - t0
         self.ops.append(op)
         self.answers.append(answers)
+        self._check_step(op, answers)
+        return answers
+
+    def _check_step(self, op: Op, answers: Dict[str, Any]) -> None:
+        """After every backend ran ``op`` (its last entry in ``ops`` and ``answers``): compare
+        and check what a step checks, and learn from it."""
+        sides = self.sides
         first = answers[sides[0].name]
         if self.full:
             before = self.states
@@ -193,7 +200,6 @@ class Trial:
             self._compare_answers(answers, first)
             self._check_digests(op, first, before_digests)
         self._learn(op, first, self.digests[0])
-        return answers
 
     def _compare_answers(self, answers: Dict[str, Any], first: Any) -> None:
         if any(a != first for a in answers.values()):

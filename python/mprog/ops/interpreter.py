@@ -23,6 +23,7 @@ observable (every link, every program, iteration and ``len``) for the invariant 
 from __future__ import annotations
 
 import errno as _errno
+from operator import attrgetter
 from typing import Any, Dict, List, Optional, Tuple, Type, cast
 
 from .. import errors
@@ -59,6 +60,11 @@ class _Labels(Dict[int, Any]):
     def __missing__(self, key: int) -> Any:
         self.missed = True
         return f"?{key}"
+
+
+#: What ``snapshot`` reads of each program and link (C-level reads, no Python call).
+_CLOSED = attrgetter("closed")
+_LINK_FIELDS = attrgetter("attached", "closed", "prog")
 
 
 class Interpreter:
@@ -462,8 +468,8 @@ class Interpreter:
                                        None if b.closed else b)
             progs, links, listed = self._from_handle_states(read)
         else:
-            progs = {label: bool(p.closed) for label, p in self.progs.items()}
-            links = {label: self._link_state(link) for label, link in self.links.items()}
+            progs = dict(zip(self.progs, map(bool, map(_CLOSED, self.progs.values()))))
+            links = self._link_states()
         try:
             chain = self._chain()
         except ValueError:  # the bundle is closed
@@ -518,6 +524,17 @@ class Interpreter:
                  "link_flags": list(link_flags)}
         self._last_chain = (state, chain)
         return chain
+
+    def _link_states(self) -> Dict[int, List[Any]]:
+        """``_link_state`` of every link by label: the three fields read in one call each
+        (the exception a link's program raises, if any, is kept link by link)."""
+        label = self._prog_label
+        try:
+            return {link: [bool(attached), bool(closed), None if prog is None else label[prog.id]]
+                    for link, (attached, closed, prog) in zip(
+                        self.links, map(_LINK_FIELDS, self.links.values()))}
+        except Exception:  # noqa: BLE001 - read again link by link, which reports it
+            return {k: self._link_state(link) for k, link in self.links.items()}
 
     def _link_state(self, link: Any) -> List[Any]:
         try:
