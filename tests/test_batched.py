@@ -163,6 +163,9 @@ class _Counting:
         self._calls.append(len(records) // 16)
         return self._executor.run(records, expected, snapshots)
 
+    def agrees(self, state, snapshot):
+        return self._executor.agrees(state, snapshot)
+
 
 def _steps_to_divergence(modules, seeds=range(60)):
     for seed in seeds:

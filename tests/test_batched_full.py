@@ -118,3 +118,31 @@ def test_a_model_bug_only_a_full_snapshot_shows_is_found_and_explained(
     assert divergence is not None and problems == []
     assert divergence.kind == "invariant" and "model" in (divergence.problems or {})
     assert divergence.states["core"] is not None  # explained in lockstep: both states
+
+
+def test_the_end_of_a_batched_trace_compares_the_core_with_the_model_s_snapshot() -> None:
+    mine, snaps = _model_lists()
+    side = Interpreter("core", mprog, "upstream")
+    ex = _core.Executor(side.bundle, errno.errorcode, side.txs)
+    try:
+        assert ex.run(b"".join(batch.record(op) for op in OPS), mine) is None
+        state, snap = mine[1][-1], snaps[-1]
+        assert ex.agrees(state, snap)
+        assert not ex.agrees(state[:1] + (state[1] + 1,) + state[2:], snap)
+        for change in (_flip_closed, _detach_link, _drop_program, _bad_len, _bad_list):
+            changed = copy.deepcopy(snap)
+            change(changed)
+            assert not ex.agrees(state, changed)
+    finally:
+        side.adopt(ex.programs, ex.links)
+        assert side.close() == []
+
+
+def test_a_digest_depth_trace_ends_with_the_full_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    # len() one short: no digest reads it, the end-of-trace snapshot does
+    real = model.Bundle.__len__
+    monkeypatch.setattr(model.Bundle, "__len__", lambda self: max(real(self) - 1, 0))
+    n, divergence, problems = run_trace_seed({"core": mprog, "model": model}, "upstream", 3,
+                                             100)
+    assert divergence is not None and problems == []
+    assert divergence.kind == "invariant" and "model" in (divergence.problems or {})

@@ -157,6 +157,14 @@ class Executor {
     return py::make_tuple(answers, states, handles);
   }
 
+  // Whether the core reads as the model's state (Interpreter.state()) and snapshot say: the
+  // end of a trace, without the core's own snapshot.
+  bool agrees(const py::tuple& model_state, const py::dict& snapshot) {
+    learn_labels();
+    const py::object mine = b_->closed() ? py::object(closed_) : state();
+    return mine.equal(model_state) && matches(snapshot);
+  }
+
   py::list programs, links;
   py::dict txs;  // transactions by label (shared with the core's interpreter)
 
@@ -559,6 +567,9 @@ void bind_executor(py::module_& m) {
            "lists up to the first op that differs. With snapshots (the model's "
            "Interpreter.snapshot() after each record), an op agrees only if the core's "
            "programs, links and bundle read as that snapshot says too.")
+      .def("agrees", &Executor::agrees, py::arg("state"), py::arg("snapshot"),
+           "Whether the core's chain reads as state (Interpreter.state()) and its programs, "
+           "links and bundle as snapshot (Interpreter.snapshot()) say.")
       .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
       .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).")
       .def_readonly("txs", &Executor::txs, "Transactions by label.");

@@ -278,7 +278,7 @@ def main() -> int:
     started = time.monotonic()
     try:
         tree = Tree(top)
-        tree.configure()
+        tree.configure(libfuzzer="libfuzzer" in engines)  # its build only where it runs
         tree.build()
         seeds = tree.seeds()
         rows = measure(tree, None, engines, args.budget, args.campaign_seeds, seeds,

@@ -130,6 +130,9 @@ class Executor:
         in C++: None if all agree, else the lists up to the first op that differs. With
         snapshots (the model's Interpreter.snapshot() after each record), an op agrees only
         if the core's programs, links and bundle read as that snapshot says too."""
+    def agrees(self, state: tuple[Any, ...], snapshot: Dict[str, Any]) -> bool:
+        """Whether the core's chain reads as state (Interpreter.state()) and its programs,
+        links and bundle as snapshot (Interpreter.snapshot()) say."""
     @property
     def programs(self) -> List[Program]:
         """Programs by label (appended to)."""

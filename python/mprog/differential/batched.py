@@ -338,8 +338,24 @@ class BatchedTrial(Trial):
         return super().state
 
     def check_full(self) -> None:
+        """``Trial.check_full``: the model's snapshot and every invariant on it, the core
+        compared with it by the executor (its snapshot is then the same, with the same
+        problems); both read in full where they differ, to report it."""
         self.flush()
-        super().check_full()
+        model = self.model
+        if not self.batching:
+            return super().check_full()
+        try:
+            snap = model.snapshot()
+        except Exception:  # noqa: BLE001 - reported the lockstep way
+            return super().check_full()
+        if not self.executor.agrees(model.state(), snap):
+            return super().check_full()
+        self.states = {s.name: snap for s in self.sides}
+        problems = self._state_problems(snap)
+        if problems:
+            self._diverge("invariant", "an invariant does not hold",
+                          {s.name: problems for s in self.sides})
 
     def close(self) -> List[str]:
         # objects the executor made are closed by the core's interpreter like its own

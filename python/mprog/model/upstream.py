@@ -76,7 +76,12 @@ def detach(slots: Slots, revision: int, req: Request) -> Slots:
         # bpf_mprog_detach() bounds idx by bpf_mprog_max() *before* clamping it, so on a full
         # chain every "after the last" (no flags, AFTER alone, AFTER the last) fails.
         raise error(E.ERANGE, op, f"position {idx} is past the end of a full chain")
-    idx = min(max(idx, 0), len(slots) - 1)  # bpf_mprog_fetch(): -1 is the first, total the last
+    # bpf_mprog_fetch(): -1 is the first, total the last (two comparisons: calling min() and
+    # max() cost a detach as much again)
+    if idx < 0:
+        idx = 0
+    elif idx >= len(slots):
+        idx = len(slots) - 1
     if slots[idx].link is not None:
         raise error(E.EBUSY, op, M.text("link_owned_detach", program=describe(slots[idx].prog),
                                         link=describe(slots[idx].link)))
