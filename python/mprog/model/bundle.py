@@ -145,9 +145,7 @@ class Bundle(LinkCalls, Unique):
                 flags, relative, _, anchor = self._placement(flags, relative, None)
             try:
                 check_args(flags, relative, expected_revision, prog)
-                # What the syscall checks before bpf_mprog runs: unknown flags, then the fd.
-                check_known(flags, self._rules.LINK_KNOWN, "link")
-                prog = program_arg(prog, "link", "program")
+                prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
                 link = Link(self, prog)  # its id comes once attached (bpf_link_prime/settle)
                 new = self._rules.attach(self._slots, self._revision, Request(
                     "link", prog, link._link, flags, relative, None, expected_revision))
@@ -338,9 +336,7 @@ class Bundle(LinkCalls, Unique):
                      replace: Any, expected_revision: Any) -> Slots:
         """The chain an attach (by program) would leave, or its error; commits nothing."""
         check_args(flags, relative, expected_revision, prog, replace)
-        # What the syscall checks before bpf_mprog runs: unknown flags, then the program's fd.
-        check_known(flags, self._rules.KNOWN, "attach")
-        prog = program_arg(prog, "attach", "program")
+        prog = self._front("attach", prog, flags, self._rules.KNOWN)
         new: Slots = self._rules.attach(slots, revision, Request(
             "attach", prog, None, flags, relative, replace, expected_revision))
         return new
@@ -360,6 +356,11 @@ class Bundle(LinkCalls, Unique):
         new: Slots = self._rules.detach(slots, revision, Request(
             "detach", prog, None, flags, relative, None, expected_revision))
         return new
+
+    def _front(self, op: str, prog: Any, flags: int, known: int) -> Program:
+        """What the syscall checks before bpf_mprog runs: unknown flags, then the program's fd."""
+        check_known(flags, known, op)
+        return program_arg(prog, op, "program")
 
     def _commit(self, new: Slots) -> None:
         """Install the new chain in one step: revision +1, or back to 1 when the chain is left

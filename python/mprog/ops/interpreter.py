@@ -244,14 +244,9 @@ class Interpreter:
 
     def _placement(self, op: Op) -> Tuple[Any, Any, Any]:
         """The program, flags and relative of an attach, link or detach, in the order a call
-        evaluates them (plain labels and ints looked up here, the rest by ``_prog``...)."""
-        prog = op.get("prog")
-        prog = self.progs[prog] if type(prog) is int else self._prog(prog)
-        flags = op["flags"]
-        if type(flags) is not int:
-            flags = self._bad(flags)
-        relative = op.get("relative")
-        return prog, flags, relative if relative is None else self._target(relative)
+        evaluates them."""
+        return (self._prog(op.get("prog")), self._flags(op["flags"]),
+                self._target(op.get("relative")))
 
     def _prog(self, value: Any) -> Any:
         if value is None:
