@@ -106,7 +106,8 @@ class Interpreter:
         self._last_chain: Any = None  # the last state() and the chain dict snapshot made of it
         self._last_listed: Any = None  # the ids list(bundle) last gave, and their labels
         self._last_self: Any = None  # the last snapshot's "self" part
-        self._last_snapshot: Any = None  # the last snapshot (returned again while equal)
+        #: the last snapshot (returned again while every part is the last one's)
+        self._last_snapshot: Optional[Dict[str, Any]] = None
         import mprog
         if module is mprog:
             self._handle_states = mprog._core.handle_states
@@ -499,8 +500,8 @@ class Interpreter:
         if (last is not None and last["chain"] is chain and last["links"] is links
                 and last["progs"] is progs and last["self"] is mine):
             return last
-        state = self._last_snapshot = {"chain": chain, "links": links, "progs": progs,
-                                       "self": mine}
+        state: Dict[str, Any] = {"chain": chain, "links": links, "progs": progs, "self": mine}
+        self._last_snapshot = state
         return state
 
     def _read_handles(self) -> Tuple[Any, Any, Any]:
