@@ -76,9 +76,10 @@ class Executor {
   //
   // With `expected` (the model's (answers, states, handles) for the same records) the
   // comparison is made here, op by op: None if every op agrees, else the lists up to and
-  // including the first op that differs. A state is compared again only where one side's
-  // moved: while neither the model's state object nor the core's changed since an op that
-  // agreed, they still agree.
+  // including the first op that differs. The core's state and handles are compared with the
+  // model's where they are, without making the core's Python objects (same_state,
+  // same_handles); they are made only for the op that differs. The entries before it agreed,
+  // so they are the model's own (equal) objects.
   //
   // With `snapshots` too (the model's Interpreter.snapshot() after each record: a trace
   // checked in full), an op agrees only if the core's handles and the bundle's revision, len
@@ -89,72 +90,48 @@ class Executor {
     Bytes bytes(records);
     if (bytes.size() % sizeof(Op)) throw py::value_error("records must be 16 bytes each");
     const std::size_t n = bytes.size() / sizeof(Op);
-    py::list want_answers, want_states, want_handles;
-    if (expected) {
-      if (expected->size() != 3) throw py::value_error("expected: (answers, states, handles)");
-      want_answers = (*expected)[0].cast<py::list>();
-      want_states = (*expected)[1].cast<py::list>();
-      want_handles = (*expected)[2].cast<py::list>();
-      if (want_answers.size() != n || want_states.size() != n || want_handles.size() != n)
-        throw py::value_error("expected: one answer, state and handles per record");
-    }
     if (snapshots && (!expected || snapshots->size() != n))
       throw py::value_error("snapshots: one per record, with expected");
+    if (!expected) {
+      learn_labels();
+      return run_all(bytes, n);
+    }
+    if (expected->size() != 3) throw py::value_error("expected: (answers, states, handles)");
+    const py::list want_answers = (*expected)[0].cast<py::list>(),
+                   want_states = (*expected)[1].cast<py::list>(),
+                   want_handles = (*expected)[2].cast<py::list>();
+    if (want_answers.size() != n || want_states.size() != n || want_handles.size() != n)
+      throw py::value_error("expected: one answer, state and handles per record");
     learn_labels();
-    py::list answers(n), states(n), handles(n);
-    py::handle agreed_mine, agreed_theirs;  // the last pair of states found equal
+    agreed_.mine = nullptr;  // a state object of this call's lists
     for (std::size_t i = 0; i < n; ++i) {
-      Op op;
-      std::memcpy(&op, bytes.data() + i * sizeof(Op), sizeof(Op));  // any alignment
+      const Op op = record(bytes, i);
       py::object answer;
-      try {
-        answer = apply(op);
-      } catch (py::error_already_set& e) {
-        answer = raised(e);
-      } catch (const py::builtin_exception& e) {  // raise_value_error, raise_type_error
-        e.set_error();
-        py::error_already_set as_raised;
-        answer = raised(as_raised);
-      } catch (const std::invalid_argument& e) {
-        // A record naming an object the core does not have. After an earlier op on which
-        // core and model disagreed (a link the model made and the core refused), that is the
-        // trail of a divergence: the lists stop here, so the caller compares what ran and
-        // reports the earlier op. With nothing before it to blame, the caller raises.
-        py::list why(2);
-        why[0] = py::str("malformed");
-        why[1] = py::str("record " + std::to_string(i) + ": " + e.what());
-        answers[i] = std::move(why);
-        states[i] = py::none();
-        handles[i] = py::none();
-        const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
-        return py::make_tuple(answers[ran], states[ran], handles[ran]);
-      }
-      answers[i] = std::move(answer);
-      if (b_->closed()) {
-        states[i] = closed_;
-        handles[i] = empty_;
-      } else {
-        states[i] = state();
-        handles[i] = named_handles(op);
-      }
-      if (!expected) continue;
-      py::handle theirs = states[i], mine = want_states[i];
-      bool same = answers[i].equal(want_answers[i]) && handles[i].equal(want_handles[i]);
-      if (same && !(theirs.is(agreed_theirs) && mine.is(agreed_mine))) {
-        same = theirs.equal(mine);
-        if (same) {
-          agreed_theirs = theirs;
-          agreed_mine = mine;
-        }
+      const bool known = applied(op, i, answer);
+      PyObject* const want_state = PyList_GET_ITEM(want_states.ptr(), i);
+      bool same = known && equal(answer.ptr(), PyList_GET_ITEM(want_answers.ptr(), i));
+      const bool closed = b_->closed();
+      if (same && closed) {
+        same = equal(empty_.ptr(), PyList_GET_ITEM(want_handles.ptr(), i)) &&
+               equal(closed_.ptr(), want_state);
+      } else if (same) {
+        same = same_handles(op, PyList_GET_ITEM(want_handles.ptr(), i)) &&
+               same_state(want_state);
       }
       if (same && snapshots) same = matches((*snapshots)[i]);
-      if (!same) {
-        const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
-        return py::make_tuple(answers[ran], states[ran], handles[ran]);
-      }
+      if (same) continue;
+      // The lists up to this op: the model's where they agreed, then the core's.
+      const auto ran = static_cast<py::ssize_t>(i);
+      const py::slice before(0, ran, 1);
+      py::list answers = want_answers[before], states = want_states[before],
+               handles = want_handles[before];
+      answers.append(answer);
+      states.append(!known ? py::object(py::none()) : closed ? py::object(closed_) : state());
+      handles.append(!known ? py::object(py::none()) : closed ? py::object(empty_)
+                                                              : named_handles(op));
+      return py::make_tuple(answers, states, handles);
     }
-    if (expected) return py::none();
-    return py::make_tuple(answers, states, handles);
+    return py::none();
   }
 
   // Whether the core reads as the model's state (Interpreter.state()) and snapshot say: the
@@ -169,6 +146,214 @@ class Executor {
   py::dict txs;  // transactions by label (shared with the core's interpreter)
 
  private:
+  static Op record(const Bytes& bytes, std::size_t i) {
+    Op op;
+    std::memcpy(&op, bytes.data() + i * sizeof(Op), sizeof(Op));  // any alignment
+    return op;
+  }
+
+  // Runs record i: its answer as the interpreter normalizes it, or false (the answer then
+  // ["malformed", why]) for a record naming an object the core does not have. After an
+  // earlier op on which core and model disagreed (a link the model made and the core
+  // refused), that is the trail of a divergence: the lists stop there, so the caller
+  // compares what ran and reports the earlier op. With nothing before it to blame, the
+  // caller raises.
+  bool applied(const Op& op, std::size_t i, py::object& answer) {
+    try {
+      answer = apply(op);
+    } catch (py::error_already_set& e) {
+      answer = raised(e);
+    } catch (const py::builtin_exception& e) {  // raise_value_error, raise_type_error
+      e.set_error();
+      py::error_already_set as_raised;
+      answer = raised(as_raised);
+    } catch (const std::invalid_argument& e) {
+      py::list why(2);
+      why[0] = py::str("malformed");
+      why[1] = py::str("record " + std::to_string(i) + ": " + e.what());
+      answer = std::move(why);
+      return false;
+    }
+    return true;
+  }
+
+  // run() without `expected`: every op's answer, state and handles as Python objects.
+  py::object run_all(const Bytes& bytes, std::size_t n) {
+    py::list answers(n), states(n), handles(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Op op = record(bytes, i);
+      py::object answer;
+      if (!applied(op, i, answer)) {
+        answers[i] = std::move(answer);
+        states[i] = py::none();
+        handles[i] = py::none();
+        const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
+        return py::make_tuple(answers[ran], states[ran], handles[ran]);
+      }
+      answers[i] = std::move(answer);
+      const bool closed = b_->closed();
+      states[i] = closed ? py::object(closed_) : state();
+      handles[i] = closed ? py::object(empty_) : named_handles(op);
+    }
+    return py::make_tuple(answers, states, handles);
+  }
+
+  // Python's ==, as the interpreter's lists are compared (identity first).
+  static bool equal(PyObject* core, PyObject* model) {
+    if (core == model) return true;
+    const int r = PyObject_RichCompareBool(core, model, Py_EQ);
+    if (r < 0) throw py::error_already_set();
+    return r == 1;
+  }
+
+  // Comparisons made on C values where the model's object has an exact built-in type (what
+  // its interpreter makes): what Python's == says of the core's object and `model`, or
+  // Unsure where only the core's Python object can say (the caller then makes it and asks
+  // Python's ==). Never a different verdict than Python's ==.
+  enum Verdict { Differ = 0, Same = 1, Unsure = 2 };
+
+  static Verdict same_int(PyObject* model, std::uint64_t value) {
+    if (!PyLong_CheckExact(model)) return Unsure;
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(model, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred())) {
+      PyErr_Clear();
+      return Unsure;
+    }
+    return v >= 0 && static_cast<std::uint64_t>(v) == value ? Same : Differ;
+  }
+
+  static Verdict same_bool(PyObject* model, bool value) {
+    if (!PyBool_Check(model)) return Unsure;  // bool has no subclasses
+    return (model == Py_True) == value ? Same : Differ;
+  }
+
+  // A label as prog_label/link_label make it: an int, None for no link, "?id" (Unsure: the
+  // string is made and compared) for an object the executor has no label for.
+  static Verdict same_label(PyObject* model,
+                            const std::unordered_map<std::uint32_t, std::size_t>& labels,
+                            std::uint32_t id, bool none_for_zero) {
+    if (none_for_zero && id == 0) {
+      if (model == Py_None) return Same;
+      return PyLong_CheckExact(model) || PyUnicode_CheckExact(model) ? Differ : Unsure;
+    }
+    auto it = labels.find(id);
+    if (it == labels.end()) return Unsure;
+    if (model == Py_None) return Differ;
+    return same_int(model, it->second);
+  }
+
+  // The core's chain as query reads it (members of the executor: a QueryEntry array is
+  // zeroed where it is made).
+  struct Chain {
+    PyObject* mine = nullptr;  // the model's state found equal to it (borrowed: the caller's)
+    QueryHead head;
+    std::uint32_t n = 0;
+    QueryEntry entries[kSlots];
+
+    void read(const Bundle& core) {
+      core.query(head, entries, kSlots);
+      n = head.count < kSlots ? head.count : static_cast<std::uint32_t>(kSlots);
+    }
+    bool same_as(const Chain& other) const {
+      return head.revision == other.head.revision && head.count == other.head.count &&
+             std::memcmp(entries, other.entries, n * sizeof(QueryEntry)) == 0;
+    }
+    void keep(const Chain& other, PyObject* state) {
+      mine = state;
+      head = other.head;
+      n = other.n;
+      std::memcpy(entries, other.entries, n * sizeof(QueryEntry));
+    }
+  };
+
+  // Whether the core's chain equals the model's state (Interpreter.state(), a 6-tuple), as
+  // state() == `mine` would say, without making state(). While neither the model's state
+  // object nor the core's chain changed since they last agreed, they still agree.
+  bool same_state(PyObject* mine) {
+    Chain& now = now_;
+    now.read(b_->core());
+    if (mine == agreed_.mine && now.same_as(agreed_)) return true;
+    Verdict v = walk_state(mine, now);
+    if (v == Unsure) v = equal(state().ptr(), mine) ? Same : Differ;
+    if (v == Differ) return false;
+    agreed_.keep(now, mine);
+    return true;
+  }
+
+  Verdict walk_state(PyObject* mine, const Chain& c) const {
+    if (!PyTuple_CheckExact(mine)) return Unsure;
+    if (PyTuple_GET_SIZE(mine) != 6) return Differ;
+    Verdict v = same_int(PyTuple_GET_ITEM(mine, 0), c.head.revision);
+    if (v != Same) return v;
+    v = same_int(PyTuple_GET_ITEM(mine, 1), c.head.count);
+    if (v != Same) return v;
+    PyObject* column[4];
+    for (int k = 0; k < 4; ++k) {
+      column[k] = PyTuple_GET_ITEM(mine, 2 + k);
+      if (!PyTuple_CheckExact(column[k])) return Unsure;
+      if (PyTuple_GET_SIZE(column[k]) != static_cast<Py_ssize_t>(c.n)) return Differ;
+    }
+    Verdict out = Same;  // a Differ anywhere is final; an Unsure only if nothing differs
+    auto take = [&out](Verdict x) {
+      if (x == Differ) out = Differ;
+      else if (x == Unsure && out == Same) out = Unsure;
+      return out != Differ;
+    };
+    for (std::uint32_t j = 0; j < c.n; ++j) {
+      const QueryEntry& e = c.entries[j];
+      if (!take(same_label(PyTuple_GET_ITEM(column[0], j), prog_label_, e.prog_id, false)) ||
+          !take(same_label(PyTuple_GET_ITEM(column[1], j), link_label_, e.link_id, true)) ||
+          !take(same_int(PyTuple_GET_ITEM(column[2], j), e.prog_flags)) ||
+          !take(same_int(PyTuple_GET_ITEM(column[3], j), e.link_flags)))
+        return Differ;
+    }
+    return out;
+  }
+
+  // Whether named_handles(op) == `mine`, without making it where the model's is plain.
+  bool same_handles(const Op& op, PyObject* mine) const {
+    Verdict v = walk_handles(op, mine);
+    if (v == Unsure) v = equal(named_handles(op).ptr(), mine) ? Same : Differ;
+    return v == Same;
+  }
+
+  Verdict walk_handles(const Op& op, PyObject* mine) const {
+    if (!PyTuple_CheckExact(mine)) return Unsure;
+    switch (op.code) {
+      case Opcode::link:
+      case Opcode::update:
+      case Opcode::link_detach:
+      case Opcode::close_link: {
+        if (op.link >= links.size() || links[op.link].is_none())
+          return PyTuple_GET_SIZE(mine) == 0 ? Same : Differ;
+        if (PyTuple_GET_SIZE(mine) != 1) return Differ;
+        return walk_link_state(links[op.link].cast<const LinkObject&>(),
+                               PyTuple_GET_ITEM(mine, 0));
+      }
+      case Opcode::close_program:
+        if (PyTuple_GET_SIZE(mine) != 1) return Differ;
+        return same_bool(PyTuple_GET_ITEM(mine, 0),
+                         program(op.prog).cast<const ProgramObject&>().closed);
+      default:
+        return PyTuple_GET_SIZE(mine) == 0 ? Same : Differ;
+    }
+  }
+
+  // link_state(l) == `mine` ([attached, closed, program label]).
+  Verdict walk_link_state(const LinkObject& l, PyObject* mine) const {
+    if (!PyList_CheckExact(mine)) return Unsure;
+    if (PyList_GET_SIZE(mine) != 3) return Differ;
+    const Verdict attached = same_bool(PyList_GET_ITEM(mine, 0), l.core.attached());
+    if (attached != Same) return attached;
+    const Verdict closed = same_bool(PyList_GET_ITEM(mine, 1), l.closed);
+    if (closed != Same) return closed;
+    PyObject* label = PyList_GET_ITEM(mine, 2);
+    if (l.prog.is_none()) return label == Py_None ? Same : Unsure;
+    if (label == Py_None) return Differ;
+    return same_label(label, prog_label_, as_program(l.prog).core.id, false);
+  }
+
   // Objects the caller appended (made op by op in Python) get their labels too.
   void learn_labels() {
     for (; known_programs_ < programs.size(); ++known_programs_) {
@@ -536,6 +721,7 @@ class Executor {
   py::object state_;
   QueryHead head_;
   QueryEntry entries_[kSlots];
+  Chain now_, agreed_;  // same_state's: the chain now, and when it last equalled the model's
 };
 
 }  // namespace

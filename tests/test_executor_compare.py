@@ -1,0 +1,196 @@
+"""The executor compares the core's state and handles with the model's without making the
+core's Python objects (C values against the model's tuples). Its verdict must be Python's
+``==`` of the objects the interpreter would make, for every kind of difference: one label,
+one flag, the revision, the count, a handle's field, a container of another type, and values
+that differ in type but not in ``==`` (``True == 1``)."""
+from __future__ import annotations
+
+import errno
+import random
+from typing import Any, Callable, Iterator, List, Tuple
+
+import pytest
+
+import mprog
+from mprog import _core, batch, model
+from mprog.differential.trial import Trial
+from mprog.ops import Generator, Interpreter, Weights
+
+#: What records can say, with links, updates and closes often.
+WEIGHTS = Weights(query=4, transaction=4, bundle_close=0, bad=0,
+                  revisions=(55, 25, 10, 6, 0), raw_relatives=False, wide_flags=False)
+
+
+def _trace(seed: int, length: int = 80) -> List[Any]:
+    with Trial({"model": model}, "upstream", full=False) as t:
+        g = Generator("upstream", random.Random(seed), WEIGHTS)
+        while len(t.ops) < length:
+            for op in g.next(t.view):
+                t.step(op)
+        return list(t.ops)
+
+
+def _lists(ops: List[Any], backend: Any) -> Tuple[List[Any], List[Any], List[Any]]:
+    side = Interpreter("side", backend, "upstream")
+    try:
+        out: Tuple[List[Any], List[Any], List[Any]] = ([], [], [])
+        for op in ops:
+            out[0].append(side.apply(op))
+            state = side.state()
+            out[1].append(state)
+            out[2].append(side.handles(op) if len(state) > 1 else ())
+        return out
+    finally:
+        assert side.close() == []
+
+
+def _run(ops: List[Any], expected: Any) -> Any:
+    side = Interpreter("core", mprog, "upstream")
+    ex = _core.Executor(side.bundle, errno.errorcode, side.txs)
+    try:
+        return ex.run(b"".join(batch.record(op) for op in ops), expected)
+    finally:
+        side.adopt(ex.programs, ex.links)
+        assert side.close() == []
+
+
+def _set(t: Any, i: int, value: Any) -> Any:
+    """``t`` (a tuple or list) with item ``i`` replaced, of the same type."""
+    items = list(t)
+    items[i] = value
+    return type(t)(items)
+
+
+def _state_changes(s: Tuple[Any, ...]) -> Iterator[Tuple[str, Any]]:
+    if len(s) != 6:
+        yield "open", (1, 0, (), (), (), ())
+        return
+    revision, count = s[0], s[1]
+    yield "revision+1", _set(s, 0, revision + 1)
+    yield "revision-1", _set(s, 0, revision - 1)
+    yield "revision huge", _set(s, 0, revision + 2**70)
+    yield "revision negative", _set(s, 0, -revision)
+    yield "revision float", _set(s, 0, float(revision))  # equal
+    yield "revision str", _set(s, 0, str(revision))
+    yield "count+1", _set(s, 1, count + 1)
+    yield "count bool", _set(s, 1, bool(count))  # equal where count is 0 or 1
+    yield "closed", ("closed",)
+    yield "a list", list(s)
+    yield "shorter", s[:5]
+    for k in range(2, 6):
+        yield f"column {k} a list", _set(s, k, list(s[k]))  # () != [] too
+        yield f"column {k} longer", _set(s, k, s[k] + (0,))
+        for j, x in enumerate(s[k]):
+            yield f"column {k}[{j}] None", _set(s, k, _set(s[k], j, None))
+            yield f"column {k}[{j}] ?id", _set(s, k, _set(s[k], j, f"?{x}"))
+            if x is None:
+                yield f"column {k}[{j}] 0", _set(s, k, _set(s[k], j, 0))
+                continue
+            yield f"column {k}[{j}]+1", _set(s, k, _set(s[k], j, x + 1))
+            yield f"column {k}[{j}]^1<<31", _set(s, k, _set(s[k], j, x ^ (1 << 31)))
+            yield f"column {k}[{j}] float", _set(s, k, _set(s[k], j, float(x)))  # equal
+            yield f"column {k}[{j}] bool", _set(s, k, _set(s[k], j, bool(x)))  # equal: 0, 1
+
+
+def _handle_changes(h: Tuple[Any, ...]) -> Iterator[Tuple[str, Any]]:
+    yield "a list", list(h)
+    yield "one more", h + (False,)
+    if not h:
+        return
+    yield "none", ()
+    x = h[0]
+    if isinstance(x, bool):  # a closed program's handle
+        yield "closed flipped", (not x,)
+        yield "closed as int", (int(x),)  # equal
+        return
+    attached, closed, label = x
+    yield "a tuple", (tuple(x),)
+    yield "attached flipped", ([not attached, closed, label],)
+    yield "attached as int", ([int(attached), closed, label],)  # equal
+    yield "closed flipped", ([attached, not closed, label],)
+    yield "label None", ([attached, closed, None],)
+    yield "label 0", ([attached, closed, 0],)
+    if label is not None:
+        yield "label+1", ([attached, closed, label + 1],)
+        yield "label ?id", ([attached, closed, f"?{label}"],)
+    yield "shorter", ([attached, closed],)
+
+
+def _check(ops: List[Any], core: Any, mine: Any, at: int, part: int, value: Any) -> bool:
+    """The executor's verdict with the model's part ``part`` at op ``at`` set to ``value``:
+    Python's ``==`` against the core's, and the lists up to that op when they differ."""
+    want = (list(mine[0]), list(mine[1]), list(mine[2]))
+    want[part][at] = value
+    got = _run(ops, want)
+    differs = value != core[part][at]
+    if not differs:
+        assert got is None, (at, part, value)
+        return False
+    assert got is not None and len(got[0]) == at + 1, (at, part, value, core[part][at])
+    # the op that differs is the core's own, the ones before it agreed
+    assert [got[p][at] for p in range(3)] == [core[p][at] for p in range(3)]
+    assert [got[p][:at] for p in range(3)] == [want[p][:at] for p in range(3)]
+    return True
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_change_of_a_state_or_handle_is_judged_as_python_judges_it(seed: int) -> None:
+    ops = _trace(seed)
+    core, mine = _lists(ops, mprog), _lists(ops, model)
+    assert core == mine
+    assert _run(ops, mine) is None
+    found = set()
+    rng = random.Random(seed)
+    for at in sorted(rng.sample(range(len(ops)), 12)) + [len(ops) - 1]:
+        for name, state in _state_changes(mine[1][at]):
+            if _check(ops, core, mine, at, 1, state):
+                found.add("state " + name.split("[")[0])
+        # the previous op's state object again (a model whose chain did not move): equal
+        # only where the core's chain did not move either, whatever the objects' identity
+        if at and _check(ops, core, mine, at, 1, mine[1][at - 1]):
+            found.add("state of the op before")
+        for name, handles in _handle_changes(mine[2][at]):
+            if _check(ops, core, mine, at, 2, handles):
+                found.add("handles " + name)
+    # the trace had chains and handles for every kind of change to show up
+    assert {"state revision+1", "state count+1", "state column 2", "state column 3",
+            "state column 4", "state column 5", "state of the op before",
+            "handles one more"} <= found, found
+
+
+def _chain_ops() -> List[Any]:
+    attach = {"op": "attach", "relative": None, "replace": None,
+              "expected_revision": {"kind": "zero"}}
+    return ([{"op": "new_prog", "as": i} for i in range(4)]
+            + [{**attach, "prog": 0, "flags": 0},
+               {**attach, "prog": 1, "flags": int(mprog.Flag.BEFORE),
+                "relative": {"kind": "prog", "ref": 0}},
+               {"op": "link", "as": 0, "prog": 2, "flags": 0, "relative": None,
+                "expected_revision": {"kind": "zero"}},
+               {"op": "update", "link": 0, "new_prog": 3, "flags": 0, "old_prog": None},
+               {"op": "prog_close", "prog": 1},
+               {"op": "link_detach", "link": 0},
+               {"op": "link_close", "link": 0}])
+
+
+@pytest.mark.parametrize("change", ["label", "link label", "flag", "link flag", "revision",
+                                    "count", "attached", "closed", "program", "prog closed"])
+def test_a_state_or_handle_differing_in_one_field_is_found_at_that_op(change: str) -> None:
+    ops = _chain_ops()
+    core, mine = _lists(ops, mprog), _lists(ops, model)
+    assert core == mine and _run(ops, mine) is None
+    edits: dict[str, Tuple[int, int, Callable[[Any], Any]]] = {
+        # op 7 (update): the chain is p1 and p0 by program, then p3 by link 0
+        "label": (7, 1, lambda s: _set(s, 2, _set(s[2], 0, 1 - s[2][0]))),
+        "link label": (7, 1, lambda s: _set(s, 3, _set(s[3], 2, None))),
+        "flag": (7, 1, lambda s: _set(s, 4, _set(s[4], 1, s[4][1] ^ 1))),
+        "link flag": (7, 1, lambda s: _set(s, 5, _set(s[5], 2, s[5][2] ^ 8))),
+        "revision": (7, 1, lambda s: _set(s, 0, s[0] + 1)),
+        "count": (7, 1, lambda s: _set(s, 1, s[1] - 1)),
+        "attached": (9, 2, lambda h: ([True] + h[0][1:],)),
+        "closed": (10, 2, lambda h: ([h[0][0], False, h[0][2]],)),
+        "program": (7, 2, lambda h: (h[0][:2] + [2],)),
+        "prog closed": (8, 2, lambda h: (False,)),
+    }
+    at, part, edit = edits[change]
+    assert _check(ops, core, mine, at, part, edit(mine[part][at]))
