@@ -84,7 +84,7 @@ class BatchedTrial(Trial):
         import mprog
         self.core = next(s for s in self.sides if s.module is mprog)
         self.model = next(s for s in self.sides if s is not self.core)
-        self.names = [s.name for s in self.sides]
+        self.names = [s.name for s in self.sides]  # two: the core's and the model's
         try:
             # the transactions by label: the core interpreter's own dict, shared
             self.executor = _core.Executor(self.core.bundle, dict(errno.errorcode),
@@ -119,15 +119,17 @@ class BatchedTrial(Trial):
             return self._core_alone(op, answer)
         state = model.state()
         kind = op["op"]
-        handles = model.handles(op) if kind in NAMES_A_HANDLE and len(state) > 1 else ()
-        answers = dict.fromkeys(self.names, answer)  # the core's, if the queue agrees
+        is_open = len(state) > 1  # ("closed",) once the bundle is
+        handles = model.handles(op) if is_open and kind in NAMES_A_HANDLE else ()
+        first, second = self.names
+        answers = {first: answer, second: answer}  # the core's, if the queue agrees
         if model.violations and self.check_protocol:
             self._stop(op, answers)
             self._diverge("protocol", "error does not follow docs/protocol.md",
                           {model.name: model.violations})
         before = self._state
         if state is not before:
-            if len(state) > 1 and len(before) > 1:
+            if is_open and len(before) > 1:
                 problem = self._transition(op, answer, before, state)
                 if problem:
                     self._stop(op, answers)

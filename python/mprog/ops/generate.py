@@ -92,6 +92,11 @@ def _placement_tables(dialect: str) -> Dict[bool, Table]:
             for attach in (True, False)}
 
 
+#: Each generator class's kind tables (``Generator._kind_table``), by its weights and
+#: temperament, then by the state's key.
+_KIND_TABLES: Dict[Tuple[Any, ...], Dict[Tuple[bool, bool, bool], "Table"]] = {}
+
+
 @dataclass(frozen=True)
 class Placement:
     """One case the placement rules tell apart: which directives, and whether a relative is
@@ -215,7 +220,10 @@ class Generator:
         mine = set(self._known_bits)
         self._other_bits = tuple(v for v in other.values() if v not in mine)
         self._unknown_bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
-        self._kinds: Dict[Tuple[bool, bool, bool], Table] = {}
+        # The kind tables depend on the weights and the temperament only: shared by every
+        # generator drawing with the same ones (a campaign makes one generator per trace).
+        self._kinds = _KIND_TABLES.setdefault(
+            (type(self), tuple(vars(self.w).values()), self.close_bias), {})
         # the programs free to attach, kept while the view only grows (see ``_free``)
         self._seen: Tuple[Any, ...] = ()
         self.free: List[int] = []
