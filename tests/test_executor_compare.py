@@ -5,9 +5,10 @@ one flag, the revision, the count, a handle's field, a container of another type
 that differ in type but not in ``==`` (``True == 1``)."""
 from __future__ import annotations
 
+import copy
 import errno
 import random
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -194,3 +195,100 @@ def test_a_state_or_handle_differing_in_one_field_is_found_at_that_op(change: st
     }
     at, part, edit = edits[change]
     assert _check(ops, core, mine, at, part, edit(mine[part][at]))
+
+
+def _snapshots(ops: List[Any], backend: Any) -> List[Any]:
+    side = Interpreter("side", backend, "upstream")
+    try:
+        out = []
+        for op in ops:
+            side.apply(op)
+            out.append(copy.deepcopy(side.snapshot()))
+        return out
+    finally:
+        assert side.close() == []
+
+
+def _snapshot_changes(s: Dict[str, Any]) -> Iterator[Tuple[str, Any]]:
+    for label, closed in s["progs"].items():
+        yield f"program {label} closed flipped", ("progs", label, not closed)
+        yield f"program {label} closed as int", ("progs", label, int(closed))  # equal
+    for label, (attached, closed, prog) in s["links"].items():
+        yield f"link {label} attached", ("links", label, [not attached, closed, prog])
+        yield f"link {label} closed", ("links", label, [attached, not closed, prog])
+        yield f"link {label} program None", ("links", label, [attached, closed, None])
+        yield f"link {label} program+1", ("links", label, [attached, closed, (prog or 0) + 1])
+        yield f"link {label} a tuple", ("links", label, (attached, closed, prog))
+    self = s["self"]
+    yield "revision+1", ("self", "revision", self["revision"] + 1)
+    yield "revision float", ("self", "revision", float(self["revision"]))  # equal
+    yield "len-1", ("self", "len", self["len"] - 1)
+    for i, label in enumerate(self["list"]):
+        yield f"list[{i}]+1", ("self", "list", _set(self["list"], i, label + 1))
+        yield f"list[{i}] ?id", ("self", "list", _set(self["list"], i, f"?{label}"))
+
+
+@pytest.mark.parametrize("at", [6, 7, 8, 9, 10])
+def test_every_change_of_a_snapshot_is_judged_as_python_judges_it(at: int) -> None:
+    ops = _chain_ops()
+    mine, core = _lists(ops, model), _snapshots(ops, mprog)
+    snaps = _snapshots(ops, model)
+    assert [{k: s[k] for k in ("progs", "links", "self")} for s in snaps] == [
+        {k: s[k] for k in ("progs", "links", "self")} for s in core]
+    found = 0
+    for name, (part, key, value) in _snapshot_changes(snaps[at]):
+        changed = copy.deepcopy(snaps)
+        changed[at][part][key] = value
+        side = Interpreter("core", mprog, "upstream")
+        ex = _core.Executor(side.bundle, errno.errorcode, side.txs)
+        try:
+            got = ex.run(b"".join(batch.record(op) for op in ops), mine, changed)
+        finally:
+            side.adopt(ex.programs, ex.links)
+            assert side.close() == []
+        if changed[at][part] == core[at][part]:
+            assert got is None, name
+        else:
+            assert got is not None and len(got[0]) == at + 1, name
+            found += 1
+    assert found >= 6
+
+
+def test_the_queue_form_judges_as_the_lists_do() -> None:
+    """``check`` (one entry per op, as the engine queues them) against ``run`` (three lists):
+    the same verdict and the same lists, for an agreeing run and for a difference."""
+    ops = _chain_ops()
+    core, mine = _lists(ops, mprog), _lists(ops, model)
+    records = [batch.record(op) for op in ops]
+    changed = (list(mine[0]), list(mine[1]), list(mine[2]))
+    changed[1][7] = _set(mine[1][7], 0, mine[1][7][0] + 1)
+    for want in (mine, changed):
+        got = []
+        for form in ("run", "check"):
+            side = Interpreter("core", mprog, "upstream")
+            ex = _core.Executor(side.bundle, errno.errorcode, side.txs)
+            try:
+                if form == "run":
+                    got.append(ex.run(b"".join(records), want))
+                else:
+                    queue = [(r, a, s, h, "the caller's") for r, a, s, h in zip(records, *want)]
+                    got.append(ex.check(queue))
+            finally:
+                side.adopt(ex.programs, ex.links)
+                assert side.close() == []
+        assert got[0] == got[1]
+    assert got[1] is not None and len(got[1][0]) == 8 and got[1][1][7] == core[1][7]
+
+
+@pytest.mark.parametrize("entry", [("x" * 16, ["ok", None], (), ()), (b"x" * 15, 1, 2, 3),
+                                   (b"x" * 16, 1, 2), [b"x" * 16, 1, 2, 3]])
+def test_the_queue_form_refuses_a_malformed_entry_before_running_anything(entry: Any) -> None:
+    with mprog.Bundle() as b:
+        ex = _core.Executor(b, errno.errorcode)
+        good = (batch.record({"op": "new_prog", "as": 0}), ["ok", 0], (1, 0, (), (), (), ()), ())
+        with pytest.raises(ValueError, match="queue"):
+            ex.check([good, entry])
+        assert len(ex.programs) == 0
+        with pytest.raises(ValueError, match="snapshots"):
+            ex.check([good], [])
+        assert ex.check([good]) is None and len(ex.programs) == 1

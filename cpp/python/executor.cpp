@@ -97,41 +97,29 @@ class Executor {
       return run_all(bytes, n);
     }
     if (expected->size() != 3) throw py::value_error("expected: (answers, states, handles)");
-    const py::list want_answers = (*expected)[0].cast<py::list>(),
-                   want_states = (*expected)[1].cast<py::list>(),
-                   want_handles = (*expected)[2].cast<py::list>();
-    if (want_answers.size() != n || want_states.size() != n || want_handles.size() != n)
+    const Lists lists{bytes, (*expected)[0].cast<py::list>(), (*expected)[1].cast<py::list>(),
+                      (*expected)[2].cast<py::list>()};
+    if (lists.answers.size() != n || lists.states.size() != n || lists.handles.size() != n)
       throw py::value_error("expected: one answer, state and handles per record");
     learn_labels();
-    agreed_.mine = nullptr;  // a state object of this call's lists
-    for (std::size_t i = 0; i < n; ++i) {
-      const Op op = record(bytes, i);
-      py::object answer;
-      const bool known = applied(op, i, answer);
-      PyObject* const want_state = PyList_GET_ITEM(want_states.ptr(), i);
-      bool same = known && equal(answer.ptr(), PyList_GET_ITEM(want_answers.ptr(), i));
-      const bool closed = b_->closed();
-      if (same && closed) {
-        same = equal(empty_.ptr(), PyList_GET_ITEM(want_handles.ptr(), i)) &&
-               equal(closed_.ptr(), want_state);
-      } else if (same) {
-        same = same_handles(op, PyList_GET_ITEM(want_handles.ptr(), i)) &&
-               same_state(want_state);
-      }
-      if (same && snapshots) same = matches((*snapshots)[i]);
-      if (same) continue;
-      // The lists up to this op: the model's where they agreed, then the core's.
-      const auto ran = static_cast<py::ssize_t>(i);
-      const py::slice before(0, ran, 1);
-      py::list answers = want_answers[before], states = want_states[before],
-               handles = want_handles[before];
-      answers.append(answer);
-      states.append(!known ? py::object(py::none()) : closed ? py::object(closed_) : state());
-      handles.append(!known ? py::object(py::none()) : closed ? py::object(empty_)
-                                                              : named_handles(op));
-      return py::make_tuple(answers, states, handles);
+    return compared(lists, n, snapshots);
+  }
+
+  // run(records, expected, snapshots) with the records and the model's outcomes in one list,
+  // an entry per op: (record, answer, state, handles, ...) (items after these are the
+  // caller's). What the engine queues, one append per op.
+  py::object check(const py::list& queue, const std::optional<py::list>& snapshots) {
+    const std::size_t n = queue.size();
+    for (const py::handle entry : queue) {
+      PyObject* e = entry.ptr();
+      if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) < 4 || !PyBytes_Check(PyTuple_GET_ITEM(e, 0)) ||
+          PyBytes_GET_SIZE(PyTuple_GET_ITEM(e, 0)) != sizeof(Op))
+        throw py::value_error("queue: (16-byte record, answer, state, handles, ...) per op");
     }
-    return py::none();
+    if (snapshots && snapshots->size() != n)
+      throw py::value_error("snapshots: one per entry of the queue");
+    learn_labels();
+    return compared(Queue{queue}, n, snapshots);
   }
 
   // Whether the core reads as the model's state (Interpreter.state()) and snapshot say: the
@@ -150,6 +138,71 @@ class Executor {
     Op op;
     std::memcpy(&op, bytes.data() + i * sizeof(Op), sizeof(Op));  // any alignment
     return op;
+  }
+
+  // Where compared() reads the records and the model's outcomes: run()'s records and three
+  // lists, or check()'s queue. up_to(i): the three lists of ops 0 .. i-1.
+  struct Lists {
+    const Bytes& bytes;
+    py::list answers, states, handles;
+    Op op(std::size_t i) const { return record(bytes, i); }
+    PyObject* answer(std::size_t i) const { return PyList_GET_ITEM(answers.ptr(), i); }
+    PyObject* state(std::size_t i) const { return PyList_GET_ITEM(states.ptr(), i); }
+    PyObject* handle(std::size_t i) const { return PyList_GET_ITEM(handles.ptr(), i); }
+    std::array<py::list, 3> up_to(std::size_t i) const {
+      const py::slice before(0, static_cast<py::ssize_t>(i), 1);
+      return {answers[before], states[before], handles[before]};
+    }
+  };
+  struct Queue {
+    const py::list& queue;
+    PyObject* item(std::size_t i, int k) const {
+      return PyTuple_GET_ITEM(PyList_GET_ITEM(queue.ptr(), i), k);
+    }
+    Op op(std::size_t i) const {
+      Op op;
+      std::memcpy(&op, PyBytes_AS_STRING(item(i, 0)), sizeof(Op));
+      return op;
+    }
+    PyObject* answer(std::size_t i) const { return item(i, 1); }
+    PyObject* state(std::size_t i) const { return item(i, 2); }
+    PyObject* handle(std::size_t i) const { return item(i, 3); }
+    std::array<py::list, 3> up_to(std::size_t i) const {
+      std::array<py::list, 3> out{py::list(i), py::list(i), py::list(i)};
+      for (std::size_t j = 0; j < i; ++j)
+        for (int k = 0; k < 3; ++k) out[k][j] = py::reinterpret_borrow<py::object>(item(j, k + 1));
+      return out;
+    }
+  };
+
+  // The comparison of run() and check(): None if every op agrees with the model's outcomes,
+  // else the lists up to and including the first op that differs (see run()).
+  template <typename Source>
+  py::object compared(const Source& want, std::size_t n, const std::optional<py::list>& snapshots) {
+    agreed_.mine = nullptr;  // a state object of this call's lists
+    for (std::size_t i = 0; i < n; ++i) {
+      const Op op = want.op(i);
+      py::object answer;
+      const bool known = applied(op, i, answer);
+      PyObject* const want_state = want.state(i);
+      bool same = known && equal(answer.ptr(), want.answer(i));
+      const bool closed = b_->closed();
+      if (same && closed) {
+        same = equal(empty_.ptr(), want.handle(i)) && equal(closed_.ptr(), want_state);
+      } else if (same) {
+        same = same_handles(op, want.handle(i)) && same_state(want_state);
+      }
+      if (same && snapshots) same = matches((*snapshots)[i]);
+      if (same) continue;
+      // The lists up to this op: the model's where they agreed, then the core's.
+      auto [answers, states, handles] = want.up_to(i);
+      answers.append(answer);
+      states.append(!known ? py::object(py::none()) : closed ? py::object(closed_) : state());
+      handles.append(!known ? py::object(py::none()) : closed ? py::object(empty_)
+                                                              : named_handles(op));
+      return py::make_tuple(answers, states, handles);
+    }
+    return py::none();
   }
 
   // Runs record i: its answer as the interpreter normalizes it, or false (the answer then
@@ -649,15 +702,15 @@ class Executor {
   // (Interpreter.snapshot's "progs", "links" and "self"; its "chain" is the state).
   bool matches(py::handle snapshot) const {
     const py::dict snap = py::reinterpret_borrow<py::dict>(snapshot);
-    const py::dict progs = snap["progs"], link_states = snap["links"];
+    const py::dict progs = snap[progs_key_], link_states = snap[links_key_];
     std::size_t have = 0;
     for (const py::handle p : programs) have += !p.is_none();
     if (have != progs.size()) return false;
     for (auto [label, closed] : progs) {
       const std::size_t i = label.cast<std::size_t>();
       if (i >= programs.size() || programs[i].is_none()) return false;
-      if (!py::bool_(programs[i].cast<const ProgramObject&>().closed).equal(closed))
-        return false;
+      const bool mine = programs[i].cast<const ProgramObject&>().closed;
+      if (!sure(same_bool(closed.ptr(), mine), py::bool_(mine), closed)) return false;
     }
     have = 0;
     for (const py::handle l : links) have += !l.is_none();
@@ -665,19 +718,30 @@ class Executor {
     for (auto [label, state] : link_states) {
       const std::size_t i = label.cast<std::size_t>();
       if (i >= links.size() || links[i].is_none()) return false;
-      if (!link_state(links[i].cast<const LinkObject&>()).equal(state)) return false;
+      const LinkObject& l = links[i].cast<const LinkObject&>();
+      const Verdict v = walk_link_state(l, state.ptr());
+      if (v == Differ || (v == Unsure && !link_state(l).equal(state))) return false;
     }
     if (b_->closed()) return true;  // the state says so; a closed bundle's "self" is fixed
-    const py::dict self = snap["self"];
-    if (!py::int_(b_->revision()).equal(self["revision"]) ||
-        !py::int_(b_->size()).equal(self["len"]))
+    const py::dict self = snap[self_key_];
+    const py::object revision = self[revision_key_], len = self[len_key_];
+    if (!sure(same_int(revision.ptr(), b_->revision()), py::int_(b_->revision()), revision) ||
+        !sure(same_int(len.ptr(), b_->size()), py::int_(b_->size()), len))
       return false;
-    const py::list listed = self["list"], in_order = b_->programs();
+    const py::list listed = self[list_key_], in_order = b_->programs();
     if (listed.size() != in_order.size()) return false;
-    for (std::size_t i = 0; i < listed.size(); ++i)
-      if (!prog_label(in_order[i].cast<const ProgramObject&>().core.id).equal(listed[i]))
-        return false;
+    for (std::size_t i = 0; i < listed.size(); ++i) {
+      const std::uint32_t id = in_order[i].cast<const ProgramObject&>().core.id;
+      PyObject* label = PyList_GET_ITEM(listed.ptr(), static_cast<Py_ssize_t>(i));
+      const Verdict v = same_label(label, prog_label_, id, false);
+      if (v == Differ || (v == Unsure && !equal(prog_label(id).ptr(), label))) return false;
+    }
     return true;
+  }
+
+  // A verdict, or where it is Unsure, Python's == of the core's object and the model's.
+  static bool sure(Verdict v, const py::object& core, py::handle model) {
+    return v == Unsure ? equal(core.ptr(), model.ptr()) : v == Same;
   }
 
   // Interpreter._link_state: [attached, closed, program label].
@@ -722,6 +786,9 @@ class Executor {
   QueryHead head_;
   QueryEntry entries_[kSlots];
   Chain now_, agreed_;  // same_state's: the chain now, and when it last equalled the model's
+  // Interpreter.snapshot()'s keys
+  py::str progs_key_{"progs"}, links_key_{"links"}, self_key_{"self"},
+      revision_key_{"revision"}, len_key_{"len"}, list_key_{"list"};
 };
 
 }  // namespace
@@ -753,6 +820,11 @@ void bind_executor(py::module_& m) {
            "lists up to the first op that differs. With snapshots (the model's "
            "Interpreter.snapshot() after each record), an op agrees only if the core's "
            "programs, links and bundle read as that snapshot says too.")
+      .def("check", &Executor::check, py::arg("queue"), py::arg("snapshots") = py::none(),
+           "run(records, expected, snapshots) with one list: an entry per op, (record, "
+           "answer, state, handles, ...) (the record and the model's outcomes; later items "
+           "are the caller's). None if all agree, else (answers, states, handles) up to the "
+           "first op that differs.")
       .def("agrees", &Executor::agrees, py::arg("state"), py::arg("snapshot"),
            "Whether the core's chain reads as state (Interpreter.state()) and its programs, "
            "links and bundle as snapshot (Interpreter.snapshot()) say.")

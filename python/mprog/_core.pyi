@@ -130,6 +130,13 @@ class Executor:
         in C++: None if all agree, else the lists up to the first op that differs. With
         snapshots (the model's Interpreter.snapshot() after each record), an op agrees only
         if the core's programs, links and bundle read as that snapshot says too."""
+    def check(self, queue: List[tuple[Any, ...]],
+              snapshots: Optional[List[Dict[str, Any]]] = None
+              ) -> Optional[tuple[List[Any], List[Any], List[Any]]]:
+        """run(records, expected, snapshots) with one list: an entry per op, (record,
+        answer, state, handles, ...) (the 16-byte record and the model's outcomes; later
+        items are the caller's). None if all agree, else (answers, states, handles) up to
+        the first op that differs."""
     def agrees(self, state: tuple[Any, ...], snapshot: Dict[str, Any]) -> bool:
         """Whether the core's chain reads as state (Interpreter.state()) and its programs,
         links and bundle as snapshot (Interpreter.snapshot()) say."""

@@ -9,11 +9,12 @@ is a ``Trial`` (same interface, same labels, same generator view) that:
   transition rules a digest allows, and steers the generator by the model's outcome, exactly
   as a lockstep trial does;
 - encodes each op as a 16-byte record (``mprog.batch.record``) and queues it; at the end of
-  the trace (or before an op records cannot say) one C++ call, ``mprog._core.Executor.run``,
+  the trace (or before an op records cannot say) one C++ call, ``mprog._core.Executor.check``,
   runs the queue on the core's bundle and objects, the very ones the core's interpreter
-  holds, through the binding's own methods, builds per op the answer and the digest in the
-  interpreter's form and compares them with the model's there (a state again only where
-  one side's moved), handing back the lists only up to an op that differs;
+  holds, through the binding's own methods, and compares per op its answer, state and
+  handles with the model's there (on C values where the model's are plain ints, bools and
+  tuples; a state again only where one side's moved), making the core's Python objects and
+  handing back the lists only up to an op that differs;
 - queues queries and the ops of a transaction too: the executor runs them through the
   Python-facing methods (``Bundle.query``, ``Bundle.transaction``, ``Transaction.*``) and
   answers them in the interpreter's form (a query's result by label, ENOSPC with its partial
@@ -96,12 +97,10 @@ class BatchedTrial(Trial):
         self._made = [0, 0]  # program and link labels the executor's lists will hold
         self._state = self.model.state()  # the model's state after the last op
         self._see(self._state)
-        self._records = bytearray()
-        self._at: List[int] = []  # queued ops: their positions in self.ops
-        self._answers: List[Any] = []  # ... and the model's answers, states and handles
-        self._states: List[Any] = []
-        self._handles: List[Any] = []
-        self._snapshots_queued: List[Any] = []  # ... and its snapshots (full checks)
+        #: queued ops, what ``Executor.check`` takes: (record, the model's answer, state and
+        #: handles, the op's position in self.ops), one append per op
+        self._queue: List[Tuple[bytes, Any, Any, Any, int]] = []
+        self._snapshots_queued: List[Any] = []  # ... and the model's snapshots (full checks)
         self._model_seconds = 0.0  # the model's time since the last flush
 
     # ----------------------------------------------------------------- stepping
@@ -140,18 +139,14 @@ class BatchedTrial(Trial):
             self._see(state)
         if self.full:
             self._check_model(op, answer, answers)
-        self._records += rec
-        self._at.append(len(self.ops))
-        self._answers.append(answer)
-        self._states.append(state)
-        self._handles.append(handles)
+        self._queue.append((rec, answer, state, handles, len(self.ops)))
         self.ops.append(op)
         self.answers.append(answers)
         if kind in LEARNS:  # what else Trial._learn learns (the order: _see, above)
             if kind == "new_prog" or kind == "link":
                 self._made[kind == "link"] += 1
             self._learn_labels(op, answer)
-        if len(self._at) >= MAX_QUEUE:
+        if len(self._queue) >= MAX_QUEUE:
             self.flush()
         return answers
 
@@ -291,25 +286,24 @@ class BatchedTrial(Trial):
             name = self.model.name
             self.seconds[name] = self.seconds.get(name, 0.0) + self._model_seconds
             self._model_seconds = 0.0
-        if not self._at:
+        queue = self._queue
+        if not queue:
             return
-        records, at = self._records, self._at
-        mine = (self._answers, self._states, self._handles)
         snapshots = self._snapshots_queued if self.full else None
-        self._records, self._at = bytearray(), []
-        self._answers, self._states, self._handles = [], [], []
+        self._queue = []
         self._snapshots_queued = []
         core = self.core
         t0 = perf_counter()
         try:
             # compared there (with the model's snapshots in full): None if all agree
-            theirs = self.executor.run(records, mine, snapshots)
+            theirs = self.executor.check(queue, snapshots)
         finally:
             self.seconds[core.name] = self.seconds.get(core.name, 0.0) + perf_counter() - t0
             core.adopt(self.executor.programs, self.executor.links)
         if theirs is None:
             return
         answers, states, handles = theirs
+        mine = tuple(zip(*queue[:len(answers)]))[1:4]  # the model's answers, states, handles
         for i in range(len(answers)):  # the last one differs
             kind = ("answer" if answers[i] != mine[0][i] else
                     "state" if states[i] != mine[1][i] or handles[i] != mine[2][i] else "")
@@ -318,7 +312,7 @@ class BatchedTrial(Trial):
         kind = kind or "state"  # in full: the core's handles or bundle differ from the snapshot
         if answers[i][0] == "malformed":  # and every op before it agreed: the engine's fault
             raise ValueError(f"the batched core leg: {answers[i][1]}")
-        step = at[i]
+        step = queue[i][4]
         del self.ops[step + 1:]
         del self.answers[step + 1:]
         self.answers[step] = {core.name: answers[i], self.model.name: mine[0][i]}
