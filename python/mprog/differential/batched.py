@@ -55,7 +55,7 @@ from .trial import Trial
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
 
-#: The ops ``Trial._learn`` learns more from than the chain order (which ``Trial._see`` keeps).
+#: The ops ``Trial._learn_labels`` learns from (the chain order is ``Trial._see``'s).
 LEARNS = frozenset({"new_prog", "link", "prog_close", "link_close", "update", "tx_begin",
                     "tx_commit", "tx_discard", "new_cgroup"})
 
@@ -147,7 +147,7 @@ class BatchedTrial(Trial):
         if kind in LEARNS:  # what else Trial._learn learns (the order: _see, above)
             if kind == "new_prog" or kind == "link":
                 self._made[kind == "link"] += 1
-            self._learn(op, answer, state)
+            self._learn_labels(op, answer)
         if len(self._queue) >= MAX_QUEUE:
             self.flush()
         return answers

@@ -236,12 +236,18 @@ class Trial:
     def _learn(self, op: Op, answer: Any, digest: Tuple[Any, ...]) -> None:
         """Keep the labels and the generator's view up to date with what every backend did
         (``answer`` and ``digest``: the agreed outcome and state)."""
-        kind = op["op"]
-        v = self.view
         self._see(digest)
         if self.dialect == "cgroup" and len(digest) >= 7:
             # a closed cgroup: None
-            v.cgroups = {entry[0]: entry[3] if len(entry) > 3 else None for entry in digest[6]}
+            self.view.cgroups = {entry[0]: entry[3] if len(entry) > 3 else None
+                                 for entry in digest[6]}
+        self._learn_labels(op, answer)
+
+    def _learn_labels(self, op: Op, answer: Any) -> None:
+        """What ``_learn`` learns from the op itself: the labels it made, began, closed or
+        ended, and a link's program."""
+        kind = op["op"]
+        v = self.view
         ok = answer[0] == "ok"
         if kind == "new_prog":
             if ok:
