@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from time import perf_counter
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import AbstractSet, Any, Dict, List, Optional, Set, Tuple
 
 from . import invariants
 from ..ops.generate import View
@@ -119,7 +119,7 @@ class Trial:
         self.view = View()
         self.states: Dict[str, Any] = {}
         #: backends whose last full snapshot equalled the first backend's (``_check_states``)
-        self._same: Set[str] = set()
+        self._same: AbstractSet[str] = set()
         #: the snapshot ``check_state`` last ran on, and its problems (``_state_problems``)
         self._last_checked: Optional[Tuple[Dict[str, Any], List[str]]] = None
         #: seconds each backend spent running ops (the progress line's ops/s per backend)
@@ -358,9 +358,10 @@ class Trial:
         last = self._last_checked
         if last is not None:
             prev, found = last
-            if (state["chain"] == prev["chain"] and state["links"] == prev["links"]
-                    and state["self"] == prev["self"]
-                    and state.get("cgroups") == prev.get("cgroups")):
+            if state is prev or (state["chain"] == prev["chain"]
+                                 and state["links"] == prev["links"]
+                                 and state["self"] == prev["self"]
+                                 and state.get("cgroups") == prev.get("cgroups")):
                 return list(found)
         found = invariants.check_state(state, self.dialect)
         self._last_checked = (state, found)
