@@ -35,7 +35,7 @@ import random
 import struct
 from array import array
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 from .flags import Flag, V2Flag
 from .ops.vocabulary import NO_SUCH_ID
@@ -273,7 +273,6 @@ QUERY, TX_BEGIN, TX_ATTACH, TX_DETACH, TX_COMMIT, TX_DISCARD = range(8, 14)
 #: A query's count (``mprog.ops.Interpreter._count``) by kind, in the record's expect field;
 #: a "value" count is in the flags field.
 _COUNT_BY_LABEL = {"none": 0, "zero": 1, "short": 2, "exact": 3, "larger": 4, "value": 5}
-_TX_END = {"tx_commit": TX_COMMIT, "tx_discard": TX_DISCARD}
 
 
 def record(op: Dict[str, Any]) -> Optional[bytes]:
@@ -287,92 +286,120 @@ def record(op: Dict[str, Any]) -> Optional[bytes]:
     executor's lists, and an id by label is that object's real id, exactly as
     ``mprog.ops.Interpreter`` passes it.
     """
-    kind = op["op"]
+    encoder = _ENCODERS.get(op["op"])
+    if encoder is None:
+        return None
     try:
-        if kind == "new_prog":
-            return _PACK(NEW_PROGRAM, 0, 0, 0, 0, op["as"], NONE, 0, 0)
-        if kind in _PLACED:  # most ops: attach, link, detach, and staged in a transaction
-            return _placed(op, kind)
-        if kind == "update":
-            old = op["old_prog"]
-            flags = op["flags"]
-            if type(flags) is not int or flags > 0xFFFFFFFF:
-                return None
-            return _PACK(UPDATE, 0, 0, 0, flags, op["new_prog"], NONE if old is None else old,
-                         op["link"], 0)
-        if kind == "link_detach":
-            return _PACK(LINK_DETACH, 0, 0, 0, 0, NONE, NONE, op["link"], 0)
-        if kind == "link_close":
-            return _PACK(CLOSE_LINK, 0, 0, 0, 0, NONE, NONE, op["link"], 0)
-        if kind == "prog_close":
-            return _PACK(CLOSE_PROGRAM, 0, 0, 0, 0, op["prog"], NONE, 0, 0)
-        if kind == "query":
-            count = op["count"]
-            how = _COUNT_BY_LABEL.get(count["kind"])
-            value = count.get("value", 0)
-            if how is None or op.get("effective") or "cgroup" in op or type(value) is not int:
-                return None
-            return _PACK(QUERY, 0, how, 0, value, NONE, NONE, 0, 0)
-        if kind == "tx_commit" or kind == "tx_discard":
-            return _PACK(_TX_END[kind], 0, 0, 0, 0, NONE, NONE, op["tx"], 0)
-        if kind == "tx_begin":
-            expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
-            if expect is None:
-                return None
-            return _PACK(TX_BEGIN, 0, expect, 0, 0, NONE, NONE, op["as"], 0)
+        return encoder(op)
     except (struct.error, TypeError, KeyError):  # a label that is no u16 (a bad value: a dict)
         return None
-    return None
 
 
-_PLACED = frozenset({"attach", "link", "detach", "tx_attach", "tx_detach"})
+def _new_program(op: Dict[str, Any]) -> bytes:
+    label = op["as"]
+    if type(label) is int and 0 <= label < len(_NEW_PROGRAM_RECORDS):
+        return _NEW_PROGRAM_RECORDS[label]  # (every trace makes programs 0, 1, ...)
+    return _PACK(NEW_PROGRAM, 0, 0, 0, 0, label, NONE, 0, 0)
 
 
-def _placed(op: Dict[str, Any], kind: str) -> Optional[bytes]:
-    """``record`` of an op with flags, a relative and an expected revision."""
-    try:
-        staged = kind == "tx_attach" or kind == "tx_detach"  # on transaction op["tx"]
-        if staged:
-            tx = op["tx"]
-            kind = kind[3:]
-        else:
-            tx = 0
-        flags = op["flags"]
-        if type(flags) is not int or flags > 0xFFFFFFFF:
-            return None
-        expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
-        if expect is None:
-            return None
-        spec = op["relative"]
-        if spec is None:
-            rel_kind = rel = 0
-        else:
-            rel_kind = _BY_LABEL.get(spec["kind"], _REL_VALUE)
-            if rel_kind == _REL_VALUE:
-                rel = spec.get("value")  # an int (id_raw, int); a bad value is a dict
-                if rel == NO_SUCH_ID and type(rel) is int:
-                    rel_kind, rel = _REL_NO_ID, 0
-                elif type(rel) is not int or rel >= NONE:
-                    return None
-            else:
-                rel = spec["ref"]
-        prog = op["prog"]
-        if kind == "attach":
-            replace = op["replace"]
-            if replace is None:
-                other = NONE
-            elif replace["kind"] == "prog":
-                other = replace["ref"]
-            else:
-                return None
-            return _PACK(TX_ATTACH if staged else ATTACH, rel_kind, expect, 0, flags, prog, other,
-                         tx, rel)
-        if kind == "link":
-            return _PACK(LINK, rel_kind, expect, 0, flags, prog, NONE, op["as"], rel)
-        return _PACK(TX_DETACH if staged else DETACH, rel_kind, expect, 0, flags,
-                     NONE if prog is None else prog, NONE, tx, rel)
-    except (struct.error, TypeError, KeyError):  # a label that is no u16 (a bad value: a dict)
+def _placement(op: Dict[str, Any]) -> Optional[Tuple[int, int, int, int]]:
+    """The flags, expected revision and relative of an attach, link or detach as a record
+    holds them (flags, expect, relative kind, relative), or None if it cannot."""
+    flags = op["flags"]
+    if type(flags) is not int or flags > 0xFFFFFFFF:
         return None
+    expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
+    if expect is None:
+        return None
+    spec = op["relative"]
+    if spec is None:
+        return flags, expect, 0, 0
+    rel_kind = _BY_LABEL.get(spec["kind"], _REL_VALUE)
+    if rel_kind != _REL_VALUE:
+        return flags, expect, rel_kind, spec["ref"]
+    rel = spec.get("value")  # an int (id_raw, int); a bad value is a dict
+    if rel == NO_SUCH_ID and type(rel) is int:
+        return flags, expect, _REL_NO_ID, 0
+    if type(rel) is not int or rel >= NONE:
+        return None
+    return flags, expect, rel_kind, rel
+
+
+def _attach(op: Dict[str, Any], code: int = ATTACH, tx: int = 0) -> Optional[bytes]:
+    placed = _placement(op)
+    replace = op["replace"]
+    if placed is None or (replace is not None and replace["kind"] != "prog"):
+        return None  # (a replace by id or by raw value: op by op)
+    flags, expect, rel_kind, rel = placed
+    return _PACK(code, rel_kind, expect, 0, flags, op["prog"],
+                 NONE if replace is None else replace["ref"], tx, rel)
+
+
+def _detach(op: Dict[str, Any], code: int = DETACH, tx: int = 0) -> Optional[bytes]:
+    placed = _placement(op)
+    if placed is None:
+        return None
+    flags, expect, rel_kind, rel = placed
+    prog = op["prog"]
+    return _PACK(code, rel_kind, expect, 0, flags, NONE if prog is None else prog, NONE, tx,
+                 rel)
+
+
+def _link(op: Dict[str, Any]) -> Optional[bytes]:
+    placed = _placement(op)
+    if placed is None:
+        return None
+    flags, expect, rel_kind, rel = placed
+    return _PACK(LINK, rel_kind, expect, 0, flags, op["prog"], NONE, op["as"], rel)
+
+
+def _update(op: Dict[str, Any]) -> Optional[bytes]:
+    old = op["old_prog"]
+    flags = op["flags"]
+    if type(flags) is not int or flags > 0xFFFFFFFF:
+        return None
+    return _PACK(UPDATE, 0, 0, 0, flags, op["new_prog"], NONE if old is None else old,
+                 op["link"], 0)
+
+
+def _query(op: Dict[str, Any]) -> Optional[bytes]:
+    count = op["count"]
+    how = _COUNT_BY_LABEL.get(count["kind"])
+    value = count.get("value", 0)
+    if how is None or op.get("effective") or "cgroup" in op or type(value) is not int:
+        return None
+    return _PACK(QUERY, 0, how, 0, value, NONE, NONE, 0, 0)
+
+
+def _tx_begin(op: Dict[str, Any]) -> Optional[bytes]:
+    expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
+    if expect is None:
+        return None
+    return _PACK(TX_BEGIN, 0, expect, 0, 0, NONE, NONE, op["as"], 0)
+
+
+#: The records of ``new_prog`` 0, 1, ...: every trace makes its programs in that order.
+_NEW_PROGRAM_RECORDS = tuple(_PACK(NEW_PROGRAM, 0, 0, 0, 0, label, NONE, 0, 0)
+                             for label in range(1024))
+
+#: How ``record`` encodes each op it can say (a staged op names its transaction in the
+#: record's link field).
+_ENCODERS: Dict[str, Callable[[Dict[str, Any]], Optional[bytes]]] = {
+    "new_prog": _new_program,
+    "attach": _attach,
+    "link": _link,
+    "detach": _detach,
+    "update": _update,
+    "link_detach": lambda op: _PACK(LINK_DETACH, 0, 0, 0, 0, NONE, NONE, op["link"], 0),
+    "link_close": lambda op: _PACK(CLOSE_LINK, 0, 0, 0, 0, NONE, NONE, op["link"], 0),
+    "prog_close": lambda op: _PACK(CLOSE_PROGRAM, 0, 0, 0, 0, op["prog"], NONE, 0, 0),
+    "query": _query,
+    "tx_begin": _tx_begin,
+    "tx_attach": lambda op: _attach(op, TX_ATTACH, op["tx"]),
+    "tx_detach": lambda op: _detach(op, TX_DETACH, op["tx"]),
+    "tx_commit": lambda op: _PACK(TX_COMMIT, 0, 0, 0, 0, NONE, NONE, op["tx"], 0),
+    "tx_discard": lambda op: _PACK(TX_DISCARD, 0, 0, 0, 0, NONE, NONE, op["tx"], 0),
+}
 
 
 def flag_bits(dialect: str) -> Tuple[int, int]:

@@ -55,7 +55,7 @@ from .trial import Trial
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
 
-#: The ops ``Trial._learn`` learns more from than the chain order (which ``Trial._see`` keeps).
+#: The ops ``Trial._learn_labels`` learns from (the chain order is ``Trial._see``'s).
 LEARNS = frozenset({"new_prog", "link", "prog_close", "link_close", "update", "tx_begin",
                     "tx_commit", "tx_discard", "new_cgroup"})
 
@@ -85,6 +85,8 @@ class BatchedTrial(Trial):
         self.core = next(s for s in self.sides if s.module is mprog)
         self.model = next(s for s in self.sides if s is not self.core)
         self.names = [s.name for s in self.sides]  # two: the core's and the model's
+        #: ``Trial._same`` where the core's snapshot is the model's (only ever replaced)
+        self._all_same = frozenset(self.names)
         try:
             # the transactions by label: the core interpreter's own dict, shared
             self.executor = _core.Executor(self.core.bundle, dict(errno.errorcode),
@@ -145,7 +147,7 @@ class BatchedTrial(Trial):
         if kind in LEARNS:  # what else Trial._learn learns (the order: _see, above)
             if kind == "new_prog" or kind == "link":
                 self._made[kind == "link"] += 1
-            self._learn(op, answer, state)
+            self._learn_labels(op, answer)
         if len(self._queue) >= MAX_QUEUE:
             self.flush()
         return answers
@@ -168,13 +170,16 @@ class BatchedTrial(Trial):
             self._stop(op, answers)
             self.states = {s.name: snap for s in self.sides}
             self._diverge("invariant", "an invariant does not hold", {model.name: problems})
-        self.states = {s.name: snap for s in self.sides}  # the core's, if the queue agrees
-        self._same = set(self.names)
+        self.states = dict.fromkeys(self.names, snap)  # the core's, if the queue agrees
+        self._same = self._all_same
         self._snapshots_queued.append(snap)
 
     def _core_alone(self, op: Op, answer: Any) -> Dict[str, Any]:
         """A trace checked in full, an op that failed on the model: on the core op by op
-        (after the queue), so the core's exception class and message are checked as well."""
+        (after the queue), so the core's exception class and message are checked as well.
+        The core is then compared with the model's snapshot by the executor, as a queued op
+        is (``_agrees_alone``); where anything differs or fails, the lockstep checks of
+        ``Trial._check_step`` read both backends in full and report it."""
         self.flush()
         core = self.core
         t0 = perf_counter()
@@ -184,10 +189,35 @@ class BatchedTrial(Trial):
         answers = {name: answers[name] for name in self.names}  # in the sides' order
         self.ops.append(op)
         self.answers.append(answers)
-        self._check_step(op, answers)
+        if self.batching and theirs == answer and self._agrees_alone(op, answer):
+            self._learn(op, answer, self.model.state())
+        else:
+            self._check_step(op, answers)
         self._made_alone(op, theirs)
         self._state = self.model.state()
         return answers
+
+    def _agrees_alone(self, op: Op, answer: Any) -> bool:
+        """What ``Trial._check_step`` finds in full for ``op``, which both backends answered
+        alike (``answer``), from the model's snapshot alone: no protocol violation on either
+        side, every invariant holds on the model's snapshot (and its transition from the
+        last), and the core's chain, handles and bundle read as that snapshot says
+        (``Executor.agrees``: the core's snapshot is then the model's, with its problems).
+        False: something differs (``_check_step`` reads both again and reports it)."""
+        model = self.model
+        if self.check_protocol and (model.violations or self.core.violations):
+            return False
+        try:
+            snap = model.snapshot()
+        except Exception:  # noqa: BLE001 - reported the lockstep way
+            return False
+        if (self._state_problems(snap)
+                or invariants.check_transition(op, answer, self.states[model.name], snap)
+                or not self.executor.agrees(model.state(), snap)):
+            return False
+        self.states = dict.fromkeys(self.names, snap)
+        self._same = self._all_same
+        return True
 
     def _made_alone(self, op: Op, answer: Any) -> None:
         """After ``op`` ran op by op: an object the core's interpreter made is in the

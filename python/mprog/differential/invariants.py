@@ -71,6 +71,56 @@ def check_state(state: State, dialect: str) -> List[str]:
     return problems
 
 
+def grown_clean(before: State, state: State, dialect: str) -> bool:
+    """Whether ``check_state(state, dialect)`` is surely ``[]``, proved from ``before`` (a
+    state ``check_state`` found nothing wrong with) where ``state``'s chain is ``before``'s
+    with slots appended at its end: the usual change, as chains fill at the end. The checks
+    ``before`` passed hold for its slots still; only what the new slots bring is checked
+    (a duplicate, an unknown id, flags, the links they hold), and what is whole-state and
+    cheap (counts, the bundle's own view) is checked whole. False: no proof (a full check
+    decides, and words the problems). Upstream only (v2's pins depend on positions)."""
+    if dialect != "upstream":
+        return False
+    old, new = before["chain"], state["chain"]
+    if old.get("closed") or new.get("closed"):
+        return False
+    progs, links, old_progs = new["progs"], new["links"], old["progs"]
+    n, m = len(progs), len(old_progs)
+    if not (m < n <= MAX_PROGRAMS and new["count"] == n
+            and len(links) == len(new["prog_flags"]) == len(new["link_flags"]) == n
+            and progs[:m] == old_progs and links[:m] == old["links"]
+            and not any(new["prog_flags"]) and not any(new["link_flags"])
+            and new["revision"] >= 1 and len(set(progs)) == n):
+        return False
+    added, added_links = progs[m:], links[m:]
+    if str in map(type, added) or str in map(type, added_links):
+        return False
+    mine = state["self"]
+    if not (mine["revision"] == new["revision"] and mine["len"] == n
+            and mine["list"] == progs):
+        return False
+    # The links: ``before``'s kept their states and were right about its chain; the new
+    # slots' links (none of them in ``before``'s chain or among its links) must be attached,
+    # open and hold their slot's program; links made since, attached exactly if in a new
+    # slot (the conditions are check_state's, negated).
+    slots = dict(zip(added_links, added))
+    slots.pop(None, None)
+    old_links, link_states = before["links"], state["links"]
+    if link_states is not old_links and not old_links.items() <= link_states.items():
+        return False
+    if any(label in old_links or label in old["links"] for label in slots):
+        return False
+    for label in link_states.keys() - old_links.keys():
+        if label in old["links"]:
+            return False
+        attached, closed, prog = link_states[label]
+        held = label in slots
+        if ((closed and attached) or attached != held
+                or (held and prog != slots[label])):
+            return False
+    return True
+
+
 def _check_flags(chain: Dict[str, Any], dialect: str) -> List[str]:
     problems: List[str] = []
     n = len(chain["progs"])

@@ -23,6 +23,7 @@ observable (every link, every program, iteration and ``len``) for the invariant 
 from __future__ import annotations
 
 import errno as _errno
+from itertools import islice
 from operator import attrgetter
 from typing import Any, Dict, List, Optional, Tuple, Type, cast
 
@@ -56,15 +57,20 @@ class _Labels(Dict[int, Any]):
 
     #: whether some id was read as "?id" (labels read before a new object came may change)
     missed = False
+    #: how many reads so far were of an id without a label (``snapshot`` keeps what it read
+    #: while none was)
+    misses = 0
 
     def __missing__(self, key: int) -> Any:
         self.missed = True
+        self.misses += 1
         return f"?{key}"
 
 
 #: What ``snapshot`` reads of each program and link (C-level reads, no Python call).
 _CLOSED = attrgetter("closed")
-_LINK_FIELDS = attrgetter("attached", "closed", "prog")
+_LINK_FIELDS = attrgetter("attached", "closed", "prog.id")
+_ID = attrgetter("id")
 
 
 class Interpreter:
@@ -98,6 +104,10 @@ class Interpreter:
         self._handle_states: Any = None
         self._last_read: Any = None  # the last handle states read and what snapshot made of them
         self._last_chain: Any = None  # the last state() and the chain dict snapshot made of it
+        self._last_listed: Any = None  # the ids list(bundle) last gave, and their labels
+        self._last_self: Any = None  # the last snapshot's "self" part
+        #: the last snapshot (returned again while every part is the last one's)
+        self._last_snapshot: Optional[Dict[str, Any]] = None
         import mprog
         if module is mprog:
             self._handle_states = mprog._core.handle_states
@@ -459,16 +469,21 @@ class Interpreter:
             self._ids = self._last_query = None
 
     def snapshot(self) -> Dict[str, Any]:
-        """Everything observable, by label. ``self`` holds what must agree within a backend."""
+        """Everything observable, by label. ``self`` holds what must agree within a backend.
+
+        Every part is read again on every call (each program's ``closed``, each link's
+        ``attached``, ``closed`` and program id, the bundle's query, ``revision``, ``len`` and
+        iteration): a bug that changes an object no op named shows in the very next snapshot.
+        What reads as it did last time is the last snapshot's object again (the reads are
+        compared, the dicts reused), so a snapshot that equals the last one is that object
+        and comparing or checking it again is mostly an identity check."""
         b = self.bundle
-        listed: Any = None
         if self._handle_states is not None:
             read = self._handle_states(list(self.progs.values()), list(self.links.values()),
                                        None if b.closed else b)
-            progs, links, listed = self._from_handle_states(read)
         else:
-            progs = dict(zip(self.progs, map(bool, map(_CLOSED, self.progs.values()))))
-            links = self._link_states()
+            read = self._read_handles()
+        progs, links = self._from_handle_states(read)
         try:
             chain = self._chain()
         except ValueError:  # the bundle is closed
@@ -476,34 +491,93 @@ class Interpreter:
                      "link_flags": [], "closed": True}
             return {"chain": chain, "links": links, "progs": progs,
                     "self": {"revision": None, "len": 0, "list": []}}
-        if listed is None:
-            listed = [self._prog_label[p.id] for p in b]
-        state = {"chain": chain, "links": links, "progs": progs,
-                 "self": {"revision": b.revision, "len": len(b), "list": listed}}
+        listed = self._listed(read[2] if read[2] is not None else list(map(_ID, b)))
+        mine = self._last_self
+        revision, size = b.revision, len(b)
+        if (mine is None or mine["list"] is not listed or mine["len"] != size
+                or mine["revision"] != revision):
+            mine = self._last_self = {"revision": revision, "len": size, "list": listed}
         if self.dialect == "cgroup":
-            state["cgroups"] = self._tree()
+            return {"chain": chain, "links": links, "progs": progs, "self": mine,
+                    "cgroups": self._tree()}
+        last = self._last_snapshot
+        if (last is not None and last["chain"] is chain and last["links"] is links
+                and last["progs"] is progs and last["self"] is mine):
+            return last
+        state: Dict[str, Any] = {"chain": chain, "links": links, "progs": progs, "self": mine}
+        self._last_snapshot = state
         return state
 
-    def _from_handle_states(self, read: Tuple[Any, Any, Any]) -> Tuple[Any, Any, Any]:
-        """``snapshot``'s programs, links and ``list(bundle)`` from ``_core.handle_states``.
-        What did not change since the last snapshot is the last one's object again (the
-        reads are compared, the dicts reused), so comparing snapshots is mostly identity."""
-        closed, link_states, ids = read
-        label = self._prog_label
-        # labels are only ever added (a program's id keeps its label): their count says
-        # whether an id could read differently now
-        known = (len(self.progs), len(self.links), len(label))
+    def _read_handles(self) -> Tuple[Any, Any, Any]:
+        """What ``_core.handle_states`` reads, from any backend, property by property: each
+        program's ``closed``, each link's ``(attached, closed, program id)`` (None where a
+        read raised or a link has no program: ``_from_handle_states`` reads those link by
+        link); the iteration is read by ``snapshot``, after the chain says the bundle is
+        open."""
+        closed = list(map(_CLOSED, self.progs.values()))
+        try:
+            link_states = list(map(_LINK_FIELDS, self.links.values()))
+        except Exception:  # noqa: BLE001 - read again link by link, which reports it
+            link_states = None
+        return closed, link_states, None
+
+    def _from_handle_states(self, read: Tuple[Any, Any, Any]) -> Tuple[Any, Any]:
+        """``snapshot``'s programs and links from what ``_read_handles`` or
+        ``_core.handle_states`` read. A part whose reads equal the last ones is the last
+        snapshot's dict again (every consumer compares values with ``==``, so a read equal to
+        the last one stands for it); programs made since are added to a copy."""
+        closed, link_states, _ = read
         last = self._last_read
-        same = last is not None and last[0] == known
-        progs = last[1] if same and last[2] == closed else dict(zip(self.progs, closed))
-        if same and last[3] == link_states:
-            links = last[4]
-        else:
-            links = {link: [attached, shut, None if prog is None else label[prog]]
+        if last is None:
+            last = self._last_read = ([], {}, object(), None, None)
+        progs = last[1]
+        if closed != last[0]:
+            progs = self._progs_part(closed, last[0], progs)
+        links = last[3]
+        if link_states is None:
+            links = {k: self._link_state(link) for k, link in self.links.items()}
+            link_states = object()  # equal to no later read
+        elif link_states != last[2] or (last[4] is not None
+                                        and last[4] != len(self._prog_label)):
+            label = self._prog_label
+            misses = label.misses
+            links = {link: [bool(attached), bool(shut), None if prog is None else label[prog]]
                      for link, (attached, shut, prog) in zip(self.links, link_states)}
-        listed = None if ids is None else list(map(label.__getitem__, ids))
-        self._last_read = (known, progs, closed, link_states, links)
-        return progs, links, listed
+            # labels only ever come: while no id read missed one, they read the same
+            self._last_read = (closed, progs, link_states, links,
+                               None if label.misses == misses else len(label))
+            return progs, links
+        self._last_read = (closed, progs, link_states, links, last[4])
+        return progs, links
+
+    def _progs_part(self, closed: List[Any], before: List[Any],
+                    kept: Dict[int, bool]) -> Dict[int, bool]:
+        """The programs' closed flags by label (``self.progs``'s labels, which only ever
+        grow), from ``closed`` read now where the last read was ``before`` and gave ``kept``:
+        where only programs were added, a copy of ``kept`` with theirs."""
+        n = len(before)
+        new = len(closed) - n
+        if 0 < new and closed[:n] == before:
+            grown = kept.copy()
+            labels = list(islice(reversed(self.progs), new))
+            labels.reverse()
+            grown.update(zip(labels, map(bool, closed[n:])))
+            return grown
+        return dict(zip(self.progs, map(bool, closed)))
+
+    def _listed(self, ids: List[Any]) -> List[Any]:
+        """``list(bundle)`` by label, from the ids it iterated: the last list again while
+        they read the same."""
+        last = self._last_listed
+        label = self._prog_label
+        if (last is not None and last[1] == ids
+                and (last[0] is None or last[0] == len(label))):
+            listed: List[Any] = last[2]
+            return listed
+        misses = label.misses
+        listed = list(map(label.__getitem__, ids))
+        self._last_listed = (None if label.misses == misses else len(label), ids, listed)
+        return listed
 
     def _chain(self) -> Dict[str, Any]:
         """``snapshot``'s chain: the bundle's query by label, read through ``state()`` (which
@@ -523,17 +597,6 @@ class Interpreter:
                  "link_flags": list(link_flags)}
         self._last_chain = (state, chain)
         return chain
-
-    def _link_states(self) -> Dict[int, List[Any]]:
-        """``_link_state`` of every link by label: the three fields read in one call each
-        (the exception a link's program raises, if any, is kept link by link)."""
-        label = self._prog_label
-        try:
-            return {link: [bool(attached), bool(closed), None if prog is None else label[prog.id]]
-                    for link, (attached, closed, prog) in zip(
-                        self.links, map(_LINK_FIELDS, self.links.values()))}
-        except Exception:  # noqa: BLE001 - read again link by link, which reports it
-            return {k: self._link_state(link) for k, link in self.links.items()}
 
     def _link_state(self, link: Any) -> List[Any]:
         try:
