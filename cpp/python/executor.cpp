@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "bundle_object.hpp"
 #include "links.hpp"
@@ -56,6 +57,38 @@ constexpr std::uint8_t kQuery = 8, kTxBegin = 9, kTxAttach = 10, kTxDetach = 11,
 
 // mprog.ops.Interpreter._count's kinds.
 enum class CountKind : std::uint8_t { none, zero, shorter, exact, larger, value };
+
+// Labels by id: the ids an executor sees are near each other (ids are handed out in order
+// and a trace makes its objects one after another), so most live in a flat array from the
+// first id seen; an id far from it goes to a map.
+class Labels {
+ public:
+  void set(std::uint32_t id, std::size_t label) {
+    if (flat_.empty() && map_.empty()) base_ = id;
+    const std::uint64_t at = static_cast<std::uint64_t>(id) - base_;
+    if (id >= base_ && at < kFlat) {
+      if (at >= flat_.size()) flat_.resize(static_cast<std::size_t>(at) + 1, kAbsent);
+      flat_[static_cast<std::size_t>(at)] = label;
+    } else {
+      map_[id] = label;
+    }
+  }
+  // The label of `id`, or kAbsent.
+  std::size_t find(std::uint32_t id) const {
+    const std::uint64_t at = static_cast<std::uint64_t>(id) - base_;
+    if (id >= base_ && at < flat_.size()) return flat_[static_cast<std::size_t>(at)];
+    if (map_.empty()) return kAbsent;
+    auto it = map_.find(id);
+    return it == map_.end() ? kAbsent : it->second;
+  }
+  static constexpr std::size_t kAbsent = ~std::size_t{0};
+
+ private:
+  static constexpr std::uint64_t kFlat = 1u << 16;
+  std::uint32_t base_ = 0;
+  std::vector<std::size_t> flat_;
+  std::unordered_map<std::uint32_t, std::size_t> map_;
+};
 
 class Executor {
  public:
@@ -266,6 +299,13 @@ class Executor {
   enum Verdict { Differ = 0, Same = 1, Unsure = 2 };
 
   static Verdict same_int(PyObject* model, std::uint64_t value) {
+    // CPython keeps one object per small int: most labels, flags and counts are found so
+    static const std::array<PyObject*, 257> small = [] {
+      std::array<PyObject*, 257> out{};
+      for (long i = 0; i < 257; ++i) out[i] = PyLong_FromLong(i);  // held for good
+      return out;
+    }();
+    if (value < small.size() && model == small[value]) return Same;
     if (!PyLong_CheckExact(model)) return Unsure;
     int overflow = 0;
     const long long v = PyLong_AsLongLongAndOverflow(model, &overflow);
@@ -283,17 +323,16 @@ class Executor {
 
   // A label as prog_label/link_label make it: an int, None for no link, "?id" (Unsure: the
   // string is made and compared) for an object the executor has no label for.
-  static Verdict same_label(PyObject* model,
-                            const std::unordered_map<std::uint32_t, std::size_t>& labels,
-                            std::uint32_t id, bool none_for_zero) {
+  static Verdict same_label(PyObject* model, const Labels& labels, std::uint32_t id,
+                            bool none_for_zero) {
     if (none_for_zero && id == 0) {
       if (model == Py_None) return Same;
       return PyLong_CheckExact(model) || PyUnicode_CheckExact(model) ? Differ : Unsure;
     }
-    auto it = labels.find(id);
-    if (it == labels.end()) return Unsure;
+    const std::size_t label = labels.find(id);
+    if (label == Labels::kAbsent) return Unsure;
     if (model == Py_None) return Differ;
-    return same_int(model, it->second);
+    return same_int(model, label);
   }
 
   // The core's chain as query reads it (members of the executor: a QueryEntry array is
@@ -327,25 +366,54 @@ class Executor {
     Chain& now = now_;
     now.read(b_->core());
     if (mine == agreed_.mine && now.same_as(agreed_)) return true;
-    Verdict v = walk_state(mine, now);
+    Verdict v = walk_state(mine, now, agreed_);
     if (v == Unsure) v = equal(state().ptr(), mine) ? Same : Differ;
     if (v == Differ) return false;
     agreed_.keep(now, mine);
     return true;
   }
 
-  Verdict walk_state(PyObject* mine, const Chain& c) const {
+  // The four columns of a state (program labels, link labels, program flags, link flags) as
+  // arrays, if it is a 6-tuple of exact tuples of n items each.
+  static bool columns_of(PyObject* state, std::uint32_t n, PyObject* const* (&out)[4]) {
+    if (!PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 6) return false;
+    for (int k = 0; k < 4; ++k) {
+      PyObject* column = PyTuple_GET_ITEM(state, 2 + k);
+      if (!PyTuple_CheckExact(column) || PyTuple_GET_SIZE(column) != static_cast<Py_ssize_t>(n))
+        return false;
+      out[k] = &PyTuple_GET_ITEM(column, 0);
+    }
+    return true;
+  }
+
+  Verdict walk_state(PyObject* mine, const Chain& c, const Chain& prior) const {
     if (!PyTuple_CheckExact(mine)) return Unsure;
     if (PyTuple_GET_SIZE(mine) != 6) return Differ;
     Verdict v = same_int(PyTuple_GET_ITEM(mine, 0), c.head.revision);
     if (v != Same) return v;
     v = same_int(PyTuple_GET_ITEM(mine, 1), c.head.count);
     if (v != Same) return v;
-    PyObject* column[4];
+    PyObject* const* has[4];
     for (int k = 0; k < 4; ++k) {
-      column[k] = PyTuple_GET_ITEM(mine, 2 + k);
-      if (!PyTuple_CheckExact(column[k])) return Unsure;
-      if (PyTuple_GET_SIZE(column[k]) != static_cast<Py_ssize_t>(c.n)) return Differ;
+      PyObject* column = PyTuple_GET_ITEM(mine, 2 + k);
+      if (!PyTuple_CheckExact(column)) return Unsure;
+      if (PyTuple_GET_SIZE(column) != static_cast<Py_ssize_t>(c.n)) return Differ;
+      has[k] = &PyTuple_GET_ITEM(column, 0);
+    }
+    // An entry equal to one of the chain when it last agreed, whose four model objects are
+    // the very objects it agreed with then, agrees again: only what lies between the common
+    // prefix and the common suffix is compared (an op adds, removes or replaces a few).
+    std::uint32_t from = 0, to = c.n;
+    PyObject* const* had[4];
+    if (prior.mine && columns_of(prior.mine, prior.n, had)) {
+      auto kept = [&](std::uint32_t j, std::uint32_t k) {
+        return std::memcmp(&c.entries[j], &prior.entries[k], sizeof(QueryEntry)) == 0 &&
+               has[0][j] == had[0][k] && has[1][j] == had[1][k] && has[2][j] == had[2][k] &&
+               has[3][j] == had[3][k];
+      };
+      const std::uint32_t both = std::min(c.n, prior.n);
+      while (from < both && kept(from, from)) ++from;
+      while (to > from && c.n - to < prior.n && kept(to - 1, prior.n - 1 - (c.n - to))) --to;
     }
     Verdict out = Same;  // a Differ anywhere is final; an Unsure only if nothing differs
     auto take = [&out](Verdict x) {
@@ -353,12 +421,11 @@ class Executor {
       else if (x == Unsure && out == Same) out = Unsure;
       return out != Differ;
     };
-    for (std::uint32_t j = 0; j < c.n; ++j) {
+    for (std::uint32_t j = from; j < to; ++j) {
       const QueryEntry& e = c.entries[j];
-      if (!take(same_label(PyTuple_GET_ITEM(column[0], j), prog_label_, e.prog_id, false)) ||
-          !take(same_label(PyTuple_GET_ITEM(column[1], j), link_label_, e.link_id, true)) ||
-          !take(same_int(PyTuple_GET_ITEM(column[2], j), e.prog_flags)) ||
-          !take(same_int(PyTuple_GET_ITEM(column[3], j), e.link_flags)))
+      if (!take(same_label(has[0][j], prog_label_, e.prog_id, false)) ||
+          !take(same_label(has[1][j], link_label_, e.link_id, true)) ||
+          !take(same_int(has[2][j], e.prog_flags)) || !take(same_int(has[3][j], e.link_flags)))
         return Differ;
     }
     return out;
@@ -411,12 +478,12 @@ class Executor {
   void learn_labels() {
     for (; known_programs_ < programs.size(); ++known_programs_) {
       py::handle p = programs[known_programs_];
-      if (!p.is_none()) prog_label_[p.cast<ProgramObject&>().core.id] = known_programs_;
+      if (!p.is_none()) prog_label_.set(p.cast<ProgramObject&>().core.id, known_programs_);
       have_state_ = false;  // an id may read differently now
     }
     for (; known_links_ < links.size(); ++known_links_) {
       py::handle l = links[known_links_];
-      if (!l.is_none()) link_label_[l.cast<LinkObject&>().core.id] = known_links_;
+      if (!l.is_none()) link_label_.set(l.cast<LinkObject&>().core.id, known_links_);
       have_state_ = false;
     }
   }
@@ -575,7 +642,7 @@ class Executor {
         py::object p = py::cast(new ProgramObject(py::str("p" + std::to_string(op.prog)),
                                                   py::none(), py::str("upstream")),
                                 py::return_value_policy::take_ownership);
-        prog_label_[p.cast<ProgramObject&>().core.id] = op.prog;
+        prog_label_.set(p.cast<ProgramObject&>().core.id, op.prog);
         programs.append(p);
         known_programs_ = programs.size();
         return ok_label(op.prog);
@@ -595,7 +662,7 @@ class Executor {
         const Result r = b_->link_result(ProgramArg(prog), FlagsArg(flags), RelativeArg(rel),
                                          IntArg(rev), made, keep);
         if (!r) return error(r.error, r.why == Why::chain_full);
-        link_label_[made.cast<LinkObject&>().core.id] = op.link;
+        link_label_.set(made.cast<LinkObject&>().core.id, op.link);
         links[op.link] = made;
         return ok_label(op.link);
       }
@@ -670,14 +737,14 @@ class Executor {
   }
 
   py::object prog_label(std::uint32_t id) const {
-    auto it = prog_label_.find(id);
-    return it != prog_label_.end() ? py::object(py::int_(it->second))
+    const std::size_t label = prog_label_.find(id);
+    return label != Labels::kAbsent ? py::object(py::int_(label))
                                    : py::object(py::str("?" + std::to_string(id)));
   }
   py::object link_label(std::uint32_t id) const {
     if (id == 0) return py::none();
-    auto it = link_label_.find(id);
-    return it != link_label_.end() ? py::object(py::int_(it->second))
+    const std::size_t label = link_label_.find(id);
+    return label != Labels::kAbsent ? py::object(py::int_(label))
                                    : py::object(py::str("?" + std::to_string(id)));
   }
 
@@ -779,7 +846,7 @@ class Executor {
   py::tuple empty_, closed_;
   py::object chain_full_;  // mprog.errors.ChainFull
   std::unordered_map<int, py::object> errors_;  // negative errno -> ["err", name], shared
-  std::unordered_map<std::uint32_t, std::size_t> prog_label_, link_label_;  // id -> label
+  Labels prog_label_, link_label_;  // id -> label
   std::size_t known_programs_ = 0, known_links_ = 0;
   bool have_state_ = false;
   py::object state_;
