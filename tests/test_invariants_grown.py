@@ -71,6 +71,13 @@ PLANTS: List[Callable[[State], None]] = [
         0, next(iter(label for label, v in s["links"].items() if not v[0]))),
     lambda s: s["chain"]["links"].__setitem__(
         0, None if s["chain"]["links"][0] is not None else _last_link(s)),
+    # two new slots with one program (the rest of the state agreeing)
+    lambda s: [s["chain"][key].append(s["chain"][key][-1] if key == "progs" else
+                                      None if key == "links" else 0)
+               for key in ("progs", "links", "prog_flags", "link_flags")]
+    and [s["chain"].__setitem__("count", s["chain"]["count"] + 1),
+         s["self"]["list"].append(s["chain"]["progs"][-1]),
+         s["self"].__setitem__("len", s["self"]["len"] + 1)],
     # the first link's slot (of the chain before, or new) holds another program
     lambda s: [s[k][key].__setitem__(next(i for i, label in enumerate(s["chain"]["links"])
                                           if label is not None), 999)

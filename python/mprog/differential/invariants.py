@@ -86,14 +86,16 @@ def grown_clean(before: State, state: State, dialect: str) -> bool:
         return False
     progs, links, old_progs = new["progs"], new["links"], old["progs"]
     n, m = len(progs), len(old_progs)
+    pflags, lflags = new["prog_flags"], new["link_flags"]
     if not (m < n <= MAX_PROGRAMS and new["count"] == n
-            and len(links) == len(new["prog_flags"]) == len(new["link_flags"]) == n
-            and progs[:m] == old_progs and links[:m] == old["links"]
-            and not any(new["prog_flags"]) and not any(new["link_flags"])
-            and new["revision"] >= 1 and len(set(progs)) == n):
+            and len(links) == len(pflags) == len(lflags) == n and new["revision"] >= 1):
         return False
     added, added_links = progs[m:], links[m:]
-    if str in map(type, added) or str in map(type, added_links):
+    # before's labels were known ints, none twice: only the new ones can add a problem
+    if (str in map(type, added) or str in map(type, added_links)
+            or len(set(added)) != n - m or any(map(old_progs.__contains__, added))
+            or progs[:m] != old_progs or links[:m] != old["links"]
+            or any(pflags) or any(lflags)):
         return False
     mine = state["self"]
     if not (mine["revision"] == new["revision"] and mine["len"] == n
@@ -106,7 +108,10 @@ def grown_clean(before: State, state: State, dialect: str) -> bool:
     slots = dict(zip(added_links, added))
     slots.pop(None, None)
     old_links, link_states = before["links"], state["links"]
-    if link_states is not old_links and not old_links.items() <= link_states.items():
+    if link_states is old_links:
+        if not slots:  # programs attached by program, the links as they were
+            return True
+    elif not old_links.items() <= link_states.items():
         return False
     if any(label in old_links or label in old["links"] for label in slots):
         return False
@@ -170,13 +175,15 @@ def check_transition(op: Op, answer: List[Any], before: State, after: State) -> 
     if answer[0] == "skip":
         return problems
     if answer[0] != "ok":
-        if before["chain"] != after["chain"]:
+        if before is after:  # the snapshot read as the last one did: nothing changed
+            return problems
+        if differs(before["chain"], after["chain"]):
             problems.append(f"failed ({answer[1]}) but the chain changed: "
                             f"{_diff(before['chain'], after['chain'])}")
-        if before["links"] != after["links"]:
+        if differs(before["links"], after["links"]):
             problems.append(f"failed ({answer[1]}) but links changed: "
                             f"{_diff(before['links'], after['links'])}")
-        if before["progs"] != after["progs"]:
+        if differs(before["progs"], after["progs"]):
             problems.append(f"failed ({answer[1]}) but programs changed")
         return problems
     old, new = before["chain"], after["chain"]
@@ -196,15 +203,25 @@ def check_transition(op: Op, answer: List[Any], before: State, after: State) -> 
         elif new["revision"] != old["revision"] + 1:
             problems.append(f"revision went {old['revision']} -> {new['revision']} on a change")
         delta = n - len(old["progs"])
-        want = {"attach": 1, "link": 1, "detach": -1, "link_detach": -1, "link_close": -1,
-                "update": 0}[kind]
+        want = _LENGTH_STEP[kind]
         if kind == "attach" and op["flags"] & 4:  # REPLACE (bit 2 in both dialects)
             want = 0
         if delta != want:
             problems.append(f"chain length went {len(old['progs'])} -> {n} (expected {want:+d})")
-    elif old != new:
+    elif differs(old, new):
         problems.append(f"succeeded without a change but the chain changed: {_diff(old, new)}")
     return problems
+
+
+#: How a successful change moves the chain's length, per op (REPLACE: by 0).
+_LENGTH_STEP = {"attach": 1, "link": 1, "detach": -1, "link_detach": -1, "link_close": -1,
+                "update": 0}
+
+
+def differs(a: Any, b: Any) -> bool:
+    """``a != b``, answered by identity first (snapshots reuse the parts that read the same,
+    and a dict compared with itself still compares every value)."""
+    return a is not b and bool(a != b)
 
 
 def _diff(a: Dict[Any, Any], b: Dict[Any, Any]) -> str:

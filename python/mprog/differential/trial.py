@@ -360,10 +360,12 @@ class Trial:
         last = self._last_checked
         if last is not None:
             prev, found = last
-            if state is prev or (state["chain"] == prev["chain"]
-                                 and state["links"] == prev["links"]
-                                 and state["self"] == prev["self"]
-                                 and state.get("cgroups") == prev.get("cgroups")):
+            # (a snapshot reuses the parts that read the same: mostly identical objects)
+            differs = invariants.differs
+            if state is prev or not (differs(state["chain"], prev["chain"])
+                                     or differs(state["links"], prev["links"])
+                                     or differs(state["self"], prev["self"])
+                                     or state.get("cgroups") != prev.get("cgroups")):
                 return list(found)
             if not found and invariants.grown_clean(prev, state, self.dialect):
                 self._last_checked = (state, [])  # slots appended, and they are fine

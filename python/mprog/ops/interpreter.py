@@ -572,6 +572,9 @@ class Interpreter:
         new = len(closed) - n
         if 0 < new and closed[:n] == before:
             grown = kept.copy()
+            if new == 1:  # the usual: one program made
+                grown[next(reversed(self.progs))] = bool(closed[-1])
+                return grown
             labels = list(islice(reversed(self.progs), new))
             labels.reverse()
             grown.update(zip(labels, map(bool, closed[n:])))
