@@ -84,6 +84,22 @@ _COUNTS = _table(list(COUNT_KINDS))
 
 
 @functools.lru_cache(maxsize=None)
+def _flag_bits(dialect: str) -> Dict[str, int]:
+    """The flags the generator names, by name, as ``dialect`` has them (0 where it has none).
+    Shared by every generator of the dialect: nothing changes it."""
+    return {name: flag(dialect, name)
+            for name in ("REPLACE", "BEFORE", "AFTER", "ID", "LINK", "FIRST", "LAST")}
+
+
+@functools.lru_cache(maxsize=None)
+def _dialect_bits(dialect: str) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """The bits ``dialect`` knows, and the other dialect's bits it does not."""
+    known = tuple(KNOWN_FLAGS[dialect].values())
+    other = KNOWN_FLAGS["v2" if dialect == "upstream" else "upstream"]
+    return known, tuple(v for v in other.values() if v not in set(known))
+
+
+@functools.lru_cache(maxsize=None)
 def _placement_tables(dialect: str) -> Dict[bool, Table]:
     """For attach (True) and detach (False): each placement case with its directive bits in
     ``dialect``, weighted."""
@@ -203,8 +219,7 @@ class Generator:
         self.next_prog = 0
         self.next_link = 0
         self.next_tx = 0
-        self.F = F = {name: flag(dialect, name) for name in
-                      ("REPLACE", "BEFORE", "AFTER", "ID", "LINK", "FIRST", "LAST")}
+        self.F = F = _flag_bits(dialect)
         # a per-trace temperament, so some traces live near a full chain and others near empty
         self.fill_bias = rng.choice((0.02, 0.08, 0.25))
         self.close_bias = rng.choice((0.2, 1.0, 3.0))
@@ -215,10 +230,7 @@ class Generator:
         self._revisions = _table(list(zip(REVISION_KINDS, self.w.revisions)))
         self._pins = (F["FIRST"], F["LAST"], F["FIRST"], F["LAST"], F["FIRST"] | F["LAST"])
         self._naming = (F["LINK"], F["ID"], F["LINK"] | F["ID"])
-        self._known_bits = tuple(self.known.values())
-        other = KNOWN_FLAGS["v2" if dialect == "upstream" else "upstream"]
-        mine = set(self._known_bits)
-        self._other_bits = tuple(v for v in other.values() if v not in mine)
+        self._known_bits, self._other_bits = _dialect_bits(dialect)
         self._unknown_bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
         # The kind tables depend on the weights and the temperament only: shared by every
         # generator drawing with the same ones (a campaign makes one generator per trace).
