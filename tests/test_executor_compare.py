@@ -117,6 +117,18 @@ def _handle_changes(h: Tuple[Any, ...]) -> Iterator[Tuple[str, Any]]:
     yield "shorter", ([attached, closed],)
 
 
+def _answer_changes(a: List[Any]) -> Iterator[Tuple[str, Any]]:
+    yield "a tuple", tuple(a)
+    yield "one more", a + [None]
+    yield "not ok", ["err"] + a[1:]
+    yield "ok as another str", ["o" + "k"[:len(a[0]) - 1]] + a[1:]  # equal, not the same object
+    if len(a) == 2 and type(a[1]) is int:
+        yield "label+1", [a[0], a[1] + 1]
+        yield "label None", [a[0], None]
+        yield "label float", [a[0], float(a[1])]  # equal
+        yield "label bool", [a[0], bool(a[1])]  # equal for 0 and 1
+
+
 def _check(ops: List[Any], core: Any, mine: Any, at: int, part: int, value: Any) -> bool:
     """The executor's verdict with the model's part ``part`` at op ``at`` set to ``value``:
     Python's ``==`` against the core's, and the lists up to that op when they differ."""
@@ -150,13 +162,16 @@ def test_every_change_of_a_state_or_handle_is_judged_as_python_judges_it(seed: i
         # only where the core's chain did not move either, whatever the objects' identity
         if at and _check(ops, core, mine, at, 1, mine[1][at - 1]):
             found.add("state of the op before")
+        for name, answer in _answer_changes(mine[0][at]):
+            if _check(ops, core, mine, at, 0, answer):
+                found.add("answer " + name)
         for name, handles in _handle_changes(mine[2][at]):
             if _check(ops, core, mine, at, 2, handles):
                 found.add("handles " + name)
     # the trace had chains and handles for every kind of change to show up
     assert {"state revision+1", "state count+1", "state column 2", "state column 3",
             "state column 4", "state column 5", "state of the op before",
-            "handles one more"} <= found, found
+            "handles one more", "answer label+1", "answer a tuple"} <= found, found
 
 
 def _chain_ops() -> List[Any]:
@@ -329,3 +344,23 @@ def test_an_update_s_program_is_compared_though_the_model_kept_its_label_tuples(
     before, now = mine[1][6], mine[1][7]  # op 7: update, link 0 from p2 to p3
     assert before[2] != now[2] and before[1:] != now[1:] and before[1] == now[1]
     assert _check(ops, core, mine, 7, 1, now[:2] + before[2:])
+
+
+def test_agrees_judges_every_change_of_the_state_as_python_judges_it() -> None:
+    ops = _chain_ops()[:8]  # the chain is p1, p0, then p3 by link 0
+    core, mine = _lists(ops, mprog), _lists(ops, model)
+    snap = _snapshots(ops, model)[-1]
+    side = Interpreter("core", mprog, "upstream")
+    ex = _core.Executor(side.bundle, errno.errorcode, side.txs)
+    try:
+        assert ex.run(b"".join(batch.record(op) for op in ops), mine) is None
+        assert ex.agrees(mine[1][-1], snap)
+        differ = 0
+        for name, state in _state_changes(mine[1][-1]):
+            if isinstance(state, tuple):  # agrees takes a tuple
+                assert ex.agrees(state, snap) == (state == core[1][-1]), name
+                differ += state != core[1][-1]
+        assert differ > 20
+    finally:
+        side.adopt(ex.programs, ex.links)
+        assert side.close() == []

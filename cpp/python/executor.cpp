@@ -94,7 +94,8 @@ class Executor {
  public:
   Executor(py::object bundle, py::dict errnames, py::dict txs)
       : txs(std::move(txs)), bundle_(std::move(bundle)), b_(&bundle_.cast<BundleObject&>()),
-        errnames_(std::move(errnames)), ok_("ok"), empty_(0), closed_(py::make_tuple("closed")) {
+        errnames_(std::move(errnames)),
+        ok_(py::reinterpret_steal<py::str>(PyUnicode_InternFromString("ok"))), empty_(0), closed_(py::make_tuple("closed")) {
     if (b_->cgroup()) throw py::value_error("the executor runs chains (upstream, v2), not cgroups");
     py::list ok_none(2);
     ok_none[0] = ok_;
@@ -159,8 +160,11 @@ class Executor {
   // end of a trace, without the core's own snapshot.
   bool agrees(const py::tuple& model_state, const py::dict& snapshot) {
     learn_labels();
-    const py::object mine = b_->closed() ? py::object(closed_) : state();
-    return mine.equal(model_state) && matches(snapshot);
+    if (b_->closed()) return equal(closed_.ptr(), model_state.ptr()) && matches(snapshot);
+    now_.read(b_->core());
+    Verdict v = walk_state(model_state.ptr(), now_, no_prior_);
+    if (v == Unsure) v = equal(state().ptr(), model_state.ptr()) ? Same : Differ;
+    return v == Same && matches(snapshot);
   }
 
   py::list programs, links;
@@ -218,7 +222,8 @@ class Executor {
       py::object answer;
       const bool known = applied(op, i, answer);
       PyObject* const want_state = want.state(i);
-      bool same = known && equal(answer.ptr(), want.answer(i));
+      bool same = known && (answer.is(labelled_) ? same_labelled(want.answer(i))
+                                                 : equal(answer.ptr(), want.answer(i)));
       const bool closed = b_->closed();
       if (same && closed) {
         same = equal(empty_.ptr(), want.handle(i)) && equal(closed_.ptr(), want_state);
@@ -229,7 +234,7 @@ class Executor {
       if (same) continue;
       // The lists up to this op: the model's where they agreed, then the core's.
       auto [answers, states, handles] = want.up_to(i);
-      answers.append(answer);
+      answers.append(this->answer(answer));
       states.append(!known ? py::object(py::none()) : closed ? py::object(closed_) : state());
       handles.append(!known ? py::object(py::none()) : closed ? py::object(empty_)
                                                               : named_handles(op));
@@ -276,7 +281,7 @@ class Executor {
         const py::slice ran(0, static_cast<py::ssize_t>(i + 1), 1);
         return py::make_tuple(answers[ran], states[ran], handles[ran]);
       }
-      answers[i] = std::move(answer);
+      answers[i] = this->answer(answer);
       const bool closed = b_->closed();
       states[i] = closed ? py::object(closed_) : state();
       handles[i] = closed ? py::object(empty_) : named_handles(op);
@@ -605,7 +610,7 @@ class Executor {
       case kTxBegin: {
         py::object rev = expected(op.expect);
         txs[py::int_(op.link)] = bundle_.attr("transaction")(rev);
-        return ok_label(op.link);
+        return labelled(op.link);
       }
       case kTxAttach: {
         py::object tx = transaction(op.link), prog = program(op.prog), flags = py::int_(op.flags),
@@ -645,7 +650,7 @@ class Executor {
         prog_label_.set(p.cast<ProgramObject&>().core.id, op.prog);
         programs.append(p);
         known_programs_ = programs.size();
-        return ok_label(op.prog);
+        return labelled(op.prog);
       }
       case Opcode::attach: {
         py::object prog = program(op.prog), flags = py::int_(op.flags), rel = relative(op),
@@ -664,7 +669,7 @@ class Executor {
         if (!r) return error(r.error, r.why == Why::chain_full);
         link_label_.set(made.cast<LinkObject&>().core.id, op.link);
         links[op.link] = made;
-        return ok_label(op.link);
+        return labelled(op.link);
       }
       case Opcode::detach: {
         py::object prog = optional_program(op.prog), flags = py::int_(op.flags),
@@ -688,6 +693,25 @@ class Executor {
         return ok_none_;
     }
     malformed("unknown opcode");
+  }
+
+  // apply()'s answer for an op that made label `label`: a marker, ["ok", label] made (by
+  // answer()) only where it is handed back; compared() compares it on C values.
+  py::object labelled(std::size_t label) {
+    made_ = label;
+    return labelled_;
+  }
+  py::object answer(py::object a) const { return a.is(labelled_) ? ok_label(made_) : a; }
+
+  // Whether ["ok", made_] == `mine`.
+  bool same_labelled(PyObject* mine) const {
+    Verdict v = Unsure;
+    if (PyList_CheckExact(mine)) {
+      v = PyList_GET_SIZE(mine) != 2              ? Differ
+          : PyList_GET_ITEM(mine, 0) == ok_.ptr() ? same_int(PyList_GET_ITEM(mine, 1), made_)
+                                                  : Unsure;
+    }
+    return v == Unsure ? equal(ok_label(made_).ptr(), mine) : v == Same;
   }
 
   py::object ok_label(std::size_t label) const {
@@ -841,7 +865,9 @@ class Executor {
   py::object bundle_;  // held: the executor outlives no bundle it runs
   BundleObject* b_;
   py::dict errnames_;  // errno -> name (errno.errorcode)
-  py::str ok_;
+  py::str ok_;  // interned, as the interpreter's "ok" is
+  py::object labelled_ = py::reinterpret_steal<py::object>(PyList_New(0));  // labelled()'s marker
+  std::size_t made_ = 0;  // the label of the last labelled() answer
   py::object ok_none_;  // ["ok", None], shared by every op that succeeds without a label
   py::tuple empty_, closed_;
   py::object chain_full_;  // mprog.errors.ChainFull
@@ -853,6 +879,7 @@ class Executor {
   QueryHead head_;
   QueryEntry entries_[kSlots];
   Chain now_, agreed_;  // same_state's: the chain now, and when it last equalled the model's
+  const Chain no_prior_;  // agrees(): nothing agreed before
   // Interpreter.snapshot()'s keys
   py::str progs_key_{"progs"}, links_key_{"links"}, self_key_{"self"},
       revision_key_{"revision"}, len_key_{"len"}, list_key_{"list"};
