@@ -138,10 +138,11 @@ def test_only_core_against_model_on_a_chain_is_batched():
 
 @pytest.mark.parametrize("dialect", ["upstream", "v2"])
 def test_batched_trial_runs_the_default_campaign_ops_without_divergence(dialect):
-    """Default weights: queries, transactions and bad input run op by op between batches."""
+    """Default weights, and the bundle closed now and then (op by op between batches, as a
+    query given a bad count is; queries, transactions and bad input are batched)."""
     batched = lockstep = 0
     for seed in range(12):
-        ops = trace(seed, dialect, Weights(), 150)
+        ops = trace(seed, dialect, Weights(bundle_close=0.5), 150)
         with BatchedTrial({"core": mprog, "model": model}, dialect) as t:
             calls = []
             t.executor = _Counting(t.executor, calls)

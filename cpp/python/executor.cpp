@@ -6,7 +6,9 @@
 // them; only the core's refusal comes back as a Result instead of an exception (Refusal::keep).
 // Queries read the core's query as BundleObject::query does (QueryTooSmall's partial result
 // too); the ops of a transaction go through Bundle.transaction and TransactionObject's
-// *_result methods (the refusal handed back, as the bundle's).
+// *_result methods (the refusal handed back, as the bundle's). An argument a record cannot
+// hold (bad input, a literal revision, wide flags, a raw id) is passed as the object the
+// caller put beside the record (arg(): mprog.batch.record_aside).
 // Per op the executor then builds what mprog.ops.Interpreter builds for a backend:
 //   answer:  ["ok", None] / ["ok", label] / ["err", "ENAME"] / ["raise", "TypeError"] / ...
 //   state:   (revision, count, program labels, link labels, program flags, link flags), or
@@ -54,6 +56,10 @@ using replay::Opcode;
 // its kind in Op::expect (CountKind) and, for CountKind::value, its value in Op::flags.
 constexpr std::uint8_t kQuery = 8, kTxBegin = 9, kTxAttach = 10, kTxDetach = 11,
                        kTxCommit = 12, kTxDiscard = 13;
+
+// The arguments a record may leave aside (mprog.batch.ASIDE_*), a bit each of Op::reserved.
+constexpr std::uint8_t kAsideProg = 1, kAsideFlags = 2, kAsideRelative = 4, kAsideOther = 8,
+                       kAsideRevision = 16;
 
 // mprog.ops.Interpreter._count's kinds.
 enum class CountKind : std::uint8_t { none, zero, shorter, exact, larger, value };
@@ -186,6 +192,7 @@ class Executor {
     PyObject* answer(std::size_t i) const { return PyList_GET_ITEM(answers.ptr(), i); }
     PyObject* state(std::size_t i) const { return PyList_GET_ITEM(states.ptr(), i); }
     PyObject* handle(std::size_t i) const { return PyList_GET_ITEM(handles.ptr(), i); }
+    PyObject* side(std::size_t) const { return nullptr; }  // records alone: nothing aside
     std::array<py::list, 3> up_to(std::size_t i) const {
       const py::slice before(0, static_cast<py::ssize_t>(i), 1);
       return {answers[before], states[before], handles[before]};
@@ -204,6 +211,11 @@ class Executor {
     PyObject* answer(std::size_t i) const { return item(i, 1); }
     PyObject* state(std::size_t i) const { return item(i, 2); }
     PyObject* handle(std::size_t i) const { return item(i, 3); }
+    // The arguments the record left aside (its sixth item, if any: a tuple, or None).
+    PyObject* side(std::size_t i) const {
+      PyObject* e = PyList_GET_ITEM(queue.ptr(), i);
+      return PyTuple_GET_SIZE(e) > 5 ? PyTuple_GET_ITEM(e, 5) : nullptr;
+    }
     std::array<py::list, 3> up_to(std::size_t i) const {
       std::array<py::list, 3> out{py::list(i), py::list(i), py::list(i)};
       for (std::size_t j = 0; j < i; ++j)
@@ -220,7 +232,7 @@ class Executor {
     for (std::size_t i = 0; i < n; ++i) {
       const Op op = want.op(i);
       py::object answer;
-      const bool known = applied(op, i, answer);
+      const bool known = applied(op, i, answer, want.side(i));
       PyObject* const want_state = want.state(i);
       bool same = known && (answer.is(labelled_) ? same_labelled(want.answer(i))
                                                  : equal(answer.ptr(), want.answer(i)));
@@ -249,7 +261,8 @@ class Executor {
   // refused), that is the trail of a divergence: the lists stop there, so the caller
   // compares what ran and reports the earlier op. With nothing before it to blame, the
   // caller raises.
-  bool applied(const Op& op, std::size_t i, py::object& answer) {
+  bool applied(const Op& op, std::size_t i, py::object& answer, PyObject* side = nullptr) {
+    side_ = side;  // the arguments record i left aside, read by arg() while it runs
     try {
       answer = apply(op);
     } catch (py::error_already_set& e) {
@@ -502,6 +515,37 @@ class Executor {
     return links[i];
   }
 
+  // The argument `bit` names if record left it aside (mprog.batch.record_aside: the
+  // record's fourth byte has a bit per argument, the entry's side tuple holds them in the
+  // order of the bits, each the object the core's interpreter would pass), else what
+  // `said()` makes of the record's own field.
+  template <typename Said>
+  py::object arg(const Op& op, std::uint8_t bit, Said said) const {
+    if (!(op.reserved & bit)) return said();
+    if (side_ == nullptr || !PyTuple_Check(side_)) malformed("arguments aside, no side tuple");
+    const auto at = static_cast<Py_ssize_t>(__builtin_popcount(op.reserved & (bit - 1u)));
+    if (at >= PyTuple_GET_SIZE(side_)) malformed("the side tuple is too short");
+    return py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(side_, at));
+  }
+  py::object program_arg(const Op& op) const {
+    return arg(op, kAsideProg, [&] { return program(op.prog); });
+  }
+  py::object optional_program_arg(const Op& op) const {
+    return arg(op, kAsideProg, [&] { return optional_program(op.prog); });
+  }
+  py::object flags_arg(const Op& op) const {
+    return arg(op, kAsideFlags, [&] { return py::object(py::int_(op.flags)); });
+  }
+  py::object relative_arg(const Op& op) const {
+    return arg(op, kAsideRelative, [&] { return relative(op); });
+  }
+  py::object other_arg(const Op& op) const {
+    return arg(op, kAsideOther, [&] { return optional_program(op.other); });
+  }
+  py::object revision_arg(const Op& op) const {
+    return arg(op, kAsideRevision, [&] { return expected(op.expect); });
+  }
+
   // As mprog.ops.Interpreter._target passes a relative.
   py::object relative(const Op& op) const {
     switch (op.relative_kind) {
@@ -608,21 +652,20 @@ class Executor {
   py::object transaction_op(const Op& op) {
     switch (static_cast<std::uint8_t>(op.code)) {
       case kTxBegin: {
-        py::object rev = expected(op.expect);
+        py::object rev = revision_arg(op);
         txs[py::int_(op.link)] = bundle_.attr("transaction")(rev);
         return labelled(op.link);
       }
       case kTxAttach: {
-        py::object tx = transaction(op.link), prog = program(op.prog), flags = py::int_(op.flags),
-                   rel = relative(op), replace = optional_program(op.other),
-                   rev = expected(op.expect);
+        py::object tx = transaction(op.link), prog = program_arg(op), flags = flags_arg(op),
+                   rel = relative_arg(op), replace = other_arg(op), rev = revision_arg(op);
         return outcome(tx.cast<TransactionObject&>().attach_result(
             ProgramArg(prog), FlagsArg(flags), RelativeArg(rel), RelativeArg(replace),
             IntArg(rev), Refusal::keep));
       }
       case kTxDetach: {
-        py::object tx = transaction(op.link), prog = optional_program(op.prog),
-                   flags = py::int_(op.flags), rel = relative(op), rev = expected(op.expect);
+        py::object tx = transaction(op.link), prog = optional_program_arg(op),
+                   flags = flags_arg(op), rel = relative_arg(op), rev = revision_arg(op);
         return outcome(tx.cast<TransactionObject&>().detach_result(
             OptionalProgramArg(prog), FlagsArg(flags), RelativeArg(rel), IntArg(rev),
             Refusal::keep));
@@ -653,8 +696,8 @@ class Executor {
         return labelled(op.prog);
       }
       case Opcode::attach: {
-        py::object prog = program(op.prog), flags = py::int_(op.flags), rel = relative(op),
-                   replace = optional_program(op.other), rev = expected(op.expect);
+        py::object prog = program_arg(op), flags = flags_arg(op), rel = relative_arg(op),
+                   replace = other_arg(op), rev = revision_arg(op);
         return outcome(b_->attach_result(ProgramArg(prog), FlagsArg(flags), RelativeArg(rel),
                                          RelativeArg(replace), IntArg(rev), keep));
       }
@@ -662,8 +705,8 @@ class Executor {
         if (op.link != links.size()) malformed("links are made as 0, 1, ... in order");
         links.append(py::none());  // the label is taken whatever happens (as in the vocabulary)
         known_links_ = links.size();
-        py::object prog = program(op.prog), flags = py::int_(op.flags), rel = relative(op),
-                   rev = expected(op.expect), made;
+        py::object prog = program_arg(op), flags = flags_arg(op), rel = relative_arg(op),
+                   rev = revision_arg(op), made;
         const Result r = b_->link_result(ProgramArg(prog), FlagsArg(flags), RelativeArg(rel),
                                          IntArg(rev), made, keep);
         if (!r) return error(r.error, r.why == Why::chain_full);
@@ -672,14 +715,14 @@ class Executor {
         return labelled(op.link);
       }
       case Opcode::detach: {
-        py::object prog = optional_program(op.prog), flags = py::int_(op.flags),
-                   rel = relative(op), rev = expected(op.expect);
+        py::object prog = optional_program_arg(op), flags = flags_arg(op),
+                   rel = relative_arg(op), rev = revision_arg(op);
         return outcome(b_->detach_result(OptionalProgramArg(prog), FlagsArg(flags),
                                          RelativeArg(rel), IntArg(rev), keep));
       }
       case Opcode::update: {
-        py::object l = link(op.link), prog = program(op.prog), flags = py::int_(op.flags),
-                   old = optional_program(op.other);
+        py::object l = link(op.link), prog = program_arg(op), flags = flags_arg(op),
+                   old = other_arg(op);
         return outcome(update_link_result(l.cast<LinkObject&>(), ProgramArg(prog),
                                           IntArg(flags), OptionalProgramArg(old), keep));
       }
@@ -862,6 +905,7 @@ class Executor {
     }
   }
 
+  PyObject* side_ = nullptr;  // the arguments the running record left aside (borrowed)
   py::object bundle_;  // held: the executor outlives no bundle it runs
   BundleObject* b_;
   py::dict errnames_;  // errno -> name (errno.errorcode)
@@ -916,9 +960,10 @@ void bind_executor(py::module_& m) {
            "programs, links and bundle read as that snapshot says too.")
       .def("check", &Executor::check, py::arg("queue"), py::arg("snapshots") = py::none(),
            "run(records, expected, snapshots) with one list: an entry per op, (record, "
-           "answer, state, handles, ...) (the record and the model's outcomes; later items "
-           "are the caller's). None if all agree, else (answers, states, handles) up to the "
-           "first op that differs.")
+           "answer, state, handles, ...) (the record and the model's outcomes; a sixth item, "
+           "if any, is the tuple of the arguments the record leaves aside (mprog.batch."
+           "record_aside); the fifth is the caller's). None if all agree, else (answers, "
+           "states, handles) up to the first op that differs.")
       .def("agrees", &Executor::agrees, py::arg("state"), py::arg("snapshot"),
            "Whether the core's chain reads as state (Interpreter.state()) and its programs, "
            "links and bundle as snapshot (Interpreter.snapshot()) say.")

@@ -134,9 +134,10 @@ class Executor:
               snapshots: Optional[List[Dict[str, Any]]] = None
               ) -> Optional[tuple[List[Any], List[Any], List[Any]]]:
         """run(records, expected, snapshots) with one list: an entry per op, (record,
-        answer, state, handles, ...) (the 16-byte record and the model's outcomes; later
-        items are the caller's). None if all agree, else (answers, states, handles) up to
-        the first op that differs."""
+        answer, state, handles, ...) (the 16-byte record and the model's outcomes; a sixth
+        item, if any, is the tuple of the arguments the record leaves aside, see
+        mprog.batch.record_aside; the fifth is the caller's). None if all agree, else
+        (answers, states, handles) up to the first op that differs."""
     def agrees(self, state: tuple[Any, ...], snapshot: Dict[str, Any]) -> bool:
         """Whether the core's chain reads as state (Interpreter.state()) and its programs,
         links and bundle as snapshot (Interpreter.snapshot()) say."""

@@ -402,6 +402,84 @@ _ENCODERS: Dict[str, Callable[[Dict[str, Any]], Optional[bytes]]] = {
 }
 
 
+# ------------------------------------------------- arguments a record does not say
+
+#: A record's fourth byte (0 otherwise): which arguments it leaves to the side tuple the
+#: executor is handed with it, a bit each, the tuple holding them in this order. Each is the
+#: very object the core's interpreter would pass (``Interpreter.argument``): bad input, a
+#: literal expected revision, flags beyond 32 bits, a raw id beyond 16 bits.
+ASIDE_PROG, ASIDE_FLAGS, ASIDE_RELATIVE, ASIDE_OTHER, ASIDE_REVISION = 1, 2, 4, 8, 16
+
+#: Per op ``record_aside`` can say: its argument keys as record fields, in the side tuple's
+#: order, and the neutral value a field left aside is encoded with.
+_ASIDE_KEYS = {
+    "attach": (("prog", ASIDE_PROG), ("flags", ASIDE_FLAGS), ("relative", ASIDE_RELATIVE),
+               ("replace", ASIDE_OTHER), ("expected_revision", ASIDE_REVISION)),
+    "link": (("prog", ASIDE_PROG), ("flags", ASIDE_FLAGS), ("relative", ASIDE_RELATIVE),
+             ("expected_revision", ASIDE_REVISION)),
+    "detach": (("prog", ASIDE_PROG), ("flags", ASIDE_FLAGS), ("relative", ASIDE_RELATIVE),
+               ("expected_revision", ASIDE_REVISION)),
+    "update": (("new_prog", ASIDE_PROG), ("flags", ASIDE_FLAGS), ("old_prog", ASIDE_OTHER)),
+    "tx_begin": (("expected_revision", ASIDE_REVISION),),
+}
+_ASIDE_KEYS["tx_attach"] = _ASIDE_KEYS["attach"]
+_ASIDE_KEYS["tx_detach"] = _ASIDE_KEYS["detach"]
+_NEUTRAL = {"prog": 0, "new_prog": 0, "old_prog": None, "flags": 0, "relative": None,
+            "replace": None, "expected_revision": {"kind": "zero"}}
+
+
+def record_aside(op: Dict[str, Any]) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
+    """For an op ``record`` cannot say only because of some arguments: its record with those
+    left aside (encoded neutral, flagged in the fourth byte), and their keys in the side
+    tuple's order; None if leaving arguments aside does not make a record of it (an op
+    ``record`` says as it is, an op of another kind, a replace naming a link, a label beyond
+    16 bits)."""
+    keys = _ASIDE_KEYS.get(op["op"])
+    if keys is None:
+        return None
+    mask = 0
+    aside = []
+    said = dict(op)
+    for key, bit in keys:
+        says = _says(key, op[key])
+        if says is None:
+            return None
+        if not says:
+            mask |= bit
+            aside.append(key)
+            said[key] = _NEUTRAL[key]
+    rec = record(said) if mask else None
+    if rec is None:
+        return None
+    return rec[:3] + bytes((mask,)) + rec[4:], tuple(aside)
+
+
+def _says(key: str, value: Any) -> Optional[bool]:
+    """Whether a record holds ``value`` of argument ``key`` itself (labels, u32 flags, the
+    revision cases and relatives records have), or it is left aside (False: bad input, a
+    literal, a raw id beyond 16 bits), or neither (None: a replace naming a link, which
+    only the executor's own lists could resolve)."""
+    if key == "flags":
+        return type(value) is int and 0 <= value <= 0xFFFFFFFF
+    if key == "expected_revision":
+        return value["kind"] in _EXPECT_BY_LABEL
+    if key == "relative" or key == "replace":
+        if value is None:
+            return True
+        kind = value["kind"]
+        if kind == "bad":
+            return False
+        if kind == "id_raw" or kind == "int":
+            raw = value["value"]
+            fits = type(raw) is int and (raw == NO_SUCH_ID or 0 <= raw < NONE)
+            return fits and key == "relative"  # a replace holds a program label only
+        if key == "replace" and kind != "prog":
+            return None
+        return True  # a label (one beyond 16 bits: record() says no, and so does this)
+    # prog, new_prog, old_prog: a label, None (detach's prog, update's old_prog), or bad input
+    return value is None or type(value) is int
+
+
 def flag_bits(dialect: str) -> Tuple[int, int]:
     """The dialect's ID and LINK bits, as plain ints."""
     F = _flags(dialect)

@@ -19,9 +19,13 @@ is a ``Trial`` (same interface, same labels, same generator view) that:
   Python-facing methods (``Bundle.query``, ``Bundle.transaction``, ``Transaction.*``) and
   answers them in the interpreter's form (a query's result by label, ENOSPC with its partial
   result); transactions by label live in the core interpreter's own dict, shared;
-- runs an op records cannot say (closing the bundle, bad input, literal revisions, wide
-  flags, raw ids) op by op on both backends after flushing the queue, as a lockstep trial
-  does, on the same objects.
+- queues an op whose arguments a record cannot hold (bad input, literal revisions, wide
+  flags, raw ids) as a record with those arguments aside (``mprog.batch.record_aside``): the
+  core's interpreter makes the objects it would pass (``Interpreter.argument``: another
+  backend's program, a str, 2**64, ...) and the executor passes them in their place;
+- runs an op records cannot say even so (closing the bundle, closing a program given bad
+  input, a query given a bad count, a replace naming a link) op by op on both backends after
+  flushing the queue, as a lockstep trial does, on the same objects.
 
 What it does not check per op, compared with a lockstep ``Trial(full=False)``: the core's
 error messages and exception classes (the executor compares errnos; the model's are checked
@@ -44,10 +48,10 @@ from __future__ import annotations
 
 import errno
 from time import perf_counter
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 from .. import _core
-from ..batch import record
+from ..batch import record, record_aside
 from ..ops.vocabulary import READ_ONLY, TRANSACTION_OPS, Op
 from . import invariants
 from .trial import Trial
@@ -70,6 +74,14 @@ def batchable(backends: Dict[str, Any], dialect: str) -> bool:
     modules = list(backends.values())
     return (dialect in ("upstream", "v2") and len(modules) == 2
             and any(m is mprog for m in modules) and any(m is model for m in modules))
+
+
+def _names(value: Any, known: Set[int]) -> bool:
+    """Whether an argument names a known label, or no label at all (None, or bad input: a
+    dict, left aside by ``record_aside``)."""
+    if type(value) is int:
+        return value in known
+    return value is None or type(value) is dict
 
 
 class BatchedTrial(Trial):
@@ -100,8 +112,9 @@ class BatchedTrial(Trial):
         self._state = self.model.state()  # the model's state after the last op
         self._see(self._state)
         #: queued ops, what ``Executor.check`` takes: (record, the model's answer, state and
-        #: handles, the op's position in self.ops), one append per op
-        self._queue: List[Tuple[bytes, Any, Any, Any, int]] = []
+        #: handles, the op's position in self.ops[, the arguments the record leaves aside]),
+        #: one append per op
+        self._queue: List[Tuple[Any, ...]] = []
         self._snapshots_queued: List[Any] = []  # ... and the model's snapshots (full checks)
         self._model_seconds = 0.0  # the model's time since the last flush
 
@@ -111,7 +124,13 @@ class BatchedTrial(Trial):
         if not self.batching:
             return self._lockstep(op)
         rec = record(op)
-        if rec is None or not self._known(op):
+        aside: Tuple[str, ...] = ()
+        if rec is None:  # arguments a record cannot hold go beside it, as objects
+            odd = record_aside(op)
+            if odd is None:
+                return self._lockstep(op)
+            rec, aside = odd
+        if not self._known(op):
             return self._lockstep(op)
         model = self.model
         t0 = perf_counter()
@@ -141,7 +160,12 @@ class BatchedTrial(Trial):
             self._see(state)
         if self.full:
             self._check_model(op, answer, answers)
-        self._queue.append((rec, answer, state, handles, len(self.ops)))
+        if aside:  # what the core's interpreter would pass for them (bad input included)
+            core = self.core
+            side = tuple([core.argument(key, op[key]) for key in aside])
+            self._queue.append((rec, answer, state, handles, len(self.ops), side))
+        else:
+            self._queue.append((rec, answer, state, handles, len(self.ops)))
         self.ops.append(op)
         self.answers.append(answers)
         if kind in LEARNS:  # what else Trial._learn learns (the order: _see, above)
@@ -233,9 +257,10 @@ class BatchedTrial(Trial):
                 self.batching = False
 
     def _known(self, op: Op) -> bool:
-        """``not Trial._skips(op)`` for an op ``record`` can say (its labels are ints), in a
-        few lookups: every program and link it names exists, what it makes does not yet and
-        makes the next label (a position in the executor's lists)."""
+        """``not Trial._skips(op)`` for an op ``record`` or ``record_aside`` can say, in a few
+        lookups: every program and link it names by label exists, what it makes does not yet
+        and makes the next label (a position in the executor's lists). Bad input (a dict,
+        left aside) names no label."""
         progs, links = self.prog_labels, self.link_labels
         kind = op["op"]
         if kind == "new_prog":
@@ -246,9 +271,8 @@ class BatchedTrial(Trial):
         if kind == "prog_close":
             return op["prog"] in progs
         if kind == "update":
-            old = op["old_prog"]
-            return (op["link"] in links and op["new_prog"] in progs
-                    and (old is None or old in progs))
+            return (op["link"] in links and _names(op["new_prog"], progs)
+                    and _names(op["old_prog"], progs))
         if kind == "query":
             return True
         if kind in TRANSACTION_OPS:
@@ -260,8 +284,7 @@ class BatchedTrial(Trial):
                 return False
             if kind == "tx_commit" or kind == "tx_discard":
                 return True
-        prog = op["prog"]  # attach, link, detach, tx_attach, tx_detach
-        if prog is not None and prog not in progs:
+        if not _names(op["prog"], progs):  # attach, link, detach, tx_attach, tx_detach
             return False
         if kind == "link" and (op["as"] != self._made[1] or op["as"] in links):
             return False
@@ -272,8 +295,8 @@ class BatchedTrial(Trial):
                 return False
             if (k == "link" or k == "id_link") and spec["ref"] not in links:
                 return False
-        replace = op.get("replace")  # record() took only a program here
-        return replace is None or replace["ref"] in progs
+        replace = op.get("replace")  # a record names a program here (else: aside)
+        return replace is None or replace["kind"] != "prog" or replace["ref"] in progs
 
     @staticmethod
     def _transition(op: Op, answer: Any, before: Tuple[Any, ...],

@@ -126,6 +126,13 @@ def grown_clean(before: State, state: State, dialect: str) -> bool:
     return True
 
 
+#: v2's pins, and the bits other than them that ``~(FIRST | LAST)`` gives (the flag's
+#: defined ones), as ints: the enum's operators run in Python, for every slot of every state
+#: checked (the same bits, so the same verdicts).
+_FIRST, _LAST = int(V2Flag.FIRST), int(V2Flag.LAST)
+_NOT_PINS = int(~(V2Flag.FIRST | V2Flag.LAST))
+
+
 def _check_flags(chain: Dict[str, Any], dialect: str) -> List[str]:
     problems: List[str] = []
     n = len(chain["progs"])
@@ -134,17 +141,16 @@ def _check_flags(chain: Dict[str, Any], dialect: str) -> List[str]:
         if any(pflags) or any(lflags):
             problems.append(f"upstream reports nonzero attach flags {pflags} {lflags}")
         return problems
-    pins = V2Flag.FIRST | V2Flag.LAST
     firsts, lasts = [], []
     for i in range(n):
         owner, other = (lflags, pflags) if links[i] is not None else (pflags, lflags)
         if other[i]:
             problems.append(f"entry {i}: pins {other[i]:#x} reported in the wrong array")
-        if owner[i] & ~pins:
+        if owner[i] & _NOT_PINS:
             problems.append(f"entry {i}: flags {owner[i]:#x} beyond FIRST|LAST")
-        if (owner[i] | other[i]) & V2Flag.FIRST:
+        if (owner[i] | other[i]) & _FIRST:
             firsts.append(i)
-        if (owner[i] | other[i]) & V2Flag.LAST:
+        if (owner[i] | other[i]) & _LAST:
             lasts.append(i)
     if len(firsts) > 1 or (firsts and firsts[0] != 0):
         problems.append(f"FIRST held at {firsts} (at most one, at index 0)")

@@ -310,6 +310,19 @@ class Interpreter:
             return self._bad(spec)
         return spec["value"]  # id_raw, int
 
+    def argument(self, key: str, value: Any) -> Any:
+        """The object this interpreter passes for the argument ``key`` of an op given as
+        ``value``, where that names no label and reads no state: bad input, a literal
+        expected revision, flags, a raw id (what the batched engine hands the executor beside
+        a record: ``mprog.batch.record_aside``)."""
+        if key == "flags":
+            return self._flags(value)
+        if key == "expected_revision":
+            return self._revision(value, self.bundle)  # "value" or "bad": the bundle unread
+        if key == "relative" or key == "replace":
+            return self._target(value)
+        return self._prog(value)  # prog, new_prog, old_prog
+
     def _revision(self, spec: Dict[str, Any], bundle: Any) -> Any:
         kind = spec["kind"]
         if kind == "zero":
