@@ -175,8 +175,8 @@ class Interpreter:
             label = op["as"]
             p = self._new_program(f"p{label}")
             self.progs[label] = p
-            self.prog_ids[label] = p.id
-            self._prog_label[p.id] = label
+            self.prog_ids[label] = pid = p.id
+            self._prog_label[pid] = label
             self._forget_unknown()
             return label
         b = self.cgroups[op["cgroup"]] if "cgroup" in op else self.bundle
