@@ -39,7 +39,10 @@ checks are functions of the snapshot); the executor compares the core's programs
 bundle (revision, ``len``, iteration) with that snapshot as well as the digest, so the
 core's snapshot is the model's and has its problems. An op that failed on the model runs op
 by op on the core (after the queue), so the core's exception class and message are checked
-as in lockstep.
+as in lockstep; the core is then compared with the model's snapshot by the executor too
+(``Executor.agrees``), and only where something differs are both read in full to report it.
+The snapshot reads every model object again after every op; what reads as before is the
+last snapshot's dict again, so the checks that follow mostly compare identities.
 
 Only core against model, upstream or v2 (``batchable``): the kernel and the cgroup dialect
 run in lockstep.
