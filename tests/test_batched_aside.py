@@ -56,6 +56,11 @@ def test_record_aside_leaves_out_exactly_what_records_cannot_hold():
     assert batch.record_aside({"op": "query", "count": {"kind": "bad", "value": "neg"}}) is None
     assert batch.record_aside({"op": "prog_close", "prog": BAD}) is None
     assert batch.record_aside({"op": "bundle_close"}) is None
+    # an op not of the vocabulary's form (a key missing, a spec that is no dict): op by op,
+    # as record() says None for it
+    assert batch.record_aside({"op": "attach", "prog": BAD, "flags": 0}) is None
+    assert batch.record_aside({**ATTACH, "prog": BAD, "expected_revision": 3}) is None
+    assert batch.record_aside({**ATTACH, "prog": BAD, "relative": {"kind": "id_raw"}}) is None
     rec, aside = batch.record_aside({"op": "update", "link": 1, "new_prog": BAD, "flags": 0,
                                      "old_prog": {"kind": "bad", "value": "str"}})
     assert aside == ("new_prog", "old_prog") and rec[3] == batch.ASIDE_PROG | batch.ASIDE_OTHER

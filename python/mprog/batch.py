@@ -441,7 +441,10 @@ def record_aside(op: Dict[str, Any]) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
     aside = []
     said = dict(op)
     for key, bit in keys:
-        says = _says(key, op[key])
+        try:
+            says = _says(key, op[key])
+        except (KeyError, TypeError):  # not an op of the vocabulary's form: op by op
+            return None
         if says is None:
             return None
         if not says:
