@@ -295,6 +295,17 @@ def record(op: Dict[str, Any]) -> Optional[bytes]:
         return None
 
 
+def _holds_flags(flags: Any) -> bool:
+    """Whether a record's u32 flags field holds ``flags``."""
+    return type(flags) is int and 0 <= flags <= 0xFFFFFFFF
+
+
+def _holds_raw(value: Any) -> bool:
+    """Whether a record holds the raw relative ``value`` (an id_raw or int): the id nobody
+    has, or a u16."""
+    return type(value) is int and (value == NO_SUCH_ID or 0 <= value < NONE)
+
+
 def _new_program(op: Dict[str, Any]) -> bytes:
     label = op["as"]
     if type(label) is int and 0 <= label < len(_NEW_PROGRAM_RECORDS):
@@ -306,7 +317,7 @@ def _placement(op: Dict[str, Any]) -> Optional[Tuple[int, int, int, int]]:
     """The flags, expected revision and relative of an attach, link or detach as a record
     holds them (flags, expect, relative kind, relative), or None if it cannot."""
     flags = op["flags"]
-    if type(flags) is not int or flags > 0xFFFFFFFF:
+    if not _holds_flags(flags):
         return None
     expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
     if expect is None:
@@ -318,11 +329,9 @@ def _placement(op: Dict[str, Any]) -> Optional[Tuple[int, int, int, int]]:
     if rel_kind != _REL_VALUE:
         return flags, expect, rel_kind, spec["ref"]
     rel = spec.get("value")  # an int (id_raw, int); a bad value is a dict
-    if rel == NO_SUCH_ID and type(rel) is int:
-        return flags, expect, _REL_NO_ID, 0
-    if type(rel) is not int or rel >= NONE:
+    if not _holds_raw(rel):
         return None
-    return flags, expect, rel_kind, rel
+    return (flags, expect, _REL_NO_ID, 0) if rel == NO_SUCH_ID else (flags, expect, rel_kind, rel)
 
 
 def _attach(op: Dict[str, Any], code: int = ATTACH, tx: int = 0) -> Optional[bytes]:
@@ -356,7 +365,7 @@ def _link(op: Dict[str, Any]) -> Optional[bytes]:
 def _update(op: Dict[str, Any]) -> Optional[bytes]:
     old = op["old_prog"]
     flags = op["flags"]
-    if type(flags) is not int or flags > 0xFFFFFFFF:
+    if not _holds_flags(flags):
         return None
     return _PACK(UPDATE, 0, 0, 0, flags, op["new_prog"], NONE if old is None else old,
                  op["link"], 0)
@@ -463,7 +472,7 @@ def _says(key: str, value: Any) -> Optional[bool]:
     literal, a raw id beyond 16 bits), or neither (None: a replace naming a link, which
     only the executor's own lists could resolve)."""
     if key == "flags":
-        return type(value) is int and 0 <= value <= 0xFFFFFFFF
+        return _holds_flags(value)
     if key == "expected_revision":
         return value["kind"] in _EXPECT_BY_LABEL
     if key == "relative" or key == "replace":
@@ -472,10 +481,8 @@ def _says(key: str, value: Any) -> Optional[bool]:
         kind = value["kind"]
         if kind == "bad":
             return False
-        if kind == "id_raw" or kind == "int":
-            raw = value["value"]
-            fits = type(raw) is int and (raw == NO_SUCH_ID or 0 <= raw < NONE)
-            return fits and key == "relative"  # a replace holds a program label only
+        if kind == "id_raw" or kind == "int":  # a replace holds a program label only
+            return _holds_raw(value["value"]) and key == "relative"
         if key == "replace" and kind != "prog":
             return None
         return True  # a label (one beyond 16 bits: record() says no, and so does this)

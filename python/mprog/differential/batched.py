@@ -55,19 +55,13 @@ from typing import Any, Dict, List, Set, Tuple
 
 from .. import _core
 from ..batch import record, record_aside
+from ..ops.interpreter import HANDLE_OPS
 from ..ops.vocabulary import READ_ONLY, TRANSACTION_OPS, Op
 from . import invariants
-from .trial import Trial
+from .trial import LEARNS, Trial
 
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
-
-#: The ops ``Trial._learn_labels`` learns from (the chain order is ``Trial._see``'s).
-LEARNS = frozenset({"new_prog", "link", "prog_close", "link_close", "update", "tx_begin",
-                    "tx_commit", "tx_discard", "new_cgroup"})
-
-#: The ops whose digest has a handle part (``Interpreter.handles``): every other op's is ().
-NAMES_A_HANDLE = frozenset({"link", "update", "link_detach", "link_close", "prog_close"})
 
 
 def batchable(backends: Dict[str, Any], dialect: str) -> bool:
@@ -114,9 +108,9 @@ class BatchedTrial(Trial):
         self._made = [0, 0]  # program and link labels the executor's lists will hold
         self._state = self.model.state()  # the model's state after the last op
         self._see(self._state)
-        #: queued ops, what ``Executor.check`` takes: (record, the model's answer, state and
-        #: handles, the op's position in self.ops[, the arguments the record leaves aside]),
-        #: one append per op
+        #: queued ops, what ``Executor.check`` takes, one append per op: (record, the model's
+        #: answer, state and handles, the op's position in self.ops, the arguments the record
+        #: leaves aside or None)
         self._queue: List[Tuple[Any, ...]] = []
         self._snapshots_queued: List[Any] = []  # ... and the model's snapshots (full checks)
         self._model_seconds = 0.0  # the model's time since the last flush
@@ -144,7 +138,7 @@ class BatchedTrial(Trial):
         state = model.state()
         kind = op["op"]
         is_open = len(state) > 1  # ("closed",) once the bundle is
-        handles = model.handles(op) if is_open and kind in NAMES_A_HANDLE else ()
+        handles = model.handles(op) if is_open and kind in HANDLE_OPS else ()
         first, second = self.names
         answers = {first: answer, second: answer}  # the core's, if the queue agrees
         if model.violations and self.check_protocol:
@@ -163,12 +157,9 @@ class BatchedTrial(Trial):
             self._see(state)
         if self.full:
             self._check_model(op, answer, answers)
-        if aside:  # what the core's interpreter would pass for them (bad input included)
-            core = self.core
-            side = tuple([core.argument(key, op[key]) for key in aside])
-            self._queue.append((rec, answer, state, handles, len(self.ops), side))
-        else:
-            self._queue.append((rec, answer, state, handles, len(self.ops)))
+        # for the arguments left aside: what the core's interpreter would pass (bad input too)
+        side = tuple([self.core.argument(key, op[key]) for key in aside]) if aside else None
+        self._queue.append((rec, answer, state, handles, len(self.ops), side))
         self.ops.append(op)
         self.answers.append(answers)
         if kind in LEARNS:  # what else Trial._learn learns (the order: _see, above)
@@ -193,11 +184,10 @@ class BatchedTrial(Trial):
                           {model.name: [f"snapshot: {type(e).__name__}: {e}"]})
         problems = self._state_problems(snap) + invariants.check_transition(
             op, answer, self.states[model.name], snap)
+        self.states = dict.fromkeys(self.names, snap)  # the core's, if the queue agrees
         if problems:
             self._stop(op, answers)
-            self.states = {s.name: snap for s in self.sides}
             self._diverge("invariant", "an invariant does not hold", {model.name: problems})
-        self.states = dict.fromkeys(self.names, snap)  # the core's, if the queue agrees
         self._same = self._all_same
         self._snapshots_queued.append(snap)
 
@@ -212,8 +202,7 @@ class BatchedTrial(Trial):
         t0 = perf_counter()
         theirs = core.apply(op)
         self.seconds[core.name] = self.seconds.get(core.name, 0.0) + perf_counter() - t0
-        answers = {core.name: theirs, self.model.name: answer}
-        answers = {name: answers[name] for name in self.names}  # in the sides' order
+        answers = {name: theirs if name == core.name else answer for name in self.names}
         self.ops.append(op)
         self.answers.append(answers)
         if self.batching and theirs == answer and self._agrees_alone(op, answer):
@@ -403,7 +392,7 @@ class BatchedTrial(Trial):
             return super().check_full()
         if not self.executor.agrees(model.state(), snap):
             return super().check_full()
-        self.states = {s.name: snap for s in self.sides}
+        self.states = dict.fromkeys(self.names, snap)
         problems = self._state_problems(snap)
         if problems:
             self._diverge("invariant", "an invariant does not hold",

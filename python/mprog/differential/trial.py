@@ -100,6 +100,12 @@ def _rebuild(state: Dict[str, Any]) -> Divergence:
     return d
 
 
+#: The ops ``Trial._learn_labels`` learns from (every other op teaches only the chain order,
+#: ``Trial._see``'s).
+LEARNS = frozenset({"new_prog", "link", "prog_close", "link_close", "update", "tx_begin",
+                    "tx_commit", "tx_discard", "new_cgroup"})
+
+
 class Trial:
     """N backends, one bundle each, driven in lockstep."""
 
@@ -244,8 +250,8 @@ class Trial:
         self._learn_labels(op, answer)
 
     def _learn_labels(self, op: Op, answer: Any) -> None:
-        """What ``_learn`` learns from the op itself: the labels it made, began, closed or
-        ended, and a link's program."""
+        """What ``_learn`` learns from the op itself (one of ``LEARNS``): the labels it made,
+        began, closed or ended, and a link's program."""
         kind = op["op"]
         v = self.view
         ok = answer[0] == "ok"

@@ -42,6 +42,9 @@ SKIP = ["skip"]
 #: The state of a closed bundle.
 CLOSED = ("closed",)
 
+#: The ops whose digest has a handle part (``Interpreter.handles``): every other op's is ().
+HANDLE_OPS = frozenset({"link", "update", "link_detach", "link_close", "prog_close"})
+
 #: The third element of an ``["err", ...]`` answer whose errno says "chain full" and also
 #: something else (upstream's ERANGE: a bad position too): ``ChainFull`` says which.
 FULL = "full"
@@ -450,6 +453,8 @@ class Interpreter:
         closed, program label]``), or whether the program a ``prog_close`` named is closed."""
         # A bad-input op names its argument by a dict (the bad value), not by a label.
         kind = op["op"]
+        if kind not in HANDLE_OPS:
+            return ()
         link = op.get("link", op.get("as") if kind == "link" else None)
         if type(link) is int and link in self.links:
             return (self._link_state(self.links[link]),)
