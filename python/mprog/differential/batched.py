@@ -402,4 +402,13 @@ class BatchedTrial(Trial):
         # objects the executor made are closed by the core's interpreter like its own
         if hasattr(self, "executor"):
             self.core.adopt(self.executor.programs, self.executor.links)
-        return super().close()
+        # Each bundle first: that detaches every link at once, where closing attached links
+        # one by one plans and commits a chain per link (on the model, in Python). Only the
+        # core and the model run here; the order a live kernel tears down in is Trial's.
+        problems: List[str] = []
+        for side in self.sides:
+            try:
+                side.bundle.close()
+            except Exception as e:  # noqa: BLE001 - reported like Interpreter.close's
+                problems.append(f"{side.name}: bundle.close(): {type(e).__name__}: {e}")
+        return problems + super().close()
