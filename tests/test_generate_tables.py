@@ -2,7 +2,8 @@
 
 The generator runs for every op of every campaign, so it keeps its weight tables and the
 programs free to attach between calls (``Generator._draw``, ``Generator._free``); these tests
-hold both to the plain definitions.
+hold both to the plain definitions. The tables' bounds are searched near where they should
+be (``generate._least``); they must be the ones bisecting every value of random() finds.
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import random
 
 import pytest
 
-from mprog.ops import Generator, View
-from mprog.ops.generate import COUNT_KINDS, PLACEMENTS, _table
+from mprog.ops import Generator, View, generate
+from mprog.ops.generate import COUNT_KINDS, PLACEMENTS, Weights, _table, _table_of
 
 
 def _by_subtraction(choices, u):
@@ -55,6 +56,59 @@ def test_a_table_draws_what_subtracting_the_weights_draws(choices):
     table = _table(choices)
     for u in values:
         assert g._draw(table) == _by_subtraction(choices, u), u
+
+
+def _bounds_by_bisection(choices):
+    """Each value's bound: the least of the 2**53 values of random() whose plain draw goes
+    past it, by bisecting all of them."""
+    values = [v for v, _ in choices]
+    bounds, low = [], 0
+    for k in range(len(choices) - 1):
+        high = 2 ** 53
+        while low < high:
+            mid = (low + high) // 2
+            if values.index(_by_subtraction(choices, mid / 2 ** 53)) > k:
+                high = mid
+            else:
+                low = mid + 1
+        bounds.append(low / 2 ** 53)
+    return tuple(bounds)
+
+
+def _kind_choices(monkeypatch):
+    """The choices of every kind table generators of every temperament make."""
+    out = []
+    monkeypatch.setattr(generate, "_table", lambda choices: out.append(choices))
+    for w in (Weights(), Weights(transaction=0.0), Weights(bad=3.0, attach=1.0, detach=30.0)):
+        for close_bias in (0.2, 1.0, 3.0):
+            g = Generator("upstream", random.Random(0), w)
+            g.close_bias = close_bias
+            for key in [(a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)]:
+                g._kind_table(*key)
+    monkeypatch.undo()
+    return out
+
+
+def _random_choices(seed):
+    rng = random.Random(seed)
+    weights = [rng.choice((0, 0.01, 0.3, 1, 2.5, 1e-9, 1e6, rng.random() * 10))
+               for _ in range(rng.randint(2, 12))]
+    if not any(weights):
+        weights[-1] = 1.0
+    return list(zip(range(len(weights)), weights))
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_the_searched_bounds_are_the_bisected_ones(seed):
+    choices = _random_choices(seed)
+    assert _table_of.__wrapped__(tuple(choices))[1] == _bounds_by_bisection(choices)
+
+
+def test_the_generators_tables_have_the_bisected_bounds(monkeypatch):
+    tables = _kind_choices(monkeypatch) + [[(c.name, c.weight_for(a)) for c in PLACEMENTS]
+                                for a in (True, False)]
+    for choices in tables + [list(COUNT_KINDS), list(zip(range(5), Weights().revisions))]:
+        assert _table_of.__wrapped__(tuple(choices))[1] == _bounds_by_bisection(choices)
 
 
 def _free_by_definition(view):

@@ -1,6 +1,6 @@
 // The module: each concept registers its own classes (register_*.cpp), as boost-histogram
 // does; behaviour lives beside them (arguments, bundle_object, watchers, links,
-// transaction_object, replay_binding, executor, handle_states).
+// transaction_object, replay_binding, executor, record, handle_states).
 #include <pybind11/pybind11.h>
 
 #include "bundle_object.hpp"
@@ -8,6 +8,7 @@
 #include "handle_states.hpp"
 #include "injected.hpp"
 #include "links.hpp"
+#include "record.hpp"
 #include "replay_binding.hpp"
 #include "transaction_object.hpp"
 
@@ -18,6 +19,7 @@ PYBIND11_MODULE(_core, m) {
   mprog::python::register_bundle(m);
   mprog::python::bind_replay(m);
   mprog::python::bind_executor(m);
+  mprog::python::bind_record(m);
   mprog::python::bind_handle_states(m);
   mprog::python::register_injection(m);
 }

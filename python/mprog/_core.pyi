@@ -2,7 +2,7 @@
 # Hand-written: the binding's signatures name their types for help() (cpp/python/arguments.hpp)
 # but are not importable annotations. Names, parameters and defaults are checked against the
 # built extension by tests/test_stubs.py.
-from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, TypeVar, Union
 
 from _typeshed import ReadableBuffer
 from typing_extensions import Self
@@ -157,6 +157,10 @@ def handle_states(programs: List[Program], links: List[Link],
     """(closed per program, (attached, closed, program id or None) per link, the ids of
     list(bundle) or None): what Program.closed, Link.attached/closed/prog and iter(bundle)
     say, read in one call (the engine's full snapshot)."""
+
+def record(op: Mapping[str, Any]) -> Optional[bytes]:
+    """The 16-byte record of one vocabulary op, by label, or None (mprog.batch.record)."""
+
 
 def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "upstream",
            errnos: bool = False) -> Dict[str, Any]:

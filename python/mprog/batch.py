@@ -35,8 +35,9 @@ import random
 import struct
 from array import array
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
+from . import _core
 from .flags import Flag, V2Flag
 from .ops.vocabulary import NO_SUCH_ID
 
@@ -175,7 +176,6 @@ def replay(trace: Union[Records, bytes, bytearray, memoryview], programs: int,
     """Apply ``trace`` to a new bundle of ``dialect`` in one C++ call. ``links`` defaults to
     what what the records create; a malformed op (an index out of range, a link named before its
     ``link`` op) raises ``ValueError`` naming the op."""
-    from . import _core
 
     if links is None:
         links = trace.links if isinstance(trace, Records) else 0
@@ -262,37 +262,30 @@ def encode(ops: Sequence[Dict[str, Any]], dialect: str = "upstream") -> Tuple[Re
 
 # ---------------------------------------------------------------- one op, by label
 
-_PACK = RECORD.pack
-_BY_LABEL = {"prog": _REL_PROG, "link": _REL_LINK, "id_prog": _REL_PROG_ID,
-             "id_link": _REL_LINK_ID}
 _EXPECT_BY_LABEL = {"zero": ANY, "current": CURRENT, "future": STALE, "stale": PREVIOUS}
 
 # Opcodes of ``mprog._core.Executor`` alone (a ``replay`` session has none of them): a query,
 # and the ops of a transaction (named by label in the record's link field).
 QUERY, TX_BEGIN, TX_ATTACH, TX_DETACH, TX_COMMIT, TX_DISCARD = range(8, 14)
-#: A query's count (``mprog.ops.Interpreter._count``) by kind, in the record's expect field;
-#: a "value" count is in the flags field.
-_COUNT_BY_LABEL = {"none": 0, "zero": 1, "short": 2, "exact": 3, "larger": 4, "value": 5}
 
-
-def record(op: Dict[str, Any]) -> Optional[bytes]:
-    """The record of one vocabulary op for ``mprog._core.Executor``, or None where a record
-    cannot say it (closing the bundle, a query of a cgroup or its effective array, bad
-    input, literal revisions, flags beyond 32 bits, ints beyond 16 bits; the engine runs
-    those op by op).
-
-    Unlike ``encode`` (a private ``replay`` session that makes its own objects and numbers
-    their ids), programs and links are named by label, which is their position in the
-    executor's lists, and an id by label is that object's real id, exactly as
-    ``mprog.ops.Interpreter`` passes it.
-    """
-    encoder = _ENCODERS.get(op["op"])
-    if encoder is None:
-        return None
-    try:
-        return encoder(op)
-    except (struct.error, TypeError, KeyError):  # a label that is no u16 (a bad value: a dict)
-        return None
+#: ``record(op)``: the record of one vocabulary op for ``mprog._core.Executor``, or None where
+#: a record cannot say it (closing the bundle, a query of a cgroup or its effective array, bad
+#: input, literal revisions, flags beyond 32 bits, ints beyond 16 bits; the engine runs those
+#: op by op). Unlike ``encode`` (a private ``replay`` session that makes its own objects and
+#: numbers their ids), programs and links are named by label, which is their position in the
+#: executor's lists, and an id by label is that object's real id, exactly as
+#: ``mprog.ops.Interpreter`` passes it. The fields: the opcode; the relative's kind
+#: (``_REL_*``: a program or link by label or by its id, a raw id, the id nobody has); the
+#: expected revision (``ANY``, ``CURRENT``, ``STALE`` for the vocabulary's "future",
+#: ``PREVIOUS`` for its "stale"); 0; the u32 flags (a query: its count's value); the program
+#: (update: the new one; detach: ``NONE`` for None); the other program (attach: replace;
+#: update: the old one; else ``NONE``); the link (link: the new one's label; a transaction's
+#: op: the transaction's label); the relative (a label, or a raw id below ``NONE``). A query
+#: says its count's kind in the expected revision's field (none, zero, short, exact, larger,
+#: value: 0 to 5). A key missing, or a value of the wrong type or out of a field's range,
+#: gives None; an op that is not a mapping with an "op" raises as indexing it does.
+#: It is written in C++ beside the executor that reads it: the engine encodes every op.
+record = _core.record
 
 
 def _holds_flags(flags: Any) -> bool:
@@ -304,111 +297,6 @@ def _holds_raw(value: Any) -> bool:
     """Whether a record holds the raw relative ``value`` (an id_raw or int): the id nobody
     has, or a u16."""
     return type(value) is int and (value == NO_SUCH_ID or 0 <= value < NONE)
-
-
-def _new_program(op: Dict[str, Any]) -> bytes:
-    label = op["as"]
-    if type(label) is int and 0 <= label < len(_NEW_PROGRAM_RECORDS):
-        return _NEW_PROGRAM_RECORDS[label]  # (every trace makes programs 0, 1, ...)
-    return _PACK(NEW_PROGRAM, 0, 0, 0, 0, label, NONE, 0, 0)
-
-
-def _placement(op: Dict[str, Any]) -> Optional[Tuple[int, int, int, int]]:
-    """The flags, expected revision and relative of an attach, link or detach as a record
-    holds them (flags, expect, relative kind, relative), or None if it cannot."""
-    flags = op["flags"]
-    if not _holds_flags(flags):
-        return None
-    expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
-    if expect is None:
-        return None
-    spec = op["relative"]
-    if spec is None:
-        return flags, expect, 0, 0
-    rel_kind = _BY_LABEL.get(spec["kind"], _REL_VALUE)
-    if rel_kind != _REL_VALUE:
-        return flags, expect, rel_kind, spec["ref"]
-    rel = spec.get("value")  # an int (id_raw, int); a bad value is a dict
-    if not _holds_raw(rel):
-        return None
-    return (flags, expect, _REL_NO_ID, 0) if rel == NO_SUCH_ID else (flags, expect, rel_kind, rel)
-
-
-def _attach(op: Dict[str, Any], code: int = ATTACH, tx: int = 0) -> Optional[bytes]:
-    placed = _placement(op)
-    replace = op["replace"]
-    if placed is None or (replace is not None and replace["kind"] != "prog"):
-        return None  # (a replace by id or by raw value: op by op)
-    flags, expect, rel_kind, rel = placed
-    return _PACK(code, rel_kind, expect, 0, flags, op["prog"],
-                 NONE if replace is None else replace["ref"], tx, rel)
-
-
-def _detach(op: Dict[str, Any], code: int = DETACH, tx: int = 0) -> Optional[bytes]:
-    placed = _placement(op)
-    if placed is None:
-        return None
-    flags, expect, rel_kind, rel = placed
-    prog = op["prog"]
-    return _PACK(code, rel_kind, expect, 0, flags, NONE if prog is None else prog, NONE, tx,
-                 rel)
-
-
-def _link(op: Dict[str, Any]) -> Optional[bytes]:
-    placed = _placement(op)
-    if placed is None:
-        return None
-    flags, expect, rel_kind, rel = placed
-    return _PACK(LINK, rel_kind, expect, 0, flags, op["prog"], NONE, op["as"], rel)
-
-
-def _update(op: Dict[str, Any]) -> Optional[bytes]:
-    old = op["old_prog"]
-    flags = op["flags"]
-    if not _holds_flags(flags):
-        return None
-    return _PACK(UPDATE, 0, 0, 0, flags, op["new_prog"], NONE if old is None else old,
-                 op["link"], 0)
-
-
-def _query(op: Dict[str, Any]) -> Optional[bytes]:
-    count = op["count"]
-    how = _COUNT_BY_LABEL.get(count["kind"])
-    value = count.get("value", 0)
-    if how is None or op.get("effective") or "cgroup" in op or type(value) is not int:
-        return None
-    return _PACK(QUERY, 0, how, 0, value, NONE, NONE, 0, 0)
-
-
-def _tx_begin(op: Dict[str, Any]) -> Optional[bytes]:
-    expect = _EXPECT_BY_LABEL.get(op["expected_revision"]["kind"])
-    if expect is None:
-        return None
-    return _PACK(TX_BEGIN, 0, expect, 0, 0, NONE, NONE, op["as"], 0)
-
-
-#: The records of ``new_prog`` 0, 1, ...: every trace makes its programs in that order.
-_NEW_PROGRAM_RECORDS = tuple(_PACK(NEW_PROGRAM, 0, 0, 0, 0, label, NONE, 0, 0)
-                             for label in range(1024))
-
-#: How ``record`` encodes each op it can say (a staged op names its transaction in the
-#: record's link field).
-_ENCODERS: Dict[str, Callable[[Dict[str, Any]], Optional[bytes]]] = {
-    "new_prog": _new_program,
-    "attach": _attach,
-    "link": _link,
-    "detach": _detach,
-    "update": _update,
-    "link_detach": lambda op: _PACK(LINK_DETACH, 0, 0, 0, 0, NONE, NONE, op["link"], 0),
-    "link_close": lambda op: _PACK(CLOSE_LINK, 0, 0, 0, 0, NONE, NONE, op["link"], 0),
-    "prog_close": lambda op: _PACK(CLOSE_PROGRAM, 0, 0, 0, 0, op["prog"], NONE, 0, 0),
-    "query": _query,
-    "tx_begin": _tx_begin,
-    "tx_attach": lambda op: _attach(op, TX_ATTACH, op["tx"]),
-    "tx_detach": lambda op: _detach(op, TX_DETACH, op["tx"]),
-    "tx_commit": lambda op: _PACK(TX_COMMIT, 0, 0, 0, 0, NONE, NONE, op["tx"], 0),
-    "tx_discard": lambda op: _PACK(TX_DISCARD, 0, 0, 0, 0, NONE, NONE, op["tx"], 0),
-}
 
 
 # ------------------------------------------------- arguments a record does not say

@@ -52,32 +52,57 @@ def _table(choices: List[Tuple[Any, float]]) -> Table:
 def _table_of(choices: Tuple[Tuple[Any, float], ...]) -> Table:
     # The plain weighted draw (u * total, less each weight in turn until below zero) gives an
     # index that only grows with u = random(): so each value's upper bound in u can be found
-    # once by bisection over the 2**53 values random() returns, and a draw is one bisection
-    # of these bounds that picks exactly what the plain draw picks, rounding included.
+    # once by searching the 2**53 values random() returns, and a draw is one bisection of
+    # these bounds that picks exactly what the plain draw picks, rounding included.
     values = tuple(v for v, _ in choices)
     weights = tuple(w for _, w in choices)
     total = sum(weights)
-
-    def plain(m: int) -> int:
-        x = m / _GRID * total
-        for i, w in enumerate(weights):
-            x -= w
-            if x < 0:
-                return i
-        return len(weights) - 1
-
     bounds = []
     low = 0
+    share = 0.0
     for k in range(len(values) - 1):  # the least u drawing past value k
-        high = _GRID
-        while low < high:
-            mid = (low + high) // 2
-            if plain(mid) > k:
-                high = mid
-            else:
-                low = mid + 1
+        share += weights[k]
+        low = _least(functools.partial(_draws_past, weights[:k + 1], total), low,
+                     int(share / total * _GRID))
         bounds.append(low / _GRID)
     return values, tuple(bounds)
+
+
+def _draws_past(weights: Tuple[float, ...], total: float, m: int) -> bool:
+    """Whether the plain draw at u = m / 2**53 goes past all of ``weights`` (the first ones of
+    a table). Each subtraction only lowers x, so past the last means past every one."""
+    x = m / _GRID * total
+    for w in weights:
+        x -= w
+    return x >= 0
+
+
+def _least(past: Any, low: int, guess: int) -> int:
+    """The least m in [low, 2**53) with ``past(m)`` (False below it, True from it on), or
+    2**53 if none. Searched outward from ``guess``, the bound without rounding: the rounded
+    one is a few steps away, so this takes a handful of draws where bisecting 2**53 takes 53
+    (the tables are made once per process, but a short campaign feels it)."""
+    guess = min(max(guess, low), _GRID - 1)
+    step = 1
+    if past(guess):  # walk down, doubling the step, until below the bound
+        high, low_ = guess, guess - 1
+        while low_ >= low and past(low_):
+            high, low_ = low_, low_ - step
+            step *= 2
+        low_ = max(low_, low - 1)
+    else:  # walk up
+        low_, high = guess, guess + 1
+        while high < _GRID and not past(high):
+            low_, high = high, high + step
+            step *= 2
+        high = min(high, _GRID)
+    while high - low_ > 1:  # past(low_) is False (or below the range), past(high) True
+        mid = (low_ + high) // 2
+        if past(mid):
+            high = mid
+        else:
+            low_ = mid
+    return high
 
 
 _COUNTS = _table(list(COUNT_KINDS))

@@ -1,0 +1,420 @@
+// mprog._core.record (record.hpp): one op of the vocabulary to its 16-byte record.
+//
+// What Python would do is the rule, down to the odd input: a missing key or a value of the
+// wrong type (what `op[key]`, a table lookup or struct.pack would raise KeyError, TypeError
+// or struct.error for) means "no record" (None); only an op that is not a mapping or has no
+// hashable "op" raises, as indexing it does. Each field a record holds is packed as struct's
+// "<BBBBIHHHH" packs it: an int, a bool or anything with __index__, in range.
+#include "record.hpp"
+
+#include <cstdint>
+#include <cstring>
+
+#include "mprog/replay.hpp"
+
+namespace mprog::python {
+namespace {
+
+namespace py = pybind11;
+using replay::Arg;
+using replay::Expect;
+using replay::kNoId;
+using replay::kNone;
+using replay::Op;
+using replay::Opcode;
+
+// Opcodes of the executor alone (executor.cpp, mprog.batch.QUERY ...).
+constexpr std::uint8_t kQuery = 8, kTxBegin = 9, kTxAttach = 10, kTxDetach = 11,
+                       kTxCommit = 12, kTxDiscard = 13;
+// The vocabulary's op kinds that have a record (mprog.batch._ENCODERS's keys): each gets
+// the code of the switch in encode().
+enum Kind : long {
+  kNewProg, kAttach, kLink, kDetach, kUpdate, kLinkDetach, kLinkClose, kProgClose, kQueryOp,
+  kTxBeginOp, kTxAttachOp, kTxDetachOp, kTxCommitOp, kTxDiscardOp
+};
+
+// What reading a value gave: the value, "no record" (Python raised KeyError, TypeError or
+// struct.error, which record() answers with None), or another error (set, propagated).
+enum class Got { value, cannot, error };
+
+// The interned strings and lookup tables, made once (the module lives as long as Python).
+struct Names {
+  PyObject *op, *as, *prog, *flags, *expected_revision, *kind, *relative, *ref, *value,
+      *replace, *tx, *link, *new_prog, *old_prog, *count, *effective, *cgroup, *get, *prog_kind;
+  PyObject* kinds;      // op kind -> Kind
+  PyObject* expect;     // expected_revision kind -> Expect (mprog.batch._EXPECT_BY_LABEL)
+  PyObject* relatives;  // relative kind -> Arg, for those naming a label (_BY_LABEL)
+  PyObject* counts;     // query count kind -> executor's CountKind (_COUNT_BY_LABEL)
+};
+
+PyObject* intern(const char* s) { return PyUnicode_InternFromString(s); }
+
+PyObject* table(std::initializer_list<std::pair<const char*, long>> entries) {
+  PyObject* d = PyDict_New();
+  for (const auto& [key, value] : entries) {
+    PyObject* v = PyLong_FromLong(value);
+    PyDict_SetItemString(d, key, v);
+    Py_DECREF(v);
+  }
+  return d;
+}
+
+const Names& names() {
+  static const Names n = [] {
+    Names m{};
+    m.op = intern("op");
+    m.as = intern("as");
+    m.prog = intern("prog");
+    m.flags = intern("flags");
+    m.expected_revision = intern("expected_revision");
+    m.kind = intern("kind");
+    m.relative = intern("relative");
+    m.ref = intern("ref");
+    m.value = intern("value");
+    m.replace = intern("replace");
+    m.tx = intern("tx");
+    m.link = intern("link");
+    m.new_prog = intern("new_prog");
+    m.old_prog = intern("old_prog");
+    m.count = intern("count");
+    m.effective = intern("effective");
+    m.cgroup = intern("cgroup");
+    m.get = intern("get");
+    m.prog_kind = intern("prog");
+    m.kinds = table({{"new_prog", kNewProg}, {"attach", kAttach}, {"link", kLink},
+                     {"detach", kDetach}, {"update", kUpdate}, {"link_detach", kLinkDetach},
+                     {"link_close", kLinkClose}, {"prog_close", kProgClose},
+                     {"query", kQueryOp}, {"tx_begin", kTxBeginOp},
+                     {"tx_attach", kTxAttachOp}, {"tx_detach", kTxDetachOp},
+                     {"tx_commit", kTxCommitOp}, {"tx_discard", kTxDiscardOp}});
+    m.expect = table({{"zero", static_cast<long>(Expect::any)},
+                      {"current", static_cast<long>(Expect::current)},
+                      {"future", static_cast<long>(Expect::stale)},
+                      {"stale", static_cast<long>(Expect::previous)}});
+    m.relatives = table({{"prog", static_cast<long>(Arg::program)},
+                         {"link", static_cast<long>(Arg::link)},
+                         {"id_prog", static_cast<long>(Arg::program_id)},
+                         {"id_link", static_cast<long>(Arg::link_id)}});
+    m.counts = table({{"none", 0}, {"zero", 1}, {"short", 2}, {"exact", 3}, {"larger", 4},
+                      {"value", 5}});
+    return m;
+  }();
+  return n;
+}
+
+// After a failed call: KeyError and TypeError mean "no record" (cleared), others propagate.
+Got failed() {
+  if (PyErr_ExceptionMatches(PyExc_KeyError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+    PyErr_Clear();
+    return Got::cannot;
+  }
+  return Got::error;
+}
+
+// obj[key]; `out` borrows from obj where obj is a dict, else holds a reference in `keep`.
+Got item(PyObject* obj, PyObject* key, PyObject*& out, py::object& keep) {
+  if (PyDict_CheckExact(obj)) {
+    out = PyDict_GetItemWithError(obj, key);
+    if (out != nullptr) return Got::value;
+    return PyErr_Occurred() ? failed() : Got::cannot;  // a missing key: KeyError
+  }
+  keep = py::reinterpret_steal<py::object>(PyObject_GetItem(obj, key));
+  out = keep.ptr();
+  return out != nullptr ? Got::value : failed();
+}
+
+// obj.get(key) (None if absent).
+Got get(PyObject* obj, PyObject* key, PyObject*& out, py::object& keep) {
+  if (PyDict_CheckExact(obj)) {
+    out = PyDict_GetItemWithError(obj, key);
+    if (out == nullptr && PyErr_Occurred()) return failed();
+    if (out == nullptr) out = Py_None;
+    return Got::value;
+  }
+  keep = py::reinterpret_steal<py::object>(
+      PyObject_CallMethodObjArgs(obj, names().get, key, nullptr));
+  out = keep.ptr();
+  return out != nullptr ? Got::value : failed();
+}
+
+// One of the tables' .get(key): the number, or -1 if absent (an unhashable key: TypeError).
+Got lookup(PyObject* table, PyObject* key, long& out) {
+  PyObject* v = PyDict_GetItemWithError(table, key);
+  if (v == nullptr) {
+    if (PyErr_Occurred()) return failed();
+    out = -1;
+    return Got::value;
+  }
+  out = PyLong_AsLong(v);
+  return Got::value;
+}
+
+// struct's packing of an integer field of `max` at most: an int (or __index__) in range.
+Got packed(PyObject* v, unsigned long long max, unsigned long long& out) {
+  if (!PyLong_Check(v) && !PyIndex_Check(v)) return Got::cannot;  // "not an integer"
+  py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(v));
+  if (!index) return failed();
+  int overflow = 0;
+  const long long n = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+  if (n == -1 && PyErr_Occurred()) return failed();
+  if (overflow || n < 0 || static_cast<unsigned long long>(n) > max) return Got::cannot;
+  out = static_cast<unsigned long long>(n);
+  return Got::value;
+}
+
+Got u16(PyObject* v, std::uint16_t& out) {
+  unsigned long long n = 0;
+  const Got g = packed(v, 0xFFFF, n);
+  out = static_cast<std::uint16_t>(n);
+  return g;
+}
+
+// An exact int in [lo, hi], or `also` (mprog.batch._holds_flags, _holds_raw).
+bool exact_int_in(PyObject* v, long long lo, long long hi, long long also, long long& out) {
+  if (!PyLong_CheckExact(v)) return false;
+  int overflow = 0;
+  out = PyLong_AsLongLongAndOverflow(v, &overflow);
+  if (overflow) return false;
+  return (lo <= out && out <= hi) || out == also;
+}
+
+#define READ(expr)                         \
+  do {                                     \
+    const Got got_ = (expr);               \
+    if (got_ != Got::value) return got_;   \
+  } while (0)
+
+// op[key], an argument spec, and its "kind" (left nullptr where the spec is None).
+struct Spec {
+  PyObject* spec = nullptr;
+  PyObject* kind = nullptr;
+  py::object keep[2];
+  Got read(PyObject* op, PyObject* key) {
+    READ(item(op, key, spec, keep[0]));
+    if (spec == Py_None) return Got::value;
+    return item(spec, names().kind, kind, keep[1]);
+  }
+};
+
+// op["flags"]: a plain int that fits the record's u32 (mprog.batch._holds_flags).
+Got flags(PyObject* op, Op& rec) {
+  py::object keep;
+  PyObject* v;
+  READ(item(op, names().flags, v, keep));
+  long long f = 0;
+  if (!exact_int_in(v, 0, 0xFFFFFFFFLL, 0, f)) return Got::cannot;
+  rec.flags = static_cast<std::uint32_t>(f);
+  return Got::value;
+}
+
+// op["expected_revision"]["kind"], one of those a record says (not a literal value).
+Got expected_revision(PyObject* op, Op& rec) {
+  Spec revision;
+  READ(revision.read(op, names().expected_revision));
+  if (revision.kind == nullptr) return Got::cannot;  // None["kind"]: TypeError
+  long expect = -1;
+  READ(lookup(names().expect, revision.kind, expect));
+  if (expect < 0) return Got::cannot;
+  rec.expect = static_cast<Expect>(expect);
+  return Got::value;
+}
+
+// op[key], a label: struct's "H" (an int, a bool or __index__, in 0..65535).
+Got label(PyObject* op, PyObject* key, std::uint16_t& out) {
+  py::object keep;
+  PyObject* v;
+  READ(item(op, key, v, keep));
+  return u16(v, out);
+}
+
+// op[key], a label or None (a detach's program, update's old program): kNone for None.
+Got optional_label(PyObject* op, PyObject* key, std::uint16_t& out) {
+  py::object keep;
+  PyObject* v;
+  READ(item(op, key, v, keep));
+  if (v == Py_None) {
+    out = kNone;
+    return Got::value;
+  }
+  return u16(v, out);
+}
+
+// An attach, link or detach's flags, expected revision and relative (mprog.batch._placement).
+Got placement(PyObject* op, Op& rec) {
+  const Names& n = names();
+  READ(flags(op, rec));
+  READ(expected_revision(op, rec));
+  Spec relative;
+  READ(relative.read(op, n.relative));
+  if (relative.spec == Py_None) return Got::value;
+  long labelled = -1;
+  READ(lookup(n.relatives, relative.kind, labelled));
+  if (labelled >= 0) {  // a program or link by label, or its id
+    rec.relative_kind = static_cast<Arg>(labelled);
+    return label(relative.spec, n.ref, rec.relative);
+  }
+  py::object keep;
+  PyObject* value;
+  READ(get(relative.spec, n.value, value, keep));
+  long long raw = 0;
+  if (!exact_int_in(value, 0, kNone - 1, kNoId, raw)) return Got::cannot;
+  if (raw == kNoId) {
+    rec.relative_kind = Arg::no_id;
+  } else {
+    rec.relative_kind = Arg::value;
+    rec.relative = static_cast<std::uint16_t>(raw);
+  }
+  return Got::value;
+}
+
+// An attach's replace: None, or a program by label (any other kind: no record).
+Got replace(PyObject* op, Op& rec) {
+  const Names& n = names();
+  Spec replace;
+  READ(replace.read(op, n.replace));
+  if (replace.spec == Py_None) return Got::value;
+  const int is_prog = PyObject_RichCompareBool(replace.kind, n.prog_kind, Py_EQ);
+  if (is_prog < 0) return failed();
+  if (!is_prog) return Got::cannot;  // a replace by id or raw value: op by op
+  return label(replace.spec, n.ref, rec.other);
+}
+
+// A query's count: its kind (in the expect field) and a value's count (in the flags), if
+// it asks the chain's own list (not a cgroup's, not the effective array).
+Got count(PyObject* op, Op& rec) {
+  const Names& n = names();
+  Spec c;
+  READ(c.read(op, n.count));
+  if (c.kind == nullptr) return Got::cannot;  // None["kind"]: TypeError
+  PyObject *spec = c.spec, *value = nullptr, *effective;
+  py::object k3, k4;
+  long how = -1;
+  READ(lookup(n.counts, c.kind, how));
+  if (PyDict_CheckExact(spec)) {  // spec.get("value", 0): nullptr for 0
+    value = PyDict_GetItemWithError(spec, n.value);
+    if (value == nullptr && PyErr_Occurred()) return failed();
+  } else {
+    py::object zero = py::int_(0);
+    k3 = py::reinterpret_steal<py::object>(
+        PyObject_CallMethodObjArgs(spec, n.get, n.value, zero.ptr(), nullptr));
+    if (!k3) return failed();
+    value = k3.ptr();
+  }
+  if (how < 0) return Got::cannot;
+  READ(get(op, n.effective, effective, k4));
+  const int truthy = PyObject_IsTrue(effective);
+  if (truthy < 0) return failed();
+  const int has_cgroup = PySequence_Contains(op, n.cgroup);
+  if (has_cgroup < 0) return failed();
+  if (truthy || has_cgroup) return Got::cannot;
+  rec.expect = static_cast<Expect>(how);
+  long long v = 0;
+  if (value != nullptr && !exact_int_in(value, 0, 0xFFFFFFFFLL, 0, v)) return Got::cannot;
+  rec.flags = static_cast<std::uint32_t>(v);  // struct's "I"
+  return Got::value;
+}
+
+Got encode(PyObject* op, long kind, Op& rec) {
+  const Names& n = names();
+  switch (kind) {
+    case kNewProg:
+      rec.code = Opcode::new_program;
+      return label(op, n.as, rec.prog);
+    case kAttach:
+    case kTxAttachOp:
+      rec.code = kind == kAttach ? Opcode::attach : static_cast<Opcode>(kTxAttach);
+      if (kind == kTxAttachOp) READ(label(op, n.tx, rec.link));
+      READ(placement(op, rec));
+      READ(replace(op, rec));
+      return label(op, n.prog, rec.prog);
+    case kDetach:
+    case kTxDetachOp:
+      rec.code = kind == kDetach ? Opcode::detach : static_cast<Opcode>(kTxDetach);
+      if (kind == kTxDetachOp) READ(label(op, n.tx, rec.link));
+      READ(placement(op, rec));
+      return optional_label(op, n.prog, rec.prog);
+    case kLink:
+      rec.code = Opcode::link;
+      READ(placement(op, rec));
+      READ(label(op, n.prog, rec.prog));
+      return label(op, n.as, rec.link);
+    case kUpdate:
+      rec.code = Opcode::update;
+      READ(flags(op, rec));
+      READ(label(op, n.new_prog, rec.prog));
+      READ(optional_label(op, n.old_prog, rec.other));
+      return label(op, n.link, rec.link);
+    case kLinkDetach:
+    case kLinkClose:
+      rec.code = kind == kLinkDetach ? Opcode::link_detach : Opcode::close_link;
+      return label(op, n.link, rec.link);
+    case kProgClose:
+      rec.code = Opcode::close_program;
+      return label(op, n.prog, rec.prog);
+    case kQueryOp:
+      rec.code = static_cast<Opcode>(kQuery);
+      return count(op, rec);
+    case kTxBeginOp:
+      rec.code = static_cast<Opcode>(kTxBegin);
+      READ(expected_revision(op, rec));
+      return label(op, n.as, rec.link);
+    case kTxCommitOp:
+    case kTxDiscardOp:
+      rec.code = static_cast<Opcode>(kind == kTxCommitOp ? kTxCommit : kTxDiscard);
+      return label(op, n.tx, rec.link);
+    default:
+      return Got::cannot;
+  }
+}
+
+#undef READ
+
+PyObject* record(PyObject*, PyObject* op) {
+  const Names& n = names();
+  py::object keep;
+  PyObject* kind_name = nullptr;
+  if (PyDict_CheckExact(op)) {
+    kind_name = PyDict_GetItemWithError(op, n.op);
+    if (kind_name == nullptr) {
+      if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, n.op);
+      return nullptr;
+    }
+  } else {
+    keep = py::reinterpret_steal<py::object>(PyObject_GetItem(op, n.op));
+    if (!keep) return nullptr;  // what op["op"] raises
+    kind_name = keep.ptr();
+  }
+  PyObject* code = PyDict_GetItemWithError(n.kinds, kind_name);  // unhashable: TypeError
+  if (code == nullptr) {
+    if (PyErr_Occurred()) return nullptr;
+    Py_RETURN_NONE;  // an op no record says (closing the bundle, a cgroup op)
+  }
+  Op rec;  // a field the op has no use for holds its default (no program: kNone)
+  Got got;
+  try {
+    got = encode(op, PyLong_AsLong(code), rec);
+  } catch (py::error_already_set& e) {  // only from making a Python object (out of memory)
+    e.restore();
+    return nullptr;
+  }
+  if (got == Got::error) return nullptr;
+  if (got == Got::cannot) Py_RETURN_NONE;
+  char bytes[sizeof(Op)];
+  std::memcpy(bytes, &rec, sizeof(Op));
+  return PyBytes_FromStringAndSize(bytes, sizeof(Op));
+}
+
+PyMethodDef record_def = {
+    "record", record, METH_O,
+    "record(op) -> bytes | None: the 16-byte record of a vocabulary op, by label "
+    "(mprog.batch.record)."};
+
+}  // namespace
+
+void bind_record(py::module_& m) {
+  PyObject* f = PyCFunction_NewEx(&record_def, nullptr, m.attr("__name__").ptr());
+  if (f == nullptr) throw py::error_already_set();
+  m.add_object("record", py::reinterpret_steal<py::object>(f));
+}
+
+}  // namespace mprog::python
