@@ -427,13 +427,19 @@ class Interpreter:
         # cgroup tree also depends on the other bundles, so it is read every time.
         if q is self._last_query and self.dialect != "cgroup":
             return self._state
-        ids = (q.prog_ids, q.link_ids)
-        labels = self._appended_labels(ids)
-        if labels is not None:
-            self._labels, self._ids = labels, ids
-        elif ids != self._ids:  # most ops fail or change nothing: labels only when ids moved
-            self._labels = (tuple(map(self._prog_label.__getitem__, ids[0])),
-                            tuple(map(self._link_label.__getitem__, ids[1])))
+        progs, links = ids = (q.prog_ids, q.link_ids)
+        last = self._ids
+        n = -2 if last is None else len(last[0])  # (-2: no chain read yet, no append)
+        if len(progs) == n + 1 and progs[:n] == last[0] and links[:n] == last[1]:
+            # an append (most changes, chains being filled at the end): only the new entry
+            # looked up
+            old_p, old_l = self._labels
+            self._labels = (old_p + (self._prog_label[progs[n]],),
+                            old_l + (self._link_label[links[n]],))
+            self._ids = ids
+        elif ids != last:  # most ops fail or change nothing: labels only when ids moved
+            self._labels = (tuple(map(self._prog_label.__getitem__, progs)),
+                            tuple(map(self._link_label.__getitem__, links)))
             self._ids = ids
         out: Tuple[Any, ...] = (q.revision, q.count) + self._labels + (
             tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
@@ -443,21 +449,6 @@ class Interpreter:
             out = self._state  # the same object while equal (the executor does the same)
         self._last_query, self._state = q, out
         return out
-
-    def _appended_labels(self, ids: Tuple[Any, Any]) -> Optional[Tuple[Any, Any]]:
-        """The label tuples of the id arrays ``ids`` if they are the last ones read plus one
-        entry (an append: most changes, chains being filled at the end), only the new entry
-        looked up; else None."""
-        last = self._ids
-        if last is None:
-            return None
-        progs, links = ids
-        old_progs, old_links = last
-        n = len(old_progs)
-        if len(progs) != n + 1 or progs[:n] != old_progs or links[:n] != old_links:
-            return None
-        old_p, old_l = self._labels
-        return (old_p + (self._prog_label[progs[n]],), old_l + (self._link_label[links[n]],))
 
     def handles(self, op: Op) -> Tuple[Any, ...]:
         """The handle part of ``digest``: the state of the link ``op`` named (``[attached,
