@@ -185,16 +185,10 @@ class Interpreter:
                 self._forget_unknown()
             return label
         b = self.cgroups[op["cgroup"]] if "cgroup" in op else self.bundle
-        if kind == "attach" or kind == "tx_attach":
-            on = b if kind == "attach" else self.txs[op["tx"]]
-            on.attach(*self._call_args(op, b, True))
-            return None
-        if kind == "detach" or kind == "tx_detach":
-            on = b if kind == "detach" else self.txs[op["tx"]]
-            on.detach(*self._call_args(op, b, False))
-            return None
+        if kind == "attach":
+            return self._placed(b.attach, op, b, True)
         if kind == "link":
-            link = b.link(*self._call_args(op, b, False))
+            link = self._placed(b.link, op, b, False)
             label = op["as"]
             self.links[label] = link
             self.link_ids[label] = link.id
@@ -202,6 +196,12 @@ class Interpreter:
             if self._link_label.missed or self._prog_label.missed:
                 self._forget_unknown()
             return label
+        if kind == "detach":
+            return self._placed(b.detach, op, b, False)
+        if kind == "tx_attach":
+            return self._placed(self.txs[op["tx"]].attach, op, b, True)
+        if kind == "tx_detach":
+            return self._placed(self.txs[op["tx"]].detach, op, b, False)
         if kind == "update":
             self.links[op["link"]].update(self._prog(op["new_prog"]), self._flags(op["flags"]),
                                           self._prog(op.get("old_prog")))
@@ -253,9 +253,9 @@ class Interpreter:
             return self.module.Program(name=name, dialect="cgroup")
         return self.module.Program(name=name)
 
-    def _call_args(self, op: Op, bundle: Any, replace: bool) -> Tuple[Any, ...]:
-        """The arguments of an attach (``replace``: with its replace), link or detach, in the
-        order of the call's parameters: the order they are evaluated in (a bad value may make
+    def _placed(self, call: Any, op: Op, bundle: Any, replace: bool) -> Any:
+        """``call`` (an attach, with its replace if ``replace``; a link or a detach) with the
+        op's arguments, evaluated in the order of the call's parameters (a bad value may make
         an object, reading the revision may raise). The usual values (a program label, int
         flags, no relative, no expected revision) are taken without a call."""
         prog = op.get("prog")
@@ -266,11 +266,16 @@ class Interpreter:
         relative = op.get("relative")
         if relative is not None:
             relative = self._target(relative)
-        spec = op["expected_revision"]
         if replace:
-            return (prog, flags, relative, self._target(op.get("replace")),
+            target = op.get("replace")
+            if target is not None:
+                target = self._target(target)
+            spec = op["expected_revision"]
+            return call(prog, flags, relative, target,
+                        0 if spec["kind"] == "zero" else self._revision(spec, bundle))
+        spec = op["expected_revision"]
+        return call(prog, flags, relative,
                     0 if spec["kind"] == "zero" else self._revision(spec, bundle))
-        return prog, flags, relative, 0 if spec["kind"] == "zero" else self._revision(spec, bundle)
 
     def _prog(self, value: Any) -> Any:
         if value is None:
