@@ -36,6 +36,10 @@ ERROR_PREFIX = {"attach": "attach", "link": "link", "detach": "detach", "query":
                 "update": "update", "link_detach": "link detach",
                 "tx_attach": "attach", "tx_detach": "detach", "tx_commit": "transaction"}
 
+#: How those messages start ("attach:").
+_MESSAGE_START = {op: prefix + ":" for op, prefix in ERROR_PREFIX.items()}
+_BY_ERRNO = errors._BY_ERRNO
+
 #: The outcome of an op that names a label nothing was created as (the op is not run).
 SKIP = ["skip"]
 
@@ -150,27 +154,34 @@ class Interpreter:
             return ["crash", type(e).__name__]
 
     def _error(self, op: Op, e: OSError) -> List[Any]:
-        out: List[Any] = ["err", errname(e.errno)]
-        if op["op"] == "query" and e.errno == _errno.ENOSPC:
+        err = e.errno
+        out: List[Any] = ["err", _errno.errorcode.get(err, err)]  # errname(err)
+        if err in SHARED_WITH_FULL:
+            if isinstance(e, errors.ChainFull):
+                out.append(FULL)  # a full chain, told apart from a bad position (same errno)
+        elif err == _errno.ENOSPC and op["op"] == "query":
             partial = getattr(e, "partial", None)
             out.append({"count": getattr(e, "count", None),
                         "partial": self._query(partial) if partial is not None else None})
-        elif isinstance(e, errors.ChainFull) and e.errno in SHARED_WITH_FULL:
-            out.append(FULL)  # a full chain, told apart from a bad position (same errno)
         return out
 
     def _conform(self, op: Op, e: MprogError) -> None:
-        self.notes.append(f"{type(e).__name__}: {e.strerror}")
-        prefix = ERROR_PREFIX.get(op["op"])
-        if prefix and not str(e.strerror or "").startswith(prefix + ":"):
-            self.violations.append(f"message {e.strerror!r} does not start with {prefix + ':'!r}")
+        message = e.strerror
+        cls = type(e)
+        self.notes.append(f"{cls.__name__}: {message}")
+        start = _MESSAGE_START.get(op["op"])
+        if start and not str(message or "").startswith(start):
+            self.violations.append(f"message {message!r} does not start with {start!r}")
+        err = e.errno
+        if cls is _BY_ERRNO.get(err):
+            return  # the class its errno names (the usual): nothing more to check
         # a backend's MprogError normally carries an errno; one without gets the base class
-        expected: Type[MprogError] = (MprogError if e.errno is None
-                                      else errors._BY_ERRNO.get(e.errno, MprogError))
-        if op["op"] == "query" and e.errno == _errno.ENOSPC:
+        expected: Type[MprogError] = (MprogError if err is None
+                                      else _BY_ERRNO.get(err, MprogError))
+        if op["op"] == "query" and err == _errno.ENOSPC:
             expected = errors.QueryTooSmall
         if not isinstance(e, (expected, errors.ChainFull)):
-            self.violations.append(f"{type(e).__name__} raised for {errname(e.errno)}, "
+            self.violations.append(f"{cls.__name__} raised for {errname(err)}, "
                                    f"expected {expected.__name__}")
 
     def _run(self, op: Op) -> Any:
@@ -250,8 +261,8 @@ class Interpreter:
     def _new_program(self, name: str) -> Any:
         """A program of the kind the dialect attaches (the cgroup dialect's are their own)."""
         if self.dialect == "cgroup":
-            return self.module.Program(name=name, dialect="cgroup")
-        return self.module.Program(name=name)
+            return self.module.Program(name, dialect="cgroup")
+        return self.module.Program(name)  # (by position: keywords cost a new_prog a tenth)
 
     def _placed(self, call: Any, op: Op, bundle: Any, replace: bool) -> Any:
         """``call`` (an attach, with its replace if ``replace``; a link or a detach) with the
