@@ -364,3 +364,46 @@ def test_agrees_judges_every_change_of_the_state_as_python_judges_it() -> None:
     finally:
         side.adopt(ex.programs, ex.links)
         assert side.close() == []
+
+
+def test_a_snapshot_not_made_of_plain_dicts_is_judged_as_python_judges_it() -> None:
+    """The executor reads a snapshot on C values where it is the interpreter's plain dicts,
+    lists and int labels; anything else (a dict subclass, a bool label) goes to the walk
+    that asks Python's ``==``, and an object of its lists replaced since is read again."""
+    ops = _chain_ops()[:8]
+    mine = _lists(ops, model)
+    snap = _snapshots(ops, model)[-1]
+    side = Interpreter("core", mprog, "upstream")
+    ex = _core.Executor(side.bundle, errno.errorcode, side.txs)
+    other = mprog.Program(name="other")
+    try:
+        assert ex.run(b"".join(batch.record(op) for op in ops), mine) is None
+        state = mine[1][-1]
+        assert ex.agrees(state, snap)
+
+        class Part(dict):  # type: ignore[type-arg]
+            pass
+
+        for part in ("progs", "links", "self"):
+            assert ex.agrees(state, {**snap, part: Part(snap[part])}), part
+        assert ex.agrees(state, Part(snap))
+        progs = snap["progs"]
+        first = next(iter(progs))
+        assert first in (0, 1)  # a label that is also a bool
+        as_bool = {bool(k) if k == first else k: v for k, v in progs.items()}
+        assert ex.agrees(state, {**snap, "progs": as_bool})
+        flipped = {k: (not v if k == first else v) for k, v in progs.items()}
+        assert not ex.agrees(state, {**snap, "progs": {bool(first) if k == first else k: v
+                                                       for k, v in flipped.items()}})
+        # a closed program put where an open one was: read from the new object
+        other.close()
+        assert progs[first] is False
+        was = ex.programs[first]
+        ex.programs[first] = other
+        assert not ex.agrees(state, snap)
+        ex.programs[first] = was
+        assert ex.agrees(state, snap)
+    finally:
+        other.close()
+        side.adopt(ex.programs, ex.links)
+        assert side.close() == []

@@ -834,7 +834,110 @@ class Executor {
 
   // Whether the core's programs, links and bundle read as the model's snapshot says
   // (Interpreter.snapshot's "progs", "links" and "self"; its "chain" is the state).
-  bool matches(py::handle snapshot) const {
+  bool matches(py::handle snapshot) {
+    const Verdict v = match_plain(snapshot.ptr());
+    return v == Unsure ? walk_snapshot(snapshot) : v == Same;
+  }
+
+  // matches() on C values, where the snapshot, its parts and their keys are the plain dicts,
+  // lists and ints the interpreter makes; Unsure where only walk_snapshot() can tell (it
+  // asks Python's == where a value is not plain, and raises where a part is missing). A
+  // trace checked in full compares a snapshot after every op: this reads each handle
+  // through the objects the executor's lists hold (objects_of) and the chain's order from
+  // the core, making no Python object.
+  Verdict match_plain(PyObject* snap) {
+    if (!PyDict_CheckExact(snap)) return Unsure;
+    PyObject* progs = PyDict_GetItemWithError(snap, progs_key_.ptr());
+    PyObject* link_states = progs ? PyDict_GetItemWithError(snap, links_key_.ptr()) : nullptr;
+    if (link_states == nullptr || !PyDict_CheckExact(progs) ||
+        !PyDict_CheckExact(link_states)) {
+      PyErr_Clear();
+      return Unsure;
+    }
+    const std::vector<const ProgramObject*>& prog_objs = objects_of(programs, prog_items_,
+                                                                    prog_objs_);
+    const std::vector<const LinkObject*>& link_objs = objects_of(links, link_items_, link_objs_);
+    if (present(prog_objs) != PyDict_GET_SIZE(progs)) return Differ;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(progs, &pos, &key, &value)) {
+      const Py_ssize_t i = plain_index(key);
+      if (i < 0) return Unsure;
+      if (static_cast<std::size_t>(i) >= prog_objs.size() || prog_objs[i] == nullptr) return Differ;
+      const Verdict v = same_bool(value, prog_objs[i]->closed);
+      if (v != Same) return v;
+    }
+    if (present(link_objs) != PyDict_GET_SIZE(link_states)) return Differ;
+    pos = 0;
+    while (PyDict_Next(link_states, &pos, &key, &value)) {
+      const Py_ssize_t i = plain_index(key);
+      if (i < 0) return Unsure;
+      if (static_cast<std::size_t>(i) >= link_objs.size() || link_objs[i] == nullptr) return Differ;
+      const Verdict v = walk_link_state(*link_objs[i], value);
+      if (v != Same) return v;
+    }
+    if (b_->closed()) return Same;  // the state says so; a closed bundle's "self" is fixed
+    PyObject* self = PyDict_GetItemWithError(snap, self_key_.ptr());
+    if (self == nullptr || !PyDict_CheckExact(self)) {
+      PyErr_Clear();
+      return Unsure;
+    }
+    PyObject* revision = PyDict_GetItemWithError(self, revision_key_.ptr());
+    PyObject* len = revision ? PyDict_GetItemWithError(self, len_key_.ptr()) : nullptr;
+    PyObject* listed = len ? PyDict_GetItemWithError(self, list_key_.ptr()) : nullptr;
+    if (listed == nullptr || !PyList_CheckExact(listed)) {
+      PyErr_Clear();
+      return Unsure;
+    }
+    Verdict v = same_int(revision, b_->revision());
+    if (v == Same) v = same_int(len, b_->size());
+    if (v != Same) return v;
+    order_.read(b_->core());  // the order Bundle.__iter__ gives: the chain's
+    if (PyList_GET_SIZE(listed) != static_cast<Py_ssize_t>(order_.n)) return Differ;
+    for (std::uint32_t i = 0; i < order_.n; ++i) {
+      v = same_label(PyList_GET_ITEM(listed, i), prog_label_, order_.entries[i].prog_id, false);
+      if (v != Same) return v;
+    }
+    return Same;
+  }
+
+  // A plain int key's value, or -1 (not a plain int, negative, or too large).
+  static Py_ssize_t plain_index(PyObject* key) {
+    if (!PyLong_CheckExact(key)) return -1;
+    const Py_ssize_t i = PyLong_AsSsize_t(key);
+    if (i == -1 && PyErr_Occurred()) PyErr_Clear();
+    return i;
+  }
+
+  template <typename T>
+  static Py_ssize_t present(const std::vector<const T*>& objects) {
+    return std::count_if(objects.begin(), objects.end(), [](const T* o) { return o != nullptr; });
+  }
+
+  // The objects `list` holds (nullptr for None), by position: kept as the list grows, each
+  // held in `items` (so no other object takes its address); made again from the list if an
+  // item was replaced or removed.
+  template <typename T>
+  static const std::vector<const T*>& objects_of(const py::list& list,
+                                                 std::vector<py::object>& items,
+                                                 std::vector<const T*>& objects) {
+    const auto n = static_cast<std::size_t>(PyList_GET_SIZE(list.ptr()));
+    std::size_t same = 0;
+    while (same < items.size() && same < n &&
+           PyList_GET_ITEM(list.ptr(), static_cast<Py_ssize_t>(same)) == items[same].ptr())
+      ++same;
+    items.resize(same);
+    objects.resize(same);
+    for (std::size_t i = same; i < n; ++i) {
+      py::handle item = PyList_GET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i));
+      items.push_back(py::reinterpret_borrow<py::object>(item));
+      objects.push_back(item.is_none() ? nullptr : &item.cast<const T&>());
+    }
+    return objects;
+  }
+
+  // The walk matches() makes with Python's objects where match_plain() cannot tell.
+  bool walk_snapshot(py::handle snapshot) const {
     const py::dict snap = py::reinterpret_borrow<py::dict>(snapshot);
     const py::dict progs = snap[progs_key_], link_states = snap[links_key_];
     std::size_t have = 0;
@@ -923,6 +1026,11 @@ class Executor {
   QueryHead head_;
   QueryEntry entries_[kSlots];
   Chain now_, agreed_;  // same_state's: the chain now, and when it last equalled the model's
+  Chain order_;  // match_plain()'s: the chain's order
+  // objects_of(): the objects the lists hold, and the items they were read from (held)
+  std::vector<py::object> prog_items_, link_items_;
+  std::vector<const ProgramObject*> prog_objs_;
+  std::vector<const LinkObject*> link_objs_;
   const Chain no_prior_;  // agrees(): nothing agreed before
   // Interpreter.snapshot()'s keys
   py::str progs_key_{"progs"}, links_key_{"links"}, self_key_{"self"},

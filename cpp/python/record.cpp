@@ -1,4 +1,5 @@
-// mprog._core.record (record.hpp): one op of the vocabulary to its 16-byte record.
+// mprog._core.record and label_check (record.hpp): one op of the vocabulary to its 16-byte
+// record, and whether the labels it names exist.
 //
 // What Python would do is the rule, down to the odd input: a missing key or a value of the
 // wrong type (what `op[key]`, a table lookup or struct.pack would raise KeyError, TypeError
@@ -9,6 +10,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <tuple>
 
 #include "mprog/replay.hpp"
 
@@ -40,7 +42,8 @@ enum class Got { value, cannot, error };
 // The interned strings and lookup tables, made once (the module lives as long as Python).
 struct Names {
   PyObject *op, *as, *prog, *flags, *expected_revision, *kind, *relative, *ref, *value,
-      *replace, *tx, *link, *new_prog, *old_prog, *count, *effective, *cgroup, *get, *prog_kind;
+      *replace, *tx, *link, *new_prog, *old_prog, *count, *effective, *cgroup, *get, *prog_kind,
+      *id_prog, *id_link;
   PyObject* kinds;      // op kind -> Kind
   PyObject* expect;     // expected_revision kind -> Expect (mprog.batch._EXPECT_BY_LABEL)
   PyObject* relatives;  // relative kind -> Arg, for those naming a label (_BY_LABEL)
@@ -81,6 +84,8 @@ const Names& names() {
     m.cgroup = intern("cgroup");
     m.get = intern("get");
     m.prog_kind = intern("prog");
+    m.id_prog = intern("id_prog");
+    m.id_link = intern("id_link");
     m.kinds = table({{"new_prog", kNewProg}, {"attach", kAttach}, {"link", kLink},
                      {"detach", kDetach}, {"update", kUpdate}, {"link_detach", kLinkDetach},
                      {"link_close", kLinkClose}, {"prog_close", kProgClose},
@@ -404,6 +409,182 @@ PyObject* record(PyObject*, PyObject* op) {
   return PyBytes_FromStringAndSize(bytes, sizeof(Op));
 }
 
+// ---- whether an op names only labels that exist (BatchedTrial's check before it queues)
+
+// obj[key] as Python evaluates it (a new reference; nullptr with the error set).
+PyObject* at(PyObject* obj, PyObject* key) {
+  if (PyDict_CheckExact(obj)) {
+    PyObject* v = PyDict_GetItemWithError(obj, key);
+    if (v != nullptr) {
+      Py_INCREF(v);
+      return v;
+    }
+    if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+    return nullptr;
+  }
+  return PyObject_GetItem(obj, key);
+}
+
+// `op[key] in labels` (1, 0, or -1 with the error set: a key missing, an unhashable value).
+int has(PyObject* op, PyObject* key, PyObject* labels) {
+  py::object v = py::reinterpret_steal<py::object>(at(op, key));
+  return v ? PySet_Contains(labels, v.ptr()) : -1;
+}
+
+// Whether op[key] names a known label or none at all: an int among `labels`, or None, or bad
+// input (a dict, which a record leaves aside). -1 with the error set.
+int names_known(PyObject* op, PyObject* key, PyObject* labels) {
+  py::object v = py::reinterpret_steal<py::object>(at(op, key));
+  if (!v) return -1;
+  if (PyLong_CheckExact(v.ptr())) return PySet_Contains(labels, v.ptr());
+  return v.is_none() || PyDict_CheckExact(v.ptr());
+}
+
+// A spec's kind is `a` or `b` (1, 0, -1).
+int kind_is(PyObject* kind, PyObject* a, PyObject* b) {
+  const int r = PyObject_RichCompareBool(kind, a, Py_EQ);
+  return r != 0 ? r : PyObject_RichCompareBool(kind, b, Py_EQ);
+}
+
+// The labels a known(op) reads (label_check's arguments): the sets of programs, links and
+// transactions made, the list [programs, links] of labels the executor's lists will hold
+// (the next ones made must be those), and whether the backends have transactions.
+struct LabelSets {
+  PyObject *progs, *links, *txs, *made, *transactions;
+};
+
+// known() for an op that places a program (attach, link, detach, tx_attach, tx_detach):
+// its program, a link's new label, its relative and its replace name what exists.
+int placement_known(PyObject* op, long kind, const LabelSets& l) {
+  const Names& n = names();
+  int r = names_known(op, n.prog, l.progs);
+  if (r != 1) return r;
+  if (kind == kLink) {
+    py::object as = py::reinterpret_steal<py::object>(at(op, n.as));
+    if (!as) return -1;
+    r = PyObject_RichCompareBool(as.ptr(), PyList_GET_ITEM(l.made, 1), Py_EQ);
+    if (r != 1) return r;
+    r = PySet_Contains(l.links, as.ptr());
+    if (r != 0) return r < 0 ? r : 0;
+  }
+  py::object spec = py::reinterpret_steal<py::object>(at(op, n.relative));
+  if (!spec) return -1;
+  if (!spec.is_none()) {
+    py::object kind_of = py::reinterpret_steal<py::object>(at(spec.ptr(), n.kind));
+    if (!kind_of) return -1;
+    for (const auto& [a, b, labels] : {std::tuple{n.prog_kind, n.id_prog, l.progs},
+                                       std::tuple{n.link, n.id_link, l.links}}) {
+      r = kind_is(kind_of.ptr(), a, b);
+      if (r < 0) return r;
+      if (r == 1) {
+        r = has(spec.ptr(), n.ref, labels);
+        if (r != 1) return r;
+      }
+    }
+  }
+  PyObject* replace;
+  py::object keep;
+  if (get(op, n.replace, replace, keep) == Got::error) return -1;  // op.get("replace")
+  if (replace == nullptr || replace == Py_None) return 1;
+  py::object kind_of = py::reinterpret_steal<py::object>(at(replace, n.kind));
+  if (!kind_of) return -1;
+  r = PyObject_RichCompareBool(kind_of.ptr(), n.prog_kind, Py_EQ);
+  if (r != 1) return r < 0 ? r : 1;  // a replace by id: a record leaves it aside
+  return has(replace, n.ref, l.progs);
+}
+
+// Whether op names only labels that exist and makes (new_prog, link) the next ones: what
+// Trial._skips(op) says no to, for an op a record says (with or without arguments aside),
+// plus the rule that labels are positions in the executor's lists. 1, 0, -1.
+int known(PyObject* op, const LabelSets& l) {
+  const Names& n = names();
+  py::object kind_name = py::reinterpret_steal<py::object>(at(op, n.op));
+  if (!kind_name) return -1;
+  PyObject* code = PyDict_GetItemWithError(n.kinds, kind_name.ptr());
+  if (code == nullptr && PyErr_Occurred()) return -1;
+  const long kind = code == nullptr ? -1 : PyLong_AsLong(code);
+  switch (kind) {
+    case kNewProg: {
+      py::object as = py::reinterpret_steal<py::object>(at(op, n.as));
+      if (!as) return -1;
+      const int r = PyObject_RichCompareBool(as.ptr(), PyList_GET_ITEM(l.made, 0), Py_EQ);
+      if (r != 1) return r;
+      const int there = PySet_Contains(l.progs, as.ptr());
+      return there < 0 ? there : !there;
+    }
+    case kLinkDetach:
+    case kLinkClose:
+      return has(op, n.link, l.links);
+    case kProgClose:
+      return has(op, n.prog, l.progs);
+    case kUpdate: {
+      int r = has(op, n.link, l.links);
+      if (r == 1) r = names_known(op, n.new_prog, l.progs);
+      if (r == 1) r = names_known(op, n.old_prog, l.progs);
+      return r;
+    }
+    case kQueryOp:
+      return 1;
+    case kTxBeginOp:
+    case kTxCommitOp:
+    case kTxDiscardOp:
+    case kTxAttachOp:
+    case kTxDetachOp: {
+      if (l.transactions != Py_True) return 0;
+      if (kind == kTxBeginOp) {
+        const int there = has(op, n.as, l.txs);
+        return there < 0 ? there : !there;
+      }
+      const int r = has(op, n.tx, l.txs);
+      if (r != 1 || kind == kTxCommitOp || kind == kTxDiscardOp) return r;
+      return placement_known(op, kind, l);
+    }
+    default:  // attach, link, detach (and an op no record says: its "prog" is read)
+      return placement_known(op, kind, l);
+  }
+}
+
+PyObject* label_check_call(PyObject* self, PyObject* op) {
+  const LabelSets l{PyTuple_GET_ITEM(self, 0), PyTuple_GET_ITEM(self, 1),
+                    PyTuple_GET_ITEM(self, 2), PyTuple_GET_ITEM(self, 3),
+                    PyTuple_GET_ITEM(self, 4)};
+  int r;
+  try {
+    r = known(op, l);
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  }
+  if (r < 0) return nullptr;
+  if (r) Py_RETURN_TRUE;
+  Py_RETURN_FALSE;
+}
+
+PyMethodDef label_check_call_def = {
+    "known", label_check_call, METH_O,
+    "known(op) -> bool: whether op names only labels that exist and makes the next ones."};
+
+PyObject* label_check(PyObject* module, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 5 || !PyAnySet_Check(args[0]) || !PyAnySet_Check(args[1]) ||
+      !PyAnySet_Check(args[2]) || !PyList_CheckExact(args[3]) ||
+      PyList_GET_SIZE(args[3]) != 2 || !PyBool_Check(args[4])) {
+    PyErr_SetString(PyExc_TypeError,
+                    "label_check(progs: set, links: set, txs: set, made: [int, int], "
+                    "transactions: bool)");
+    return nullptr;
+  }
+  py::tuple self(5);
+  for (int i = 0; i < 5; ++i) self[i] = py::reinterpret_borrow<py::object>(args[i]);
+  return PyCFunction_NewEx(&label_check_call_def, self.ptr(), module);
+}
+
+PyMethodDef label_check_def = {
+    "label_check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(label_check)),
+    METH_FASTCALL,
+    "label_check(progs, links, txs, made, transactions) -> known(op): the engine's check, "
+    "before it queues an op, that the op names only labels that exist (the sets, read at "
+    "each call) and makes the next ones (made: [programs, links], read at each call)."};
+
 PyMethodDef record_def = {
     "record", record, METH_O,
     "record(op) -> bytes | None: the 16-byte record of a vocabulary op, by label "
@@ -415,6 +596,9 @@ void bind_record(py::module_& m) {
   PyObject* f = PyCFunction_NewEx(&record_def, nullptr, m.attr("__name__").ptr());
   if (f == nullptr) throw py::error_already_set();
   m.add_object("record", py::reinterpret_steal<py::object>(f));
+  PyObject* check = PyCFunction_NewEx(&label_check_def, nullptr, m.attr("__name__").ptr());
+  if (check == nullptr) throw py::error_already_set();
+  m.add_object("label_check", py::reinterpret_steal<py::object>(check));
 }
 
 }  // namespace mprog::python

@@ -162,6 +162,12 @@ def record(op: Mapping[str, Any]) -> Optional[bytes]:
     """The 16-byte record of one vocabulary op, by label, or None (mprog.batch.record)."""
 
 
+def label_check(progs: set[int], links: set[int], txs: set[int], made: List[int],
+                transactions: bool) -> Callable[[Mapping[str, Any]], bool]:
+    """known(op): whether op names only labels in the sets and makes the next ones (made:
+    [programs, links]); the sets and made are read at each call."""
+
+
 def replay(ops: ReadableBuffer, programs: int, links: int = 0, dialect: str = "upstream",
            errnos: bool = False) -> Dict[str, Any]:
     """Apply a trace of 16-byte ops (see mprog.batch) to a new bundle in one call.

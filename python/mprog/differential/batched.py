@@ -51,17 +51,24 @@ from __future__ import annotations
 
 import errno
 from time import perf_counter
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Tuple
 
 from .. import _core
 from ..batch import record, record_aside
 from ..ops.interpreter import HANDLE_OPS
-from ..ops.vocabulary import READ_ONLY, TRANSACTION_OPS, Op
+from ..ops.vocabulary import READ_ONLY, Op
 from . import invariants
 from .trial import LEARNS, Trial
 
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
+
+#: The model's time (``Trial.seconds``, the progress line's ops/s per backend) is measured on
+#: one op in this many and counted that many times: reading the clock around every op cost
+#: about 1.5% of a campaign. Ops are drawn at random, so the ops at those positions are a
+#: fair sample: the estimate is within a few percent of timing every op (measured over 800
+#: traces; tests/test_backend_seconds.py keeps it near).
+TIMED_EVERY = 8
 
 
 def batchable(backends: Dict[str, Any], dialect: str) -> bool:
@@ -71,14 +78,6 @@ def batchable(backends: Dict[str, Any], dialect: str) -> bool:
     modules = list(backends.values())
     return (dialect in ("upstream", "v2") and len(modules) == 2
             and any(m is mprog for m in modules) and any(m is model for m in modules))
-
-
-def _names(value: Any, known: Set[int]) -> bool:
-    """Whether an argument names a known label, or no label at all (None, or bad input: a
-    dict, left aside by ``record_aside``)."""
-    if type(value) is int:
-        return value in known
-    return value is None or type(value) is dict
 
 
 class BatchedTrial(Trial):
@@ -106,6 +105,14 @@ class BatchedTrial(Trial):
         #: False once labels stop being list positions (not the generator's): op by op then
         self.batching = True
         self._made = [0, 0]  # program and link labels the executor's lists will hold
+        #: ``_known(op)``: ``not Trial._skips(op)`` for an op ``record`` or ``record_aside``
+        #: can say, read from the label sets and ``_made`` at each call: every program and
+        #: link it names by label exists (bad input, a dict left aside, names none), what it
+        #: makes does not yet and makes the next label (a position in the executor's lists),
+        #: and a transaction's op needs transactions. In C++ beside ``record``: it runs for
+        #: every op, and in Python it was about 3% of a campaign.
+        self._known = _core.label_check(self.prog_labels, self.link_labels, self.tx_labels,
+                                        self._made, self.transactions)
         self._state = self.model.state()  # the model's state after the last op
         self._see(self._state)
         #: queued ops, what ``Executor.check`` takes, one append per op: (record, the model's
@@ -130,9 +137,12 @@ class BatchedTrial(Trial):
         if not self._known(op):
             return self._lockstep(op)
         model = self.model
-        t0 = perf_counter()
-        answer = model.apply(op)
-        self._model_seconds += perf_counter() - t0
+        if len(self.ops) % TIMED_EVERY:
+            answer = model.apply(op)
+        else:  # the model's time, measured on a sample of its ops (see TIMED_EVERY)
+            t0 = perf_counter()
+            answer = model.apply(op)
+            self._model_seconds += (perf_counter() - t0) * TIMED_EVERY
         if self.full and answer[0] != "ok":
             return self._core_alone(op, answer)
         state = model.state()
@@ -247,48 +257,6 @@ class BatchedTrial(Trial):
                 self._made[i] += 1
             else:
                 self.batching = False
-
-    def _known(self, op: Op) -> bool:
-        """``not Trial._skips(op)`` for an op ``record`` or ``record_aside`` can say, in a few
-        lookups: every program and link it names by label exists, what it makes does not yet
-        and makes the next label (a position in the executor's lists). Bad input (a dict,
-        left aside) names no label."""
-        progs, links = self.prog_labels, self.link_labels
-        kind = op["op"]
-        if kind == "new_prog":
-            label = op["as"]
-            return label == self._made[0] and label not in progs
-        if kind == "link_detach" or kind == "link_close":
-            return op["link"] in links
-        if kind == "prog_close":
-            return op["prog"] in progs
-        if kind == "update":
-            return (op["link"] in links and _names(op["new_prog"], progs)
-                    and _names(op["old_prog"], progs))
-        if kind == "query":
-            return True
-        if kind in TRANSACTION_OPS:
-            if not self.transactions:
-                return False
-            if kind == "tx_begin":
-                return op["as"] not in self.tx_labels
-            if op["tx"] not in self.tx_labels:
-                return False
-            if kind == "tx_commit" or kind == "tx_discard":
-                return True
-        if not _names(op["prog"], progs):  # attach, link, detach, tx_attach, tx_detach
-            return False
-        if kind == "link" and (op["as"] != self._made[1] or op["as"] in links):
-            return False
-        spec = op["relative"]
-        if spec is not None:
-            k = spec["kind"]
-            if (k == "prog" or k == "id_prog") and spec["ref"] not in progs:
-                return False
-            if (k == "link" or k == "id_link") and spec["ref"] not in links:
-                return False
-        replace = op.get("replace")  # a record names a program here (else: aside)
-        return replace is None or replace["kind"] != "prog" or replace["ref"] in progs
 
     @staticmethod
     def _transition(op: Op, answer: Any, before: Tuple[Any, ...],

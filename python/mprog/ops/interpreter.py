@@ -474,8 +474,8 @@ class Interpreter:
                 obj = made[label]
                 if obj is not None and label not in by_label:
                     by_label[label] = obj
-                    ids[label] = obj.id
-                    labels[obj.id] = label
+                    ids[label] = oid = obj.id
+                    labels[oid] = label
         self._adopted = (len(progs), len(links))
         self._forget_unknown()
 
