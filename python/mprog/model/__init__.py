@@ -20,7 +20,7 @@ from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, MAX_PROGRAMS, NEXT, Cgroup
 from ..query import QueryEntry, QueryResult
 from ..retry import retry
 from .bundle import DIALECTS, Bundle, Transaction
-from .handles import Link, Program
+from .handles import Link, Program, handle_states
 
 __all__ = [
     "Bundle", "Program", "Link", "Transaction", "Flag", "V2Flag", "QueryResult", "DIALECTS",
@@ -30,4 +30,6 @@ __all__ = [
     # the Python API's shared helpers, so that code written for ``mprog`` runs unchanged
     "After", "Anchor", "Before", "Head", "Replace", "Tail", "Explanation", "QueryEntry",
     "retry",
+    # read by the differential engine's full snapshot (as the core's _core.handle_states)
+    "handle_states",
 ]

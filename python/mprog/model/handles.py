@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from operator import attrgetter
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..lifetime import LinkScope, Unique, warn_unclosed
 
@@ -69,6 +69,21 @@ def program_by_id(prog_id: int) -> Optional["Program"]:
 def link_by_id(link_id: int) -> Optional["BpfLink"]:
     """bpf_link_by_id(): an open link is found, attached or not; a closed one is gone."""
     return _open_links.get(link_id)
+
+
+def handle_states(programs: List["Program"], links: List["Link"],
+                  bundle: Any = None) -> Tuple[List[bool], List[Tuple[bool, bool, int]],
+                                               Optional[List[int]]]:
+    """(closed per program, (attached, closed, program id) per link, the ids of
+    ``list(bundle)`` or None when no bundle is given): what ``Program.closed``,
+    ``Link.attached``/``closed``/``prog`` and iterating the bundle say, read in one call, as
+    ``mprog._core.handle_states`` reads the core's (the differential engine's full snapshot
+    reads every handle after every op of a trace checked in full). The fields behind those
+    properties are read directly: a property is a call, and there is one per field."""
+    closed = [prog._closed for prog in programs]
+    link_states = [(link._link.attached, link._link.closed, link._link.prog._id)
+                   for link in links]
+    return closed, link_states, None if bundle is None else [prog._id for prog in bundle]
 
 
 class Program(Unique):

@@ -102,9 +102,10 @@ class Interpreter:
         #: per op: breaches of docs/protocol.md's error conventions (the trial reports them)
         self.violations: List[str] = []
         self.bundle = module.Bundle(dialect=dialect)
-        #: The core reads its handles' states for ``snapshot`` in one call (the same fields
-        #: its properties return); other backends are read property by property.
-        self._handle_states: Any = None
+        #: A backend that reads its handles' states for ``snapshot`` in one call (the same
+        #: fields its properties return) offers ``handle_states`` (the core's is
+        #: ``_core.handle_states``); other backends are read property by property.
+        self._handle_states: Any = getattr(module, "handle_states", None)
         self._last_read: Any = None  # the last handle states read and what snapshot made of them
         self._last_chain: Any = None  # the last state() and the chain dict snapshot made of it
         self._last_listed: Any = None  # the ids list(bundle) last gave, and their labels
@@ -180,29 +181,26 @@ class Interpreter:
             self.progs[label] = p
             self.prog_ids[label] = pid = p.id
             self._prog_label[pid] = label
-            self._forget_unknown()
+            if self._prog_label.missed or self._link_label.missed:
+                self._forget_unknown()
             return label
         b = self.cgroups[op["cgroup"]] if "cgroup" in op else self.bundle
         if kind == "attach" or kind == "tx_attach":
             on = b if kind == "attach" else self.txs[op["tx"]]
-            prog, flags, relative = self._placement(op)
-            replace = op.get("replace")
-            on.attach(prog, flags, relative, replace if replace is None else self._target(replace),
-                      self._revision(op["expected_revision"], b))
+            on.attach(*self._call_args(op, b, True))
             return None
         if kind == "detach" or kind == "tx_detach":
             on = b if kind == "detach" else self.txs[op["tx"]]
-            prog, flags, relative = self._placement(op)
-            on.detach(prog, flags, relative, self._revision(op["expected_revision"], b))
+            on.detach(*self._call_args(op, b, False))
             return None
         if kind == "link":
-            prog, flags, relative = self._placement(op)
-            link = b.link(prog, flags, relative, self._revision(op["expected_revision"], b))
+            link = b.link(*self._call_args(op, b, False))
             label = op["as"]
             self.links[label] = link
             self.link_ids[label] = link.id
             self._link_label[link.id] = label
-            self._forget_unknown()
+            if self._link_label.missed or self._prog_label.missed:
+                self._forget_unknown()
             return label
         if kind == "update":
             self.links[op["link"]].update(self._prog(op["new_prog"]), self._flags(op["flags"]),
@@ -255,11 +253,24 @@ class Interpreter:
             return self.module.Program(name=name, dialect="cgroup")
         return self.module.Program(name=name)
 
-    def _placement(self, op: Op) -> Tuple[Any, Any, Any]:
-        """The program, flags and relative of an attach, link or detach, in the order a call
-        evaluates them."""
-        return (self._prog(op.get("prog")), self._flags(op["flags"]),
-                self._target(op.get("relative")))
+    def _call_args(self, op: Op, bundle: Any, replace: bool) -> Tuple[Any, ...]:
+        """The arguments of an attach (``replace``: with its replace), link or detach, in the
+        order of the call's parameters: the order they are evaluated in (a bad value may make
+        an object, reading the revision may raise). The usual values (a program label, int
+        flags, no relative, no expected revision) are taken without a call."""
+        prog = op.get("prog")
+        prog = self.progs[prog] if type(prog) is int else self._prog(prog)
+        flags = op["flags"]
+        if type(flags) is not int:
+            flags = self._bad(flags)
+        relative = op.get("relative")
+        if relative is not None:
+            relative = self._target(relative)
+        spec = op["expected_revision"]
+        if replace:
+            return (prog, flags, relative, self._target(op.get("replace")),
+                    0 if spec["kind"] == "zero" else self._revision(spec, bundle))
+        return prog, flags, relative, 0 if spec["kind"] == "zero" else self._revision(spec, bundle)
 
     def _prog(self, value: Any) -> Any:
         if value is None:
