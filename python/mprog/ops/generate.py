@@ -136,8 +136,8 @@ def _placement_tables(dialect: str) -> Dict[bool, Table]:
 
 
 #: Each generator class's kind tables (``Generator._kind_table``), by its weights and
-#: temperament, then by the state's key.
-_KIND_TABLES: Dict[Tuple[Any, ...], Dict[Tuple[bool, bool, bool], "Table"]] = {}
+#: temperament, then by the state's key as a number (``Generator.next``; None: not made yet).
+_KIND_TABLES: Dict[Tuple[Any, ...], List[Optional["Table"]]] = {}
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,8 @@ class Generator:
                  "_known_bits", "_other_bits", "_unknown_bits", "_kinds", "_id",
                  "free", "_seen",  # the programs free to attach, and what they came from
                  # the view next() was given, and what the drawing methods read of it
-                 "v", "order", "slot_links", "progs", "links", "_attached")
+                 "v", "order", "slot_links", "progs", "links",
+                 "_chain", "_chain_of")  # the chain's lists (_chain_list), and their chain
 
     def __new__(cls, dialect: str, rng: random.Random,
                 weights: Optional[Weights] = None) -> "Generator":
@@ -271,11 +272,12 @@ class Generator:
         # The kind tables depend on the weights and the temperament only: shared by every
         # generator drawing with the same ones (a campaign makes one generator per trace).
         self._kinds = _KIND_TABLES.setdefault(
-            (type(self), tuple(vars(self.w).values()), self.close_bias), {})
+            (type(self), tuple(vars(self.w).values()), self.close_bias), [None] * 8)
         # the programs free to attach, kept while the view only grows (see ``_free``)
         self._seen: Tuple[Any, ...] = ()
         self.free: List[int] = []
-        self._attached: Optional[List[int]] = None  # the links in the chain, once asked
+        self._chain: List[Optional[List[Any]]] = [None, None, None]
+        self._chain_of: Tuple[Any, Any] = ((), ())
 
     # ---------------------------------------------------------------- overview
 
@@ -286,7 +288,6 @@ class Generator:
         self.progs = progs = view.progs
         self.links = links = view.links
         self.free = free = self._free(view)
-        self._attached = None
         r = self.rng
         w = self.w
         if w.new_prog and (not progs or (not free and r.random() < 0.6)):
@@ -295,10 +296,12 @@ class Generator:
         if n < MAX_PROGRAMS and r.random() < self.fill_bias:
             return self.fill(r.choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
                                        min(MAX_PROGRAMS, n + r.randint(1, 6)))))
-        key = (len(free) < 3, bool(links), bool(view.txs))
-        kinds = self._kinds.get(key)
+        # the kind table for the state: few free programs or not, links, a transaction open
+        key = (len(free) < 3) * 4 + (not links) * 2 + (not view.txs)  # a number: cheap
+        kinds = self._kinds[key]
         if kinds is None:
-            kinds = self._kinds[key] = self._kind_table(*key)
+            kinds = self._kinds[key] = self._kind_table(len(free) < 3, bool(links),
+                                                        bool(view.txs))
         values, bounds = kinds  # self._draw(kinds), spelled out: this runs for every op
         op = values[bisect_right(bounds, r.random())](self)
         if w.bad and r.random() * 100 < w.bad:
@@ -438,16 +441,41 @@ class Generator:
         named = self.rng.random() < (0.85 if case.name == "plain" else 0.35)
         prog = None
         if named:
-            by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
-            by_link = [p for p, l in zip(self.order, self.slot_links) if l is not None]
-            prog = self._pick([(by_prog, 45), (by_link, 10), (self.free, 8), (self.progs, 7)])
+            prog = self._pick([(self._by_prog(), 45), (self._by_link(), 10), (self.free, 8),
+                               (self.progs, 7)])
         return {"op": "detach", "prog": prog, "flags": flags, "relative": relative,
                 "expected_revision": self.revision()}
 
+    def _by_prog(self) -> List[Any]:
+        """The chain's programs attached by program (not by a link)."""
+        return self._chain_list(0)
+
+    def _by_link(self) -> List[Any]:
+        """The chain's programs attached by a link."""
+        return self._chain_list(1)
+
     def _attached_links(self) -> List[int]:
-        if self._attached is None:  # once per state: several draws may ask
-            self._attached = [l for l in self.slot_links if l is not None]
-        return self._attached
+        """The chain's links."""
+        return self._chain_list(2)
+
+    def _chain_list(self, which: int) -> List[Any]:
+        # Each worked out when first asked, once per chain: many ops leave the chain as it
+        # was, and the view then holds the very same tuples.
+        order, slots = self.order, self.slot_links
+        lists = self._chain
+        if order is not self._chain_of[0] or slots is not self._chain_of[1]:
+            lists = self._chain = [None, None, None]
+            self._chain_of = (order, slots)
+        got = lists[which]
+        if got is None:
+            if which == 0:
+                got = [p for p, l in zip(order, slots) if l is None]
+            elif which == 1:
+                got = [p for p, l in zip(order, slots) if l is not None]
+            else:
+                got = [l for l in slots if l is not None]
+            lists[which] = got
+        return got
 
     def update(self) -> Op:
         r = self.rng
@@ -602,7 +630,7 @@ class Generator:
 
     def _replace_target(self) -> Optional[Dict[str, Any]]:
         r = self.rng
-        by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
+        by_prog = self._by_prog()
         x = r.random()
         if x < 0.75 and by_prog:
             return {"kind": "prog", "ref": r.choice(by_prog)}
