@@ -148,3 +148,30 @@ def test_the_free_programs_kept_between_calls_are_the_free_programs(seed):
         free = g._free(view)
         g.free = free  # as next() keeps it
         assert free == _free_by_definition(view), step
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_chain_lists_kept_between_calls_are_the_chains(seed):
+    """The chain's programs attached by program, by link, and its links are kept while the
+    view holds the same chain (``Generator._chain_list``): a new chain, an equal one in new
+    tuples, or new link slots under the same order, each gives its own lists."""
+    rng = random.Random(seed)
+    g = Generator("upstream", random.Random(seed))
+    view = View(progs=list(range(20)))
+    for step in range(1500):
+        x = rng.random()
+        n = len(view.order)
+        if x < 0.4:  # a new chain
+            n = rng.randint(0, 10)
+            view.order = tuple(rng.sample(range(20), n))
+            view.slot_links = tuple(rng.choice((None, rng.randrange(30))) for _ in range(n))
+        elif x < 0.55:  # the same order, other slots (a program now attached by a link)
+            view.slot_links = tuple(rng.choice((None, rng.randrange(30))) for _ in range(n))
+        elif x < 0.65:  # equal tuples, not the same objects
+            view.order, view.slot_links = tuple(list(view.order)), tuple(list(view.slot_links))
+        g.next(view)
+        view.txs.clear()
+        order, slots = view.order, view.slot_links
+        assert g._by_prog() == [p for p, l in zip(order, slots) if l is None], step
+        assert g._by_link() == [p for p, l in zip(order, slots) if l is not None], step
+        assert g._attached_links() == [l for l in slots if l is not None], step

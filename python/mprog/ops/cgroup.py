@@ -25,6 +25,8 @@ TARGETED = ("attach", "link", "detach", "query")
 class CgroupGenerator(Generator):
     """``Generator`` for the cgroup dialect (``Generator("cgroup", rng)`` makes one)."""
 
+    __slots__ = ("next_cgroup", "tree_bias", "unknown")
+
     def __init__(self, dialect: str, rng: random.Random,
                  weights: Optional[Weights] = None) -> None:
         super().__init__(dialect, rng, weights)

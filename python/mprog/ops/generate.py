@@ -13,7 +13,7 @@ input). ``batch.random_trace`` uses this generator too, with only what its recor
 """
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
 import functools
 import random
 from dataclasses import dataclass, field
@@ -39,8 +39,10 @@ COUNT_KINDS = (("none", 4), ("zero", 1), ("short", 3), ("exact", 1), ("larger", 
 #: Values, and the least ``random()`` that draws past each of them (``Generator._draw``).
 Table = Tuple[Tuple[Any, ...], Tuple[float, ...]]
 
-#: ``random()`` returns a multiple of 2**-53 below 1.
+#: ``random()`` returns a multiple of 2**-53 below 1: m * _UNIT for an int m below _GRID (a
+#: product both exact and cheap; dividing by the int 2**53 takes Python's slow exact path).
 _GRID = 2 ** 53
+_UNIT = 2.0 ** -53
 
 
 def _table(choices: List[Tuple[Any, float]]) -> Table:
@@ -64,14 +66,14 @@ def _table_of(choices: Tuple[Tuple[Any, float], ...]) -> Table:
         share += weights[k]
         low = _least(functools.partial(_draws_past, weights[:k + 1], total), low,
                      int(share / total * _GRID))
-        bounds.append(low / _GRID)
+        bounds.append(low * _UNIT)
     return values, tuple(bounds)
 
 
 def _draws_past(weights: Tuple[float, ...], total: float, m: int) -> bool:
     """Whether the plain draw at u = m / 2**53 goes past all of ``weights`` (the first ones of
     a table). Each subtraction only lowers x, so past the last means past every one."""
-    x = m / _GRID * total
+    x = m * _UNIT * total
     for w in weights:
         x -= w
     return x >= 0
@@ -134,8 +136,8 @@ def _placement_tables(dialect: str) -> Dict[bool, Table]:
 
 
 #: Each generator class's kind tables (``Generator._kind_table``), by its weights and
-#: temperament, then by the state's key.
-_KIND_TABLES: Dict[Tuple[Any, ...], Dict[Tuple[bool, bool, bool], "Table"]] = {}
+#: temperament, then by the state's key as a number (``Generator.next``; None: not made yet).
+_KIND_TABLES: Dict[Tuple[Any, ...], List[Optional["Table"]]] = {}
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,15 @@ class Generator:
 
     For the cgroup dialect this is a ``mprog.ops.cgroup.CgroupGenerator``."""
 
+    # Slots: reading its own attributes is much of what the generator does for each op.
+    __slots__ = ("dialect", "rng", "w", "known", "next_prog", "next_link", "next_tx", "F",
+                 "fill_bias", "close_bias", "_cases", "_revisions", "_pins", "_naming",
+                 "_known_bits", "_other_bits", "_unknown_bits", "_kinds", "_id",
+                 "free", "_seen",  # the programs free to attach, and what they came from
+                 # the view next() was given, and what the drawing methods read of it
+                 "v", "order", "slot_links", "progs", "links",
+                 "_chain", "_chain_of")  # the chain's lists (_chain_list), and their chain
+
     def __new__(cls, dialect: str, rng: random.Random,
                 weights: Optional[Weights] = None) -> "Generator":
         if cls is Generator and dialect == "cgroup":
@@ -254,45 +265,52 @@ class Generator:
         self._cases = _placement_tables(dialect)
         self._revisions = _table(list(zip(REVISION_KINDS, self.w.revisions)))
         self._pins = (F["FIRST"], F["LAST"], F["FIRST"], F["LAST"], F["FIRST"] | F["LAST"])
+        self._id = F["ID"]
         self._naming = (F["LINK"], F["ID"], F["LINK"] | F["ID"])
         self._known_bits, self._other_bits = _dialect_bits(dialect)
         self._unknown_bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
         # The kind tables depend on the weights and the temperament only: shared by every
         # generator drawing with the same ones (a campaign makes one generator per trace).
         self._kinds = _KIND_TABLES.setdefault(
-            (type(self), tuple(vars(self.w).values()), self.close_bias), {})
+            (type(self), tuple(vars(self.w).values()), self.close_bias), [None] * 8)
         # the programs free to attach, kept while the view only grows (see ``_free``)
         self._seen: Tuple[Any, ...] = ()
         self.free: List[int] = []
-        self._attached: Optional[List[int]] = None  # the links in the chain, once asked
+        self._chain: List[Optional[List[Any]]] = [None, None, None]
+        self._chain_of: Tuple[Any, Any] = ((), ())
 
     # ---------------------------------------------------------------- overview
 
     def next(self, view: View) -> List[Op]:
         self.v = view
-        self.order = view.order
+        self.order = order = view.order
         self.slot_links = view.slot_links
-        self.progs = view.progs
+        self.progs = progs = view.progs
+        self.links = links = view.links
         self.free = free = self._free(view)
-        self.links = view.links
-        self._attached = None
-        n = len(self.order)
         r = self.rng
         w = self.w
-        if w.new_prog and (not self.progs or (not free and r.random() < 0.6)):
+        if w.new_prog and (not progs or (not free and r.random() < 0.6)):
             return [self.new_prog()]
+        n = len(order)
         if n < MAX_PROGRAMS and r.random() < self.fill_bias:
             return self.fill(r.choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
                                        min(MAX_PROGRAMS, n + r.randint(1, 6)))))
-        key = (len(free) < 3, bool(self.links), bool(view.txs))
-        kinds = self._kinds.get(key)
+        # the kind table for the state: few free programs or not, links, a transaction open
+        key = (len(free) < 3) * 4 + (not links) * 2 + (not view.txs)  # a number: cheap
+        kinds = self._kinds[key]
         if kinds is None:
-            kinds = self._kinds[key] = self._kind_table(*key)
-        op = self._draw(kinds)(self)
+            kinds = self._kinds[key] = self._kind_table(len(free) < 3, bool(links),
+                                                        bool(view.txs))
+        values, bounds = kinds  # self._draw(kinds), spelled out: this runs for every op
+        op = values[bisect_right(bounds, r.random())](self)
         if w.bad and r.random() * 100 < w.bad:
             op = self.bad(op)
-        if op.get("relative"):  # only a relative can need disambiguating
-            op = disambiguate(op, self.dialect)
+        # only a relative under ID can need disambiguating (flags of bad input: let it say)
+        if op.get("relative"):
+            flags = op.get("flags")
+            if type(flags) is not int or flags & self._id:
+                op = disambiguate(op, self.dialect)
         return [op]
 
     def _kind_table(self, few_free: bool, links: bool, txs: bool) -> Table:
@@ -326,14 +344,17 @@ class Generator:
         progs, closed, order = view.progs, view.closed_progs, view.order
         seen = self._seen
         if seen and seen[0] is progs and seen[1] is closed and seen[2] == len(closed):
-            start, in_chain = seen[4], seen[5]
             free = self.free
+            start, in_chain = seen[4], seen[5]
+            if seen[3] is order and start == len(progs):
+                return free  # nothing changed (most calls: an op that failed, a query)
             if not (seen[3] is order or seen[3] == order):
                 now = set(order)
-                if not in_chain <= now:  # a program left the chain: start over
-                    return self._free_from_scratch(progs, closed, order, now)
                 entered = now - in_chain
-                free = [p for p in free if p not in entered]
+                if len(in_chain) != len(now) - len(entered):  # some left: start over
+                    return self._free_from_scratch(progs, closed, order, now)
+                if entered:
+                    free = [p for p in free if p not in entered]
                 in_chain = now
             if start != len(progs):
                 free = free + [p for p in progs[start:] if p not in closed and p not in in_chain]
@@ -350,7 +371,7 @@ class Generator:
     def _draw(self, table: Table) -> Any:
         """A value of ``table``, chosen by weight (what ``_weighted`` draws, in one step)."""
         values, bounds = table
-        return values[bisect.bisect_right(bounds, self.rng.random())]
+        return values[bisect_right(bounds, self.rng.random())]
 
     def _weighted(self, choices: List[Any]) -> Any:
         """One of ``(value, weight)`` pairs, chosen by weight."""
@@ -376,23 +397,24 @@ class Generator:
         random = self.rng.random
         via_link = self.w.link and random() < 0.3
         make = bool(self.w.new_prog)
-        free = list(self.free)
-        for _ in range(max(0, upto - len(self.order))):
+        count = max(0, upto - len(self.order))
+        if make:  # new programs, labelled in turn
+            labels: Any = range(self.next_prog, self.next_prog + count)
+            self.next_prog += count
+        else:  # the free ones, the last made first
+            labels = self.free[::-1][:count]
+        link = self.next_link
+        for label in labels:
             if make:
-                label = self.next_prog
-                self.next_prog = label + 1
                 add({"op": "new_prog", "as": label})
-            elif free:
-                label = free.pop()
-            else:
-                break
             if via_link and random() < 0.7:
-                add({"op": "link", "as": self.next_link, "prog": label, "flags": 0,
-                     "relative": None, "expected_revision": {"kind": "zero"}})
-                self.next_link += 1
+                add({"op": "link", "as": link, "prog": label, "flags": 0, "relative": None,
+                     "expected_revision": {"kind": "zero"}})
+                link += 1
             else:
                 add({"op": "attach", "prog": label, "flags": 0, "relative": None,
                      "replace": None, "expected_revision": {"kind": "zero"}})
+        self.next_link = link
         return ops
 
     def attach(self) -> Op:
@@ -419,16 +441,41 @@ class Generator:
         named = self.rng.random() < (0.85 if case.name == "plain" else 0.35)
         prog = None
         if named:
-            by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
-            by_link = [p for p, l in zip(self.order, self.slot_links) if l is not None]
-            prog = self._pick([(by_prog, 45), (by_link, 10), (self.free, 8), (self.progs, 7)])
+            prog = self._pick([(self._by_prog(), 45), (self._by_link(), 10), (self.free, 8),
+                               (self.progs, 7)])
         return {"op": "detach", "prog": prog, "flags": flags, "relative": relative,
                 "expected_revision": self.revision()}
 
+    def _by_prog(self) -> List[Any]:
+        """The chain's programs attached by program (not by a link)."""
+        return self._chain_list(0)
+
+    def _by_link(self) -> List[Any]:
+        """The chain's programs attached by a link."""
+        return self._chain_list(1)
+
     def _attached_links(self) -> List[int]:
-        if self._attached is None:  # once per state: several draws may ask
-            self._attached = [l for l in self.slot_links if l is not None]
-        return self._attached
+        """The chain's links."""
+        return self._chain_list(2)
+
+    def _chain_list(self, which: int) -> List[Any]:
+        # Each worked out when first asked, once per chain: many ops leave the chain as it
+        # was, and the view then holds the very same tuples.
+        order, slots = self.order, self.slot_links
+        lists = self._chain
+        if order is not self._chain_of[0] or slots is not self._chain_of[1]:
+            lists = self._chain = [None, None, None]
+            self._chain_of = (order, slots)
+        got = lists[which]
+        if got is None:
+            if which == 0:
+                got = [p for p, l in zip(order, slots) if l is None]
+            elif which == 1:
+                got = [p for p, l in zip(order, slots) if l is not None]
+            else:
+                got = [l for l in slots if l is not None]
+            lists[which] = got
+        return got
 
     def update(self) -> Op:
         r = self.rng
@@ -527,25 +574,27 @@ class Generator:
 
     def _placement(self, attach: bool) -> Tuple[int, Optional[Dict[str, Any]], "Placement"]:
         r = self.rng
+        random = r.random
         F = self.F
-        case, directive = self._draw(self._cases[attach])
-        if self._pins[0] and r.random() < 0.3:
+        values, bounds = self._cases[attach]
+        case, directive = values[bisect_right(bounds, random())]  # self._draw, spelled out
+        if self._pins[0] and random() < 0.3:
             directive |= r.choice(self._pins)
-        if r.random() < (0.04 if attach else 0.01):  # REPLACE beside another directive
+        if random() < (0.04 if attach else 0.01):  # REPLACE beside another directive
             directive |= F["REPLACE"]
         relative = self.relative() if case.relative else None
         flags = directive
-        if relative is not None and r.random() < 0.85:
+        if relative is not None and random() < 0.85:
             kind = relative["kind"]
             if kind in ("link", "id_link"):
                 flags |= F["LINK"]
             if kind in ("id_prog", "id_link", "id_raw"):
                 flags |= F["ID"]
-        elif r.random() < 0.08:
+        elif random() < 0.08:
             flags |= r.choice(self._naming)
-        if r.random() < 0.12:
+        if random() < 0.12:
             flags = self.random_flags()
-        if r.random() < 0.04:
+        if random() < 0.04:
             flags |= r.choice(self._unknown_bits + (self._other_dialect_bit(),))
         return flags, relative, case
 
@@ -581,7 +630,7 @@ class Generator:
 
     def _replace_target(self) -> Optional[Dict[str, Any]]:
         r = self.rng
-        by_prog = [p for p, l in zip(self.order, self.slot_links) if l is None]
+        by_prog = self._by_prog()
         x = r.random()
         if x < 0.75 and by_prog:
             return {"kind": "prog", "ref": r.choice(by_prog)}
@@ -601,7 +650,8 @@ class Generator:
         return prog
 
     def revision(self) -> Dict[str, Any]:
-        kind = self._draw(self._revisions)
+        values, bounds = self._revisions
+        kind = values[bisect_right(bounds, self.rng.random())]  # self._draw, spelled out
         rev: Dict[str, Any] = {"kind": kind}
         if kind == "value":
             rev["value"] = self.rng.choice((1, 2**32, 2**64 - 1))
