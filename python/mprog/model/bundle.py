@@ -75,7 +75,7 @@ class Bundle(LinkCalls, Unique):
         #: drops it, so a read costs nothing until the chain changes
         self._query_cache: Optional[QueryResult] = None
         #: query()'s answer before the last commit, if that commit appended a slot: the
-        #: next answer is this one and the new slot's entry (``_answer``)
+        #: next answer is this one and the new slot's entry (``query``)
         self._appended_to: Optional[QueryResult] = None
         chains.add(self)
 
@@ -189,7 +189,12 @@ class Bundle(LinkCalls, Unique):
                 self._check_open()
             if count is None:
                 if self._query_cache is None:
-                    self._query_cache = self._answer()
+                    # after an append, the answer before it grown by the new slot's entry
+                    # (the other slots are not read again)
+                    self._query_cache = (
+                        _appended(self._appended_to, self._revision, self._slots[-1])
+                        if self._appended_to is not None
+                        else _state(self._revision, self._slots, pinned=self._dialect == "v2"))
                 return self._query_cache
             check_count(count)
             slots = self._slots
@@ -386,13 +391,6 @@ class Bundle(LinkCalls, Unique):
                                        and new[:-1] == old) else None
         if self._watchers:
             self._notify(cached or _state(before, old, pinned=self._dialect == "v2"))
-
-    def _answer(self) -> QueryResult:
-        """query()'s answer for the chain as it is: after an append, the answer before it
-        grown by the new slot's entry (the other slots are not read again)."""
-        if self._appended_to is not None:
-            return _appended(self._appended_to, self._revision, self._slots[-1])
-        return _state(self._revision, self._slots, pinned=self._dialect == "v2")
 
     def _notify(self, before: QueryResult) -> None:
         # The change is committed: a watcher that raises cannot make it look failed, so its

@@ -34,7 +34,8 @@ def attach(slots: Slots, revision: int, req: Request) -> Slots:
     if flags & F.REPLACE and req.link is None:
         # tcx_prog_attach() fetches replace_bpf_fd before bpf_mprog_attach() looks at anything.
         replace = program_arg(req.replace, op, "replace")
-    check_fresh(revision, req.expected_revision, op)
+    if req.expected_revision:  # (0: not checked; most operations give none)
+        check_fresh(revision, req.expected_revision, op)
     new = Slot(req.adding, req.link)
     if find_prog(slots, new.prog) is not None:
         raise error(E.EEXIST, op, M.text("exists", program=describe(new.prog)))
@@ -51,7 +52,7 @@ def attach(slots: Slots, revision: int, req: Request) -> Slots:
         # No directive: a relative has nothing to say (kernel: "rtuple.prog || flags"), else append.
         if anchor is not None or flags:
             raise error(E.EINVAL, op, f"{_unplaced(anchor, flags)} needs BEFORE or AFTER")
-        return inserted(slots, len(slots), new)
+        return slots + (new,)  # an append
     # idx names the neighbour: BEFORE X gave the slot before X, so the new one goes after it.
     return inserted(slots, idx + 1 if flags & F.BEFORE else idx, new)
 
@@ -61,7 +62,8 @@ def detach(slots: Slots, revision: int, req: Request) -> Slots:
     op, flags, prog = req.op, req.flags, req.prog
     if flags & F.REPLACE:
         raise error(E.EINVAL, op, "REPLACE means nothing to detach")
-    check_fresh(revision, req.expected_revision, op)
+    if req.expected_revision:
+        check_fresh(revision, req.expected_revision, op)
     anchor = resolve_relative(req.relative, flags, F, op)
     idx: Optional[int] = None
     if prog is not None:

@@ -457,8 +457,9 @@ class Interpreter:
             self._labels = (tuple(map(self._prog_label.__getitem__, progs)),
                             tuple(map(self._link_label.__getitem__, links)))
             self._ids = ids
-        out: Tuple[Any, ...] = (q.revision, q.count) + self._labels + (
-            tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
+        prog_labels, link_labels = self._labels
+        out: Tuple[Any, ...] = (q.revision, q.count, prog_labels, link_labels,
+                                tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
         if self.dialect == "cgroup":
             out += (self._tree(),)
         elif out == self._state:
