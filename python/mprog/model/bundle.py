@@ -183,8 +183,10 @@ class Bundle(LinkCalls, Unique):
         answer = self._query_cache
         if answer is not None and count is None:
             return answer
-        with self._lock:
-            self._check_open()
+        self._lock.acquire()  # (not ``with``: see attach)
+        try:
+            if self._closed:
+                self._check_open()
             if count is None:
                 if self._query_cache is None:
                     self._query_cache = self._answer()
@@ -198,6 +200,8 @@ class Bundle(LinkCalls, Unique):
                                     f"{total}", op="query", count=total, partial=result,
                                     revision=self._revision)
             return result
+        finally:
+            self._lock.release()
 
     def run(self, ctx: Any) -> int:
         """Call each program in order until one returns something other than NEXT."""

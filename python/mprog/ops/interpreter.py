@@ -36,6 +36,10 @@ ERROR_PREFIX = {"attach": "attach", "link": "link", "detach": "detach", "query":
                 "update": "update", "link_detach": "link detach",
                 "tx_attach": "attach", "tx_detach": "detach", "tx_commit": "transaction"}
 
+#: How those messages start ("attach:").
+_MESSAGE_START = {op: prefix + ":" for op, prefix in ERROR_PREFIX.items()}
+_BY_ERRNO = errors._BY_ERRNO
+
 #: The outcome of an op that names a label nothing was created as (the op is not run).
 SKIP = ["skip"]
 
@@ -150,27 +154,34 @@ class Interpreter:
             return ["crash", type(e).__name__]
 
     def _error(self, op: Op, e: OSError) -> List[Any]:
-        out: List[Any] = ["err", errname(e.errno)]
-        if op["op"] == "query" and e.errno == _errno.ENOSPC:
+        err = e.errno
+        out: List[Any] = ["err", _errno.errorcode.get(err, err)]  # errname(err)
+        if err in SHARED_WITH_FULL:
+            if isinstance(e, errors.ChainFull):
+                out.append(FULL)  # a full chain, told apart from a bad position (same errno)
+        elif err == _errno.ENOSPC and op["op"] == "query":
             partial = getattr(e, "partial", None)
             out.append({"count": getattr(e, "count", None),
                         "partial": self._query(partial) if partial is not None else None})
-        elif isinstance(e, errors.ChainFull) and e.errno in SHARED_WITH_FULL:
-            out.append(FULL)  # a full chain, told apart from a bad position (same errno)
         return out
 
     def _conform(self, op: Op, e: MprogError) -> None:
-        self.notes.append(f"{type(e).__name__}: {e.strerror}")
-        prefix = ERROR_PREFIX.get(op["op"])
-        if prefix and not str(e.strerror or "").startswith(prefix + ":"):
-            self.violations.append(f"message {e.strerror!r} does not start with {prefix + ':'!r}")
+        message = e.strerror
+        cls = type(e)
+        self.notes.append(f"{cls.__name__}: {message}")
+        start = _MESSAGE_START.get(op["op"])
+        if start and not str(message or "").startswith(start):
+            self.violations.append(f"message {message!r} does not start with {start!r}")
+        err = e.errno
+        if cls is _BY_ERRNO.get(err):
+            return  # the class its errno names (the usual): nothing more to check
         # a backend's MprogError normally carries an errno; one without gets the base class
-        expected: Type[MprogError] = (MprogError if e.errno is None
-                                      else errors._BY_ERRNO.get(e.errno, MprogError))
-        if op["op"] == "query" and e.errno == _errno.ENOSPC:
+        expected: Type[MprogError] = (MprogError if err is None
+                                      else _BY_ERRNO.get(err, MprogError))
+        if op["op"] == "query" and err == _errno.ENOSPC:
             expected = errors.QueryTooSmall
         if not isinstance(e, (expected, errors.ChainFull)):
-            self.violations.append(f"{type(e).__name__} raised for {errname(e.errno)}, "
+            self.violations.append(f"{cls.__name__} raised for {errname(err)}, "
                                    f"expected {expected.__name__}")
 
     def _run(self, op: Op) -> Any:
@@ -185,16 +196,10 @@ class Interpreter:
                 self._forget_unknown()
             return label
         b = self.cgroups[op["cgroup"]] if "cgroup" in op else self.bundle
-        if kind == "attach" or kind == "tx_attach":
-            on = b if kind == "attach" else self.txs[op["tx"]]
-            on.attach(*self._call_args(op, b, True))
-            return None
-        if kind == "detach" or kind == "tx_detach":
-            on = b if kind == "detach" else self.txs[op["tx"]]
-            on.detach(*self._call_args(op, b, False))
-            return None
+        if kind == "attach":
+            return self._placed(b.attach, op, b, True)
         if kind == "link":
-            link = b.link(*self._call_args(op, b, False))
+            link = self._placed(b.link, op, b, False)
             label = op["as"]
             self.links[label] = link
             self.link_ids[label] = link.id
@@ -202,6 +207,12 @@ class Interpreter:
             if self._link_label.missed or self._prog_label.missed:
                 self._forget_unknown()
             return label
+        if kind == "detach":
+            return self._placed(b.detach, op, b, False)
+        if kind == "tx_attach":
+            return self._placed(self.txs[op["tx"]].attach, op, b, True)
+        if kind == "tx_detach":
+            return self._placed(self.txs[op["tx"]].detach, op, b, False)
         if kind == "update":
             self.links[op["link"]].update(self._prog(op["new_prog"]), self._flags(op["flags"]),
                                           self._prog(op.get("old_prog")))
@@ -250,12 +261,12 @@ class Interpreter:
     def _new_program(self, name: str) -> Any:
         """A program of the kind the dialect attaches (the cgroup dialect's are their own)."""
         if self.dialect == "cgroup":
-            return self.module.Program(name=name, dialect="cgroup")
-        return self.module.Program(name=name)
+            return self.module.Program(name, dialect="cgroup")
+        return self.module.Program(name)  # (by position: keywords cost a new_prog a tenth)
 
-    def _call_args(self, op: Op, bundle: Any, replace: bool) -> Tuple[Any, ...]:
-        """The arguments of an attach (``replace``: with its replace), link or detach, in the
-        order of the call's parameters: the order they are evaluated in (a bad value may make
+    def _placed(self, call: Any, op: Op, bundle: Any, replace: bool) -> Any:
+        """``call`` (an attach, with its replace if ``replace``; a link or a detach) with the
+        op's arguments, evaluated in the order of the call's parameters (a bad value may make
         an object, reading the revision may raise). The usual values (a program label, int
         flags, no relative, no expected revision) are taken without a call."""
         prog = op.get("prog")
@@ -266,11 +277,16 @@ class Interpreter:
         relative = op.get("relative")
         if relative is not None:
             relative = self._target(relative)
-        spec = op["expected_revision"]
         if replace:
-            return (prog, flags, relative, self._target(op.get("replace")),
+            target = op.get("replace")
+            if target is not None:
+                target = self._target(target)
+            spec = op["expected_revision"]
+            return call(prog, flags, relative, target,
+                        0 if spec["kind"] == "zero" else self._revision(spec, bundle))
+        spec = op["expected_revision"]
+        return call(prog, flags, relative,
                     0 if spec["kind"] == "zero" else self._revision(spec, bundle))
-        return prog, flags, relative, 0 if spec["kind"] == "zero" else self._revision(spec, bundle)
 
     def _prog(self, value: Any) -> Any:
         if value is None:
@@ -427,13 +443,19 @@ class Interpreter:
         # cgroup tree also depends on the other bundles, so it is read every time.
         if q is self._last_query and self.dialect != "cgroup":
             return self._state
-        ids = (q.prog_ids, q.link_ids)
-        labels = self._appended_labels(ids)
-        if labels is not None:
-            self._labels, self._ids = labels, ids
-        elif ids != self._ids:  # most ops fail or change nothing: labels only when ids moved
-            self._labels = (tuple(map(self._prog_label.__getitem__, ids[0])),
-                            tuple(map(self._link_label.__getitem__, ids[1])))
+        progs, links = ids = (q.prog_ids, q.link_ids)
+        last = self._ids
+        n = -2 if last is None else len(last[0])  # (-2: no chain read yet, no append)
+        if len(progs) == n + 1 and progs[:n] == last[0] and links[:n] == last[1]:
+            # an append (most changes, chains being filled at the end): only the new entry
+            # looked up
+            old_p, old_l = self._labels
+            self._labels = (old_p + (self._prog_label[progs[n]],),
+                            old_l + (self._link_label[links[n]],))
+            self._ids = ids
+        elif ids != last:  # most ops fail or change nothing: labels only when ids moved
+            self._labels = (tuple(map(self._prog_label.__getitem__, progs)),
+                            tuple(map(self._link_label.__getitem__, links)))
             self._ids = ids
         out: Tuple[Any, ...] = (q.revision, q.count) + self._labels + (
             tuple(q.prog_attach_flags), tuple(q.link_attach_flags))
@@ -443,21 +465,6 @@ class Interpreter:
             out = self._state  # the same object while equal (the executor does the same)
         self._last_query, self._state = q, out
         return out
-
-    def _appended_labels(self, ids: Tuple[Any, Any]) -> Optional[Tuple[Any, Any]]:
-        """The label tuples of the id arrays ``ids`` if they are the last ones read plus one
-        entry (an append: most changes, chains being filled at the end), only the new entry
-        looked up; else None."""
-        last = self._ids
-        if last is None:
-            return None
-        progs, links = ids
-        old_progs, old_links = last
-        n = len(old_progs)
-        if len(progs) != n + 1 or progs[:n] != old_progs or links[:n] != old_links:
-            return None
-        old_p, old_l = self._labels
-        return (old_p + (self._prog_label[progs[n]],), old_l + (self._link_label[links[n]],))
 
     def handles(self, op: Op) -> Tuple[Any, ...]:
         """The handle part of ``digest``: the state of the link ``op`` named (``[attached,
