@@ -199,6 +199,13 @@ class Weights:
     wide_flags: bool = True
 
 
+#: The ops of a fill (``Generator.fill``), but for their labels and expected revision.
+_FILL_LINK = {"op": "link", "as": None, "prog": None, "flags": 0, "relative": None,
+              "expected_revision": None}
+_FILL_ATTACH = {"op": "attach", "prog": None, "flags": 0, "relative": None, "replace": None,
+                "expected_revision": None}
+
+
 #: What the batch records (``mprog.batch``) can say: a fixed set of programs made up front, no
 #: query, transaction or bad input, no stale or literal revision, no closing of the bundle.
 BATCH = Weights(new_prog=0, query=0, transaction=0, bundle_close=0, bad=0,
@@ -408,12 +415,13 @@ class Generator:
             if make:
                 add({"op": "new_prog", "as": label})
             if via_link and random() < 0.7:
-                add({"op": "link", "as": link, "prog": label, "flags": 0, "relative": None,
-                     "expected_revision": {"kind": "zero"}})
+                op = _FILL_LINK.copy()  # (a copy of a whole dict is cheaper than building it)
+                op["as"], op["prog"], op["expected_revision"] = link, label, {"kind": "zero"}
                 link += 1
             else:
-                add({"op": "attach", "prog": label, "flags": 0, "relative": None,
-                     "replace": None, "expected_revision": {"kind": "zero"}})
+                op = _FILL_ATTACH.copy()
+                op["prog"], op["expected_revision"] = label, {"kind": "zero"}
+            add(op)
         self.next_link = link
         return ops
 
