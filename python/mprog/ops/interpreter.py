@@ -38,7 +38,10 @@ ERROR_PREFIX = {"attach": "attach", "link": "link", "detach": "detach", "query":
 
 #: How those messages start ("attach:").
 _MESSAGE_START = {op: prefix + ":" for op, prefix in ERROR_PREFIX.items()}
-_BY_ERRNO = errors._BY_ERRNO
+#: Errno to the class of the error it names, and to its name (read for errnos that may be
+#: None: neither has None, so that reads as missing).
+_BY_ERRNO = cast(Dict[Optional[int], Type[MprogError]], errors._BY_ERRNO)
+_ERRNAMES = cast(Dict[Optional[int], str], _errno.errorcode)
 
 #: The outcome of an op that names a label nothing was created as (the op is not run).
 SKIP = ["skip"]
@@ -155,7 +158,7 @@ class Interpreter:
 
     def _error(self, op: Op, e: OSError) -> List[Any]:
         err = e.errno
-        out: List[Any] = ["err", _errno.errorcode.get(err, err)]  # errname(err)
+        out: List[Any] = ["err", _ERRNAMES.get(err, err)]  # errname(err)
         if err in SHARED_WITH_FULL:
             if isinstance(e, errors.ChainFull):
                 out.append(FULL)  # a full chain, told apart from a bad position (same errno)
