@@ -200,10 +200,10 @@ class Weights:
 
 
 #: The ops of a fill (``Generator.fill``), but for their labels and expected revision.
-_FILL_LINK = {"op": "link", "as": None, "prog": None, "flags": 0, "relative": None,
-              "expected_revision": None}
-_FILL_ATTACH = {"op": "attach", "prog": None, "flags": 0, "relative": None, "replace": None,
-                "expected_revision": None}
+_FILL_LINK: Op = {"op": "link", "as": None, "prog": None, "flags": 0, "relative": None,
+                  "expected_revision": None}
+_FILL_ATTACH: Op = {"op": "attach", "prog": None, "flags": 0, "relative": None, "replace": None,
+                    "expected_revision": None}
 
 
 #: What the batch records (``mprog.batch``) can say: a fixed set of programs made up front, no
