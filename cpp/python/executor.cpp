@@ -835,78 +835,59 @@ class Executor {
   // Whether the core's programs, links and bundle read as the model's snapshot says
   // (Interpreter.snapshot's "progs", "links" and "self"; its "chain" is the state).
   bool matches(py::handle snapshot) {
-    const Verdict v = match_plain(snapshot.ptr());
-    return v == Unsure ? walk_snapshot(snapshot) : v == Same;
-  }
-
-  // matches() on C values, where the snapshot, its parts and their keys are the plain dicts,
-  // lists and ints the interpreter makes; Unsure where only walk_snapshot() can tell (it
-  // asks Python's == where a value is not plain, and raises where a part is missing). A
-  // trace checked in full compares a snapshot after every op: this reads each handle
-  // through the objects the executor's lists hold (objects_of) and the chain's order from
-  // the core, making no Python object.
-  Verdict match_plain(PyObject* snap) {
-    if (!PyDict_CheckExact(snap)) return Unsure;
-    PyObject* progs = PyDict_GetItemWithError(snap, progs_key_.ptr());
-    PyObject* link_states = progs ? PyDict_GetItemWithError(snap, links_key_.ptr()) : nullptr;
-    if (link_states == nullptr || !PyDict_CheckExact(progs) ||
-        !PyDict_CheckExact(link_states)) {
-      PyErr_Clear();
-      return Unsure;
-    }
+    // Handles are read through the objects the executor's lists hold (objects_of) and the
+    // chain's order from the core: a trace checked in full compares a snapshot after every
+    // op, so only a value that is not plain (Unsure) makes the core's Python object for
+    // Python's == to decide.
+    const py::dict snap = py::reinterpret_borrow<py::dict>(snapshot);
+    const py::dict progs = snap[progs_key_], link_states = snap[links_key_];
     const std::vector<const ProgramObject*>& prog_objs = objects_of(programs, prog_items_,
                                                                     prog_objs_);
     const std::vector<const LinkObject*>& link_objs = objects_of(links, link_items_, link_objs_);
-    if (present(prog_objs) != PyDict_GET_SIZE(progs)) return Differ;
+    if (present(prog_objs) != PyDict_GET_SIZE(progs.ptr())) return false;
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    while (PyDict_Next(progs, &pos, &key, &value)) {
-      const Py_ssize_t i = plain_index(key);
-      if (i < 0) return Unsure;
-      if (static_cast<std::size_t>(i) >= prog_objs.size() || prog_objs[i] == nullptr) return Differ;
-      const Verdict v = same_bool(value, prog_objs[i]->closed);
-      if (v != Same) return v;
+    while (PyDict_Next(progs.ptr(), &pos, &key, &value)) {
+      const std::size_t i = index_of(key);
+      if (i >= prog_objs.size() || prog_objs[i] == nullptr) return false;
+      const bool mine = prog_objs[i]->closed;
+      if (!sure(same_bool(value, mine), py::bool_(mine), value)) return false;
     }
-    if (present(link_objs) != PyDict_GET_SIZE(link_states)) return Differ;
+    if (present(link_objs) != PyDict_GET_SIZE(link_states.ptr())) return false;
     pos = 0;
-    while (PyDict_Next(link_states, &pos, &key, &value)) {
-      const Py_ssize_t i = plain_index(key);
-      if (i < 0) return Unsure;
-      if (static_cast<std::size_t>(i) >= link_objs.size() || link_objs[i] == nullptr) return Differ;
+    while (PyDict_Next(link_states.ptr(), &pos, &key, &value)) {
+      const std::size_t i = index_of(key);
+      if (i >= link_objs.size() || link_objs[i] == nullptr) return false;
       const Verdict v = walk_link_state(*link_objs[i], value);
-      if (v != Same) return v;
+      if (v == Differ || (v == Unsure && !link_state(*link_objs[i]).equal(py::handle(value)))) return false;
     }
-    if (b_->closed()) return Same;  // the state says so; a closed bundle's "self" is fixed
-    PyObject* self = PyDict_GetItemWithError(snap, self_key_.ptr());
-    if (self == nullptr || !PyDict_CheckExact(self)) {
-      PyErr_Clear();
-      return Unsure;
-    }
-    PyObject* revision = PyDict_GetItemWithError(self, revision_key_.ptr());
-    PyObject* len = revision ? PyDict_GetItemWithError(self, len_key_.ptr()) : nullptr;
-    PyObject* listed = len ? PyDict_GetItemWithError(self, list_key_.ptr()) : nullptr;
-    if (listed == nullptr || !PyList_CheckExact(listed)) {
-      PyErr_Clear();
-      return Unsure;
-    }
-    Verdict v = same_int(revision, b_->revision());
-    if (v == Same) v = same_int(len, b_->size());
-    if (v != Same) return v;
+    if (b_->closed()) return true;  // the state says so; a closed bundle's "self" is fixed
+    const py::dict self = snap[self_key_];
+    const py::object revision = self[revision_key_], len = self[len_key_];
+    if (!sure(same_int(revision.ptr(), b_->revision()), py::int_(b_->revision()), revision) ||
+        !sure(same_int(len.ptr(), b_->size()), py::int_(b_->size()), len))
+      return false;
+    const py::list listed = self[list_key_];
     order_.read(b_->core());  // the order Bundle.__iter__ gives: the chain's
-    if (PyList_GET_SIZE(listed) != static_cast<Py_ssize_t>(order_.n)) return Differ;
+    if (listed.size() != order_.n) return false;
     for (std::uint32_t i = 0; i < order_.n; ++i) {
-      v = same_label(PyList_GET_ITEM(listed, i), prog_label_, order_.entries[i].prog_id, false);
-      if (v != Same) return v;
+      const std::uint32_t id = order_.entries[i].prog_id;
+      PyObject* label = PyList_GET_ITEM(listed.ptr(), static_cast<Py_ssize_t>(i));
+      const Verdict v = same_label(label, prog_label_, id, false);
+      if (v == Differ || (v == Unsure && !equal(prog_label(id).ptr(), label))) return false;
     }
-    return Same;
+    return true;
   }
 
-  // A plain int key's value, or -1 (not a plain int, negative, or too large).
-  static Py_ssize_t plain_index(PyObject* key) {
-    if (!PyLong_CheckExact(key)) return -1;
-    const Py_ssize_t i = PyLong_AsSsize_t(key);
-    if (i == -1 && PyErr_Occurred()) PyErr_Clear();
-    return i;
+  // A label key as a position (a plain int read directly; anything else as pybind11 reads a
+  // size_t, which refuses what is no such int).
+  static std::size_t index_of(PyObject* key) {
+    if (PyLong_CheckExact(key)) {
+      const Py_ssize_t i = PyLong_AsSsize_t(key);
+      if (i >= 0) return static_cast<std::size_t>(i);
+      PyErr_Clear();  // negative or too large: the cast below says so
+    }
+    return py::handle(key).cast<std::size_t>();
   }
 
   template <typename T>
@@ -934,46 +915,6 @@ class Executor {
       objects.push_back(item.is_none() ? nullptr : &item.cast<const T&>());
     }
     return objects;
-  }
-
-  // The walk matches() makes with Python's objects where match_plain() cannot tell.
-  bool walk_snapshot(py::handle snapshot) const {
-    const py::dict snap = py::reinterpret_borrow<py::dict>(snapshot);
-    const py::dict progs = snap[progs_key_], link_states = snap[links_key_];
-    std::size_t have = 0;
-    for (const py::handle p : programs) have += !p.is_none();
-    if (have != progs.size()) return false;
-    for (auto [label, closed] : progs) {
-      const std::size_t i = label.cast<std::size_t>();
-      if (i >= programs.size() || programs[i].is_none()) return false;
-      const bool mine = programs[i].cast<const ProgramObject&>().closed;
-      if (!sure(same_bool(closed.ptr(), mine), py::bool_(mine), closed)) return false;
-    }
-    have = 0;
-    for (const py::handle l : links) have += !l.is_none();
-    if (have != link_states.size()) return false;
-    for (auto [label, state] : link_states) {
-      const std::size_t i = label.cast<std::size_t>();
-      if (i >= links.size() || links[i].is_none()) return false;
-      const LinkObject& l = links[i].cast<const LinkObject&>();
-      const Verdict v = walk_link_state(l, state.ptr());
-      if (v == Differ || (v == Unsure && !link_state(l).equal(state))) return false;
-    }
-    if (b_->closed()) return true;  // the state says so; a closed bundle's "self" is fixed
-    const py::dict self = snap[self_key_];
-    const py::object revision = self[revision_key_], len = self[len_key_];
-    if (!sure(same_int(revision.ptr(), b_->revision()), py::int_(b_->revision()), revision) ||
-        !sure(same_int(len.ptr(), b_->size()), py::int_(b_->size()), len))
-      return false;
-    const py::list listed = self[list_key_], in_order = b_->programs();
-    if (listed.size() != in_order.size()) return false;
-    for (std::size_t i = 0; i < listed.size(); ++i) {
-      const std::uint32_t id = in_order[i].cast<const ProgramObject&>().core.id;
-      PyObject* label = PyList_GET_ITEM(listed.ptr(), static_cast<Py_ssize_t>(i));
-      const Verdict v = same_label(label, prog_label_, id, false);
-      if (v == Differ || (v == Unsure && !equal(prog_label(id).ptr(), label))) return false;
-    }
-    return true;
   }
 
   // A verdict, or where it is Unsure, Python's == of the core's object and the model's.
@@ -1026,7 +967,7 @@ class Executor {
   QueryHead head_;
   QueryEntry entries_[kSlots];
   Chain now_, agreed_;  // same_state's: the chain now, and when it last equalled the model's
-  Chain order_;  // match_plain()'s: the chain's order
+  Chain order_;  // matches()': the chain's order
   // objects_of(): the objects the lists hold, and the items they were read from (held)
   std::vector<py::object> prog_items_, link_items_;
   std::vector<const ProgramObject*> prog_objs_;

@@ -319,6 +319,14 @@ Got count(PyObject* op, Op& rec) {
   return Got::value;
 }
 
+// An attach or detach, on the bundle or staged in a transaction (its label in the link
+// field): the opcode, then the placement.
+Got placed(PyObject* op, bool staged, Opcode direct, std::uint8_t staged_code, Op& rec) {
+  rec.code = staged ? static_cast<Opcode>(staged_code) : direct;
+  if (staged) READ(label(op, names().tx, rec.link));
+  return placement(op, rec);
+}
+
 Got encode(PyObject* op, long kind, Op& rec) {
   const Names& n = names();
   switch (kind) {
@@ -327,16 +335,12 @@ Got encode(PyObject* op, long kind, Op& rec) {
       return label(op, n.as, rec.prog);
     case kAttach:
     case kTxAttachOp:
-      rec.code = kind == kAttach ? Opcode::attach : static_cast<Opcode>(kTxAttach);
-      if (kind == kTxAttachOp) READ(label(op, n.tx, rec.link));
-      READ(placement(op, rec));
+      READ(placed(op, kind == kTxAttachOp, Opcode::attach, kTxAttach, rec));
       READ(replace(op, rec));
       return label(op, n.prog, rec.prog);
     case kDetach:
     case kTxDetachOp:
-      rec.code = kind == kDetach ? Opcode::detach : static_cast<Opcode>(kTxDetach);
-      if (kind == kTxDetachOp) READ(label(op, n.tx, rec.link));
-      READ(placement(op, rec));
+      READ(placed(op, kind == kTxDetachOp, Opcode::detach, kTxDetach, rec));
       return optional_label(op, n.prog, rec.prog);
     case kLink:
       rec.code = Opcode::link;

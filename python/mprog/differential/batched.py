@@ -110,7 +110,7 @@ class BatchedTrial(Trial):
         #: link it names by label exists (bad input, a dict left aside, names none), what it
         #: makes does not yet and makes the next label (a position in the executor's lists),
         #: and a transaction's op needs transactions. In C++ beside ``record``: it runs for
-        #: every op, and in Python it was about 3% of a campaign.
+        #: every op, and in Python it was about 1.5% of a campaign.
         self._known = _core.label_check(self.prog_labels, self.link_labels, self.tx_labels,
                                         self._made, self.transactions)
         self._state = self.model.state()  # the model's state after the last op
