@@ -367,9 +367,9 @@ def test_agrees_judges_every_change_of_the_state_as_python_judges_it() -> None:
 
 
 def test_a_snapshot_not_made_of_plain_dicts_is_judged_as_python_judges_it() -> None:
-    """The executor reads a snapshot on C values where it is the interpreter's plain dicts,
-    lists and int labels; anything else (a dict subclass, a bool label) goes to the walk
-    that asks Python's ``==``, and an object of its lists replaced since is read again."""
+    """The executor reads a snapshot on C values; what is not the interpreter's plain dicts,
+    lists and int labels (a dict subclass, a bool label) is judged as Python's ``==`` judges
+    it, and an object of its lists replaced since is read again."""
     ops = _chain_ops()[:8]
     mine = _lists(ops, model)
     snap = _snapshots(ops, model)[-1]
