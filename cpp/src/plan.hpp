@@ -1,5 +1,5 @@
 // What a rule set decides: the single change an operation makes, or why it makes none.
-// The rule sets (upstream.cpp, v2.cpp) only read the chain; Bundle applies the plan.
+// The rule sets (upstream.hpp, v2.cpp) only read the chain; Bundle applies the plan.
 #pragma once
 
 #include <algorithm>
@@ -33,27 +33,13 @@ struct Plan {
   Slot slot;                // insert/replace: its link and pins
 };
 
-// `prog` and `link` are the attaching (or, for detach, the detaching) pair: for a link
-// operation both are set and request.prog is not looked at.
-namespace upstream {
-Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
-Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
-}  // namespace upstream
-
+// The v2 rules (v2.cpp); the upstream ones are inline in upstream.hpp, and rules.hpp picks
+// the chain's dialect. `prog` and `link` are the attaching (or, for detach, the detaching)
+// pair: for a link operation both are set and request.prog is not looked at.
 namespace v2 {
 Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 }  // namespace v2
-
-// The rules of the chain's dialect.
-inline Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  return b.dialect() == Dialect::v2 ? v2::plan_attach(b, r, link, plan)
-                                    : upstream::plan_attach(b, r, link, plan);
-}
-inline Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  return b.dialect() == Dialect::v2 ? v2::plan_detach(b, r, link, plan)
-                                    : upstream::plan_detach(b, r, link, plan);
-}
 
 // The attaching program's lookup, checked where the kernel checks its fd: the lookup's own
 // errno, or EINVAL for a Ref that names nothing (the kernel's answer to an fd that is no bpf

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "plan.hpp"
+#include "rules.hpp"
 
 namespace mprog {
 namespace {

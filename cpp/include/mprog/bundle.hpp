@@ -120,17 +120,18 @@ class Bundle {
   // checked here, the transaction checked each of its operations.
   void install(const Entry& entry, const Slot* slots);
 
-  // The chain as the writer sees it, for the rule sets (upstream.cpp, v2.cpp). The writer is
-  // the only one that stores active_, so its own loads need no ordering.
-  ChainView view() const;
+  // The chain as the writer sees it (`cur`: the active entry), for the rule sets
+  // (upstream.hpp, v2.cpp). The writer is the only one that stores active_, so its own loads
+  // need no ordering.
+  ChainView view(const Entry& cur) const;
   const Entry& active_entry() const { return *active_.load(std::memory_order_relaxed); }
-  Entry& peer() { return active_entry_ptr() == &entries_[0] ? entries_[1] : entries_[0]; }
-  const Entry* active_entry_ptr() const { return active_.load(std::memory_order_relaxed); }
+  Entry& peer_of(const Entry& cur);  // the other entry: what the next change fills
 
-  void insert_at(std::uint32_t index, Program* prog, Slot slot);
+  // Each fills the peer of `cur` (the active entry) and publishes it.
+  void insert_at(const Entry& cur, std::uint32_t index, Program* prog, Slot slot);
   void replace_at(std::uint32_t index, Program* prog, Slot slot);
-  void delete_at(std::uint32_t index);
-  void publish(Entry& next);
+  void delete_at(const Entry& cur, std::uint32_t index);
+  void publish(Entry& next, std::uint32_t count);
 
   // What every change reads or writes besides the entries, on one cache line.
   std::atomic<Entry*> active_;
