@@ -13,8 +13,7 @@ namespace mprog {
 Bundle::Bundle(Dialect dialect) : active_(&entries_[0]), dialect_(dialect) {}
 
 Bundle::~Bundle() {
-  const Entry& e = active_entry();
-  for (std::uint32_t i = 0; i < e.count; ++i)
+  for (std::uint32_t i = 0; i < count_; ++i)
     if (slots_[i].link) slots_[i].link->bundle = nullptr;
 }
 
@@ -35,14 +34,13 @@ inline Entry& Bundle::peer_of(const Entry& cur) {
 
 inline void Bundle::insert_at(const Entry& cur, std::uint32_t index, Program* prog, Slot slot) {
   Entry& next = peer_of(cur);
-  const std::uint32_t count = cur.count;
+  const std::uint32_t count = count_;
   const auto* src = cur.programs.data();
   auto* dst = next.programs.data();
   std::copy(src, src + index, dst);
   dst[index] = prog;
   std::copy(src + index, src + count, dst + index + 1);
   dst[count + 1] = nullptr;
-  next.count = count + 1;
   publish(next, count + 1);
   std::copy_backward(slots_ + index, slots_ + count, slots_ + count + 1);
   slots_[index] = slot;
@@ -52,18 +50,17 @@ inline void Bundle::insert_at(const Entry& cur, std::uint32_t index, Program* pr
 void Bundle::replace_at(std::uint32_t index, Program* prog, Slot slot) {
   const Entry& cur = active_entry();
   Entry& next = peer_of(cur);
-  std::copy(cur.programs.data(), cur.programs.data() + cur.count + 1, next.programs.data());
+  std::copy(cur.programs.data(), cur.programs.data() + count_ + 1, next.programs.data());
   Program* old = next.programs[index];
   next.programs[index] = prog;
-  next.count = cur.count;
   released_ = slots_[index].link ? nullptr : old;
   slots_[index] = slot;
-  publish(next, next.count);
+  publish(next, count_);
 }
 
 inline void Bundle::delete_at(const Entry& cur, std::uint32_t index) {
   Entry& next = peer_of(cur);
-  const std::uint32_t count = cur.count;
+  const std::uint32_t count = count_;
   const auto* src = cur.programs.data();
   auto* dst = next.programs.data();
   Link* const owner = slots_[index].link;
@@ -71,7 +68,6 @@ inline void Bundle::delete_at(const Entry& cur, std::uint32_t index) {
   std::copy(src, src + index, dst);
   std::copy(src + index + 1, src + count, dst + index);
   dst[count - 1] = nullptr;
-  next.count = count - 1;
   publish(next, count - 1);
   released_ = owner ? nullptr : leaving;
   if (owner) owner->bundle = nullptr;
@@ -80,7 +76,10 @@ inline void Bundle::delete_at(const Entry& cur, std::uint32_t index) {
 }
 
 // `count`: next's, as the caller has it in hand (after the locked store it would be a load).
+// Stores it in the entry (for readers of Entry::count outside the hot path) and beside the
+// revision (count_, what the writer reads: the header line every change loads anyway).
 inline void Bundle::publish(Entry& next, std::uint32_t count) {
+  next.count = count;
   // W2 of mprog/rcu.hpp: one seq_cst store makes the filled peer the active entry. seq_cst,
   // not just release: with the scan in synchronize() it forms the store-buffering pattern
   // that guarantees a reader still on the old entry is seen (rcu.hpp, argument (b)).
@@ -90,26 +89,26 @@ inline void Bundle::publish(Entry& next, std::uint32_t count) {
   // synchronize_rcu). Costs one load per registered reader thread when none is inside.
   synchronize();
   // tcx frees a chain whose last program left; a new one starts again at revision 1.
+  count_ = count;
   revision_ = count == 0 ? 1 : revision_ + 1;
   ++generation_;
 }
 
 void Bundle::reset() {
   const Entry& cur = active_entry();
-  for (std::uint32_t i = 0; i < cur.count; ++i) {
+  for (std::uint32_t i = 0; i < count_; ++i) {
     if (slots_[i].link) slots_[i].link->bundle = nullptr;
     slots_[i] = Slot{};
   }
   Entry& next = peer_of(cur);
   next.programs[0] = nullptr;
-  next.count = 0;
   released_ = nullptr;
   publish(next, 0);
 }
 
 // ---- control path entry points ----
 
-inline ChainView Bundle::view(const Entry& cur) const { return {&cur, slots_, revision_, dialect_}; }
+inline ChainView Bundle::view(const Entry& cur) const { return {&cur, slots_, revision_, dialect_, count_}; }
 
 Result Bundle::attach(const Request& request) {
   const Entry& cur = active_entry();
@@ -151,11 +150,10 @@ Result Bundle::check_detach(const Request& request, Placement* where) const {
 
 void Bundle::install(const Entry& entry, const Slot* slots) {
   const Entry& cur = active_entry();
-  for (std::uint32_t i = 0; i < cur.count; ++i)
+  for (std::uint32_t i = 0; i < count_; ++i)
     if (slots_[i].link) slots_[i].link->bundle = nullptr;
   Entry& next = peer_of(cur);
   std::copy(entry.programs.data(), entry.programs.data() + entry.count + 1, next.programs.data());
-  next.count = entry.count;
   std::copy(slots, slots + kSlots, slots_);
   for (std::uint32_t i = 0; i < entry.count; ++i)
     if (slots_[i].link) slots_[i].link->bundle = this;
@@ -182,7 +180,7 @@ Result Bundle::detach_link(Link& link) {
 Result Bundle::update_link(Link& link, Program& new_prog) {
   const Entry& e = active_entry();
   if (find_program(view(e), &new_prog) >= 0) return {-EEXIST, Why::exists};
-  for (std::uint32_t i = 0; i < e.count; ++i) {
+  for (std::uint32_t i = 0; i < count_; ++i) {
     if (slots_[i].link != &link) continue;
     replace_at(i, &new_prog, slots_[i]);  // the slot keeps its link and its pins
     link.prog = &new_prog;
@@ -194,8 +192,8 @@ Result Bundle::update_link(Link& link, Program& new_prog) {
 Result Bundle::query(QueryHead& head, QueryEntry* entries, std::uint32_t capacity) const {
   const Entry& e = active_entry();
   head.revision = revision_;
-  head.count = e.count;
-  const std::uint32_t n = std::min(capacity, e.count);
+  head.count = count_;
+  const std::uint32_t n = std::min(capacity, count_);
   for (std::uint32_t i = 0; i < n; ++i) {
     const Slot& s = slots_[i];
     entries[i].prog_id = e.programs[i]->id;
@@ -204,7 +202,7 @@ Result Bundle::query(QueryHead& head, QueryEntry* entries, std::uint32_t capacit
     entries[i].prog_flags = s.link ? 0 : pins;
     entries[i].link_flags = s.link ? pins : 0;
   }
-  if (capacity != 0 && capacity < e.count) return {-ENOSPC, Why::query_short};
+  if (capacity != 0 && capacity < count_) return {-ENOSPC, Why::query_short};
   return {};
 }
 

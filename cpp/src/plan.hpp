@@ -14,13 +14,16 @@
 namespace mprog {
 
 // The chain as the rules read it: the bundle's active entry and slots, or a transaction's
-// scratch copy of them.
+// scratch copy of them. `n` is the entry's count as the writer keeps it beside the revision
+// (Bundle::count_): the rules read it with no load from the entry's own count line.
 struct ChainView {
   const Entry* entry;
   const Slot* slots;
   std::uint64_t rev;
   Dialect lang;
+  std::uint32_t n;
   const Entry& current() const { return *entry; }
+  std::uint32_t count() const { return n; }
   const Slot& slot(std::uint32_t i) const { return slots[i]; }
   std::uint64_t revision() const { return rev; }
   Dialect dialect() const { return lang; }
@@ -95,7 +98,7 @@ inline unsigned lowest_bit(unsigned bits) {  // bits != 0
 // room for whole blocks; slots past `count` may hold stale pointers, so a candidate there is
 // not one). Measured in benchmarks/native.cpp.
 inline int find_program(const ChainView& b, const Program* prog) {
-  const std::size_t count = b.current().count;
+  const std::size_t count = b.count();
   const Program* const* programs = b.current().programs.data();
   for (std::size_t base = 0; base < count; base += kBlock) {
     for (unsigned bits = candidates(programs + base, prog); bits; bits &= bits - 1) {

@@ -9,7 +9,7 @@ namespace {
 int relative_index(const ChainView& b, const Relative& rel) {
   if (!rel.prog) return -1;
   const Entry& e = b.current();
-  for (std::uint32_t i = 0; i < e.count; ++i) {
+  for (std::uint32_t i = 0; i < b.count(); ++i) {
     if (e.programs[i] == rel.prog && (!rel.link || rel.link == b.slot(i).link))
       return static_cast<int>(i);
   }
@@ -19,7 +19,7 @@ int relative_index(const ChainView& b, const Relative& rel) {
 }  // namespace
 
 Result directives(const ChainView& b, const Request& r, int& index) {
-  const int total = static_cast<int>(b.current().count);
+  const int total = static_cast<int>(b.count());
   const int rel = relative_index(b, r.relative);
   if (r.flags & flag::before) {
     if (rel == -ENOENT) return {-ENOENT, Why::relative_absent};

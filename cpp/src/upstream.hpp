@@ -59,7 +59,7 @@ inline Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan
   if (find_program(b, prog) >= 0) return {-EEXIST, Why::exists};
   if (r.relative.error) return {r.relative.error, Why::relative_lookup};
 
-  const int total = static_cast<int>(b.current().count);
+  const int total = static_cast<int>(b.count());
   int index = kUnset;
   if (r.flags & flag::replace) {
     const ChainView chain = b;
@@ -99,7 +99,7 @@ inline Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan
   if (r.flags & ~flag::upstream_known) return {-EINVAL, Why::unknown_flags};
   const Program* prog = link ? link->prog : r.prog.object;
   if (r.prog.error) return {r.prog.error, Why::bad_handle};
-  const int total = static_cast<int>(b.current().count);
+  const int total = static_cast<int>(b.count());
   if (total == 0) return {-ENOENT, Why::empty};  // tcx: no entry at all
   if (r.flags & flag::replace) return {-EINVAL, Why::update_flags};
   if (r.expected_revision && r.expected_revision != b.revision()) return {-ESTALE, Why::stale};

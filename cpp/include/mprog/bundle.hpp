@@ -86,7 +86,7 @@ class Bundle {
   // Counts every committed change and, unlike the revision, never starts again at 1 when the
   // chain is freed: "has anything changed since" (Transaction::commit) without ABA.
   std::uint64_t generation() const { return generation_; }
-  std::uint32_t size() const { return active_entry().count; }
+  std::uint32_t size() const { return count_; }
   // The program the last successful change let go of (a detached or replaced program that
   // was attached by program), once no reader can see it any more; nullptr if none.
   Program* released() const { return released_; }
@@ -97,7 +97,7 @@ class Bundle {
   template <class F>
   void for_each_tuple(F&& f) const {
     const Entry& e = active_entry();
-    for (std::uint32_t i = 0; i < e.count; ++i) f(e.programs[i], slots_[i].link);
+    for (std::uint32_t i = 0; i < count_; ++i) f(e.programs[i], slots_[i].link);
   }
 
   // ---- fast path ----
@@ -138,6 +138,7 @@ class Bundle {
   std::uint64_t revision_ = 1;
   std::uint64_t generation_ = 0;
   Program* released_ = nullptr;
+  std::uint32_t count_ = 0;  // the active entry's count, kept here beside the revision
   Dialect dialect_;
   alignas(64) Entry entries_[2];
   Slot slots_[kSlots];  // writer-only, like the kernel's cp_items, one copy for both entries
