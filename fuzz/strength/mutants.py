@@ -29,7 +29,7 @@ class Mutant:
         return self.file.startswith("cpp/")
 
 
-UP = "cpp/src/upstream.cpp"
+UP = "cpp/src/upstream.hpp"
 V2 = "cpp/src/v2.cpp"
 BUNDLE = "cpp/src/bundle.cpp"
 TX = "cpp/src/transaction.cpp"
@@ -91,10 +91,10 @@ MUTANTS: List[Mutant] = [
            "detach BEFORE|AFTER without a relative takes BEFORE's choice", "v2"),
     # ---- the core's mechanics
     Mutant("core-revision-not-reset", BUNDLE,
-           "revision_ = next.count == 0 ? 1 : revision_ + 1;", "revision_ = revision_ + 1;",
+           "revision_ = count == 0 ? 1 : revision_ + 1;", "revision_ = revision_ + 1;",
            "an emptied chain keeps counting instead of starting again at revision 1"),
     Mutant("core-update-no-duplicate-check", BUNDLE,
-           "  if (find_program(view(), &new_prog) >= 0) return {-EEXIST, Why::exists};\n", "",
+           "  if (find_program(view(e), &new_prog) >= 0) return {-EEXIST, Why::exists};\n", "",
            "a link update to a program already in the chain is not refused"),
     Mutant("core-commit-ignores-expected", TX,
            "  if (expected_revision && expected_revision != base_revision_) return {-ESTALE, Why::stale};\n",
