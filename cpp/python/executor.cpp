@@ -687,10 +687,10 @@ class Executor {
       case Opcode::new_program: {
         if (op.prog != programs.size()) malformed("programs are made as 0, 1, ... in order");
         // As the interpreter makes them: Program(name="p<label>"), of the default kind.
-        py::object p = py::cast(new ProgramObject(py::str("p" + std::to_string(op.prog)),
-                                                  py::none(), py::str("upstream")),
-                                py::return_value_policy::take_ownership);
-        prog_label_.set(p.cast<ProgramObject&>().core.id, op.prog);
+        auto* made = new ProgramObject(py::str("p" + std::to_string(op.prog)), py::none(),
+                                       upstream_);
+        py::object p = py::cast(made, py::return_value_policy::take_ownership);
+        prog_label_.set(made->core.id, op.prog);  // (p owns it now; no caster to find it)
         programs.append(p);
         known_programs_ = programs.size();
         return labelled(op.prog);
@@ -954,6 +954,7 @@ class Executor {
   BundleObject* b_;
   py::dict errnames_;  // errno -> name (errno.errorcode)
   py::str ok_;  // interned, as the interpreter's "ok" is
+  py::str upstream_{"upstream"};  // the kind of every program new_program makes
   py::object labelled_ = py::reinterpret_steal<py::object>(PyList_New(0));  // labelled()'s marker
   std::size_t made_ = 0;  // the label of the last labelled() answer
   py::object ok_none_;  // ["ok", None], shared by every op that succeeds without a label

@@ -182,9 +182,16 @@ class BatchedTrial(Trial):
         self.ops.append(op)
         self.answers.append(answers)
         if kind in LEARNS:  # what else Trial._learn learns (the order: _see, above)
-            if kind == "new_prog" or kind == "link":
-                self._made[kind == "link"] += 1
-            self._learn_labels(op, answer)
+            if kind == "new_prog":  # (two ops in five: _learn_labels's rule, without a call)
+                self._made[0] += 1
+                if answer[0] == "ok":
+                    label = op["as"]
+                    self.prog_labels.add(label)
+                    self.view.progs.append(label)
+            else:
+                if kind == "link":
+                    self._made[1] += 1
+                self._learn_labels(op, answer)
         if len(self._queue) >= MAX_QUEUE:
             self.flush()
         return answers
