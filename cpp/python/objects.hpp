@@ -50,6 +50,26 @@ ProgramObject* program_by_id(std::uint32_t id);
 LinkObject* link_by_id(std::uint32_t id);
 std::uint32_t next_link_id();
 
+// The object a Python handle of T's class (or a subclass) wraps, read from the instance's
+// value slot: pybind11's caster looks the type up in its registries on every call, and
+// attach and detach from Python, and every op the executor runs, did that several times.
+// An instance whose __init__ never ran (T.__new__(T)) is a TypeError: the caster would hand
+// out raw storage it allocates for it, never constructed. Anything else (not T at all, a
+// layout with several C++ bases) goes to the caster, which returns the object or raises.
+template <typename T>
+T& unwrap(py::handle h) {
+  static PyTypeObject* const type = reinterpret_cast<PyTypeObject*>(py::type::of<T>().ptr());
+  if (PyObject_TypeCheck(h.ptr(), type)) {
+    auto* inst = reinterpret_cast<py::detail::instance*>(h.ptr());
+    if (inst->simple_layout) {
+      if (!inst->simple_holder_constructed || !inst->simple_value_holder[0])
+        throw py::type_error(std::string(type->tp_name) + " was never initialized");
+      return *static_cast<T*>(inst->simple_value_holder[0]);
+    }
+  }
+  return h.cast<T&>();
+}
+
 // Remember which Python object wraps a core object (so the chain can hand it back).
 ProgramObject& as_program(py::handle h);  // TypeError if not a Program
 py::handle owner(ProgramObject& p);       // its Python object (borrowed)
