@@ -980,6 +980,11 @@ class Executor {
 };
 
 }  // namespace
+}  // namespace mprog::python
+
+MPROG_PY_INITIALIZED_ONLY(mprog::python::Executor)
+
+namespace mprog::python {
 
 void bind_executor(py::module_& m) {
   py::class_<Executor>(m, "Executor",
