@@ -1,5 +1,5 @@
 // What a rule set decides: the single change an operation makes, or why it makes none.
-// The rule sets (upstream.cpp, v2.cpp) only read the chain; Bundle applies the plan.
+// The rule sets (upstream.hpp, v2.cpp) only read the chain; Bundle applies the plan.
 #pragma once
 
 #include <algorithm>
@@ -14,13 +14,16 @@
 namespace mprog {
 
 // The chain as the rules read it: the bundle's active entry and slots, or a transaction's
-// scratch copy of them.
+// scratch copy of them. `n` is the entry's count as the writer keeps it beside the revision
+// (Bundle::count_): the rules read it with no load from the entry's own count line.
 struct ChainView {
   const Entry* entry;
   const Slot* slots;
   std::uint64_t rev;
   Dialect lang;
+  std::uint32_t n;
   const Entry& current() const { return *entry; }
+  std::uint32_t count() const { return n; }
   const Slot& slot(std::uint32_t i) const { return slots[i]; }
   std::uint64_t revision() const { return rev; }
   Dialect dialect() const { return lang; }
@@ -33,27 +36,13 @@ struct Plan {
   Slot slot;                // insert/replace: its link and pins
 };
 
-// `prog` and `link` are the attaching (or, for detach, the detaching) pair: for a link
-// operation both are set and request.prog is not looked at.
-namespace upstream {
-Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
-Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
-}  // namespace upstream
-
+// The v2 rules (v2.cpp); the upstream ones are inline in upstream.hpp, and rules.hpp picks
+// the chain's dialect. `prog` and `link` are the attaching (or, for detach, the detaching)
+// pair: for a link operation both are set and request.prog is not looked at.
 namespace v2 {
 Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 }  // namespace v2
-
-// The rules of the chain's dialect.
-inline Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  return b.dialect() == Dialect::v2 ? v2::plan_attach(b, r, link, plan)
-                                    : upstream::plan_attach(b, r, link, plan);
-}
-inline Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  return b.dialect() == Dialect::v2 ? v2::plan_detach(b, r, link, plan)
-                                    : upstream::plan_detach(b, r, link, plan);
-}
 
 // The attaching program's lookup, checked where the kernel checks its fd: the lookup's own
 // errno, or EINVAL for a Ref that names nothing (the kernel's answer to an fd that is no bpf
@@ -109,7 +98,7 @@ inline unsigned lowest_bit(unsigned bits) {  // bits != 0
 // room for whole blocks; slots past `count` may hold stale pointers, so a candidate there is
 // not one). Measured in benchmarks/native.cpp.
 inline int find_program(const ChainView& b, const Program* prog) {
-  const std::size_t count = b.current().count;
+  const std::size_t count = b.count();
   const Program* const* programs = b.current().programs.data();
   for (std::size_t base = 0; base < count; base += kBlock) {
     for (unsigned bits = candidates(programs + base, prog); bits; bits &= bits - 1) {
