@@ -101,16 +101,18 @@ MUTANTS: List[Mutant] = [
            "", "a transaction commit ignores its expected revision"),
     # ---- the model, upstream
     Mutant("model-up-eexist-errno", MUP,
-           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))",
-           "        raise error(E.EBUSY, op, M.text(\"exists\", program=describe(new.prog)))",
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(prog)))",
+           "        raise error(E.EBUSY, op, M.text(\"exists\", program=describe(prog)))",
            "model: attach of a program already in the chain gives EBUSY"),
     Mutant("model-up-stale-after-exists", MUP,
-           "    check_fresh(revision, req.expected_revision, op)\n    new = Slot(req.adding, req.link)\n"
-           "    if find_prog(slots, new.prog) is not None:\n"
-           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))\n",
-           "    new = Slot(req.adding, req.link)\n    if find_prog(slots, new.prog) is not None:\n"
-           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))\n"
-           "    check_fresh(revision, req.expected_revision, op)\n",
+           "    if expected_revision:  # (0: not checked; most operations give none)\n"
+           "        check_fresh(revision, expected_revision, op)\n"
+           "    if find_prog(slots, prog) is not None:\n"
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(prog)))\n",
+           "    if find_prog(slots, prog) is not None:\n"
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(prog)))\n"
+           "    if expected_revision:  # (0: not checked; most operations give none)\n"
+           "        check_fresh(revision, expected_revision, op)\n",
            "model: attach checks EEXIST before ESTALE"),
     Mutant("model-up-before-off-by-one", MUP,
            "return inserted(slots, idx + 1 if flags & F.BEFORE else idx, new)",
