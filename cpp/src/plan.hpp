@@ -1,5 +1,5 @@
 // What a rule set decides: the single change an operation makes, or why it makes none.
-// The rule sets (upstream.cpp, v2.cpp) only read the chain; Bundle applies the plan.
+// The rule sets (upstream.hpp, v2.cpp) only read the chain; Bundle applies the plan.
 #pragma once
 
 #include <algorithm>
@@ -14,13 +14,16 @@
 namespace mprog {
 
 // The chain as the rules read it: the bundle's active entry and slots, or a transaction's
-// scratch copy of them.
+// scratch copy of them. `n` is the entry's count as the writer keeps it beside the revision
+// (Bundle::count_): the rules read it with no load from the entry's own count line.
 struct ChainView {
   const Entry* entry;
   const Slot* slots;
   std::uint64_t rev;
   Dialect lang;
+  std::uint32_t n;
   const Entry& current() const { return *entry; }
+  std::uint32_t count() const { return n; }
   const Slot& slot(std::uint32_t i) const { return slots[i]; }
   std::uint64_t revision() const { return rev; }
   Dialect dialect() const { return lang; }
@@ -33,27 +36,13 @@ struct Plan {
   Slot slot;                // insert/replace: its link and pins
 };
 
-// `prog` and `link` are the attaching (or, for detach, the detaching) pair: for a link
-// operation both are set and request.prog is not looked at.
-namespace upstream {
-Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
-Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
-}  // namespace upstream
-
+// The v2 rules (v2.cpp); the upstream ones are inline in upstream.hpp, and rules.hpp picks
+// the chain's dialect. `prog` and `link` are the attaching (or, for detach, the detaching)
+// pair: for a link operation both are set and request.prog is not looked at.
 namespace v2 {
 Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan);
 }  // namespace v2
-
-// The rules of the chain's dialect.
-inline Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  return b.dialect() == Dialect::v2 ? v2::plan_attach(b, r, link, plan)
-                                    : upstream::plan_attach(b, r, link, plan);
-}
-inline Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  return b.dialect() == Dialect::v2 ? v2::plan_detach(b, r, link, plan)
-                                    : upstream::plan_detach(b, r, link, plan);
-}
 
 // The attaching program's lookup, checked where the kernel checks its fd: the lookup's own
 // errno, or EINVAL for a Ref that names nothing (the kernel's answer to an fd that is no bpf
@@ -69,6 +58,10 @@ inline int lookup_error(const Ref<Program>& ref, const Program* prog) {
 // confirmed; a clear bit is final. Elsewhere it compares whole pointers.
 constexpr std::size_t kBlock = 16;
 static_assert(kSlots % kBlock == 0, "blocks must not run past programs[]");
+// Every chain the rules read is an Entry (a bundle's or a transaction's), so a block starts
+// 16-byte aligned: aligned loads, which the compiler folds into the shuffles.
+static_assert(alignof(Entry) % 16 == 0 && offsetof(Entry, programs) % 16 == 0,
+              "blocks of programs[] must be 16-byte aligned");
 
 inline unsigned candidates(const Program* const* p, const Program* prog) {
 #if defined(__SSE2__)
@@ -77,8 +70,8 @@ inline unsigned candidates(const Program* const* p, const Program* prog) {
   // Lane k (all ones or zero): p[i + k] matches. x86 is little-endian: a pointer's low half
   // is its first dword, so dwords 0 and 2 of each pair of pointers.
   const auto matches = [p, key](std::size_t i) {
-    const __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(p + i));
-    const __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(p + i + 2));
+    const __m128 a = _mm_load_ps(reinterpret_cast<const float*>(p + i));
+    const __m128 b = _mm_load_ps(reinterpret_cast<const float*>(p + i + 2));
     return _mm_cmpeq_epi32(_mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), key);
   };
   // Narrow the lanes to one byte per pointer, in order (saturation keeps all ones and zero).
@@ -109,7 +102,7 @@ inline unsigned lowest_bit(unsigned bits) {  // bits != 0
 // room for whole blocks; slots past `count` may hold stale pointers, so a candidate there is
 // not one). Measured in benchmarks/native.cpp.
 inline int find_program(const ChainView& b, const Program* prog) {
-  const std::size_t count = b.current().count;
+  const std::size_t count = b.count();
   const Program* const* programs = b.current().programs.data();
   for (std::size_t base = 0; base < count; base += kBlock) {
     for (unsigned bits = candidates(programs + base, prog); bits; bits &= bits - 1) {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "plan.hpp"
+#include "rules.hpp"
 
 namespace mprog {
 namespace {
@@ -48,7 +48,7 @@ Result Transaction::detach(const Request& request) { return stage(plan_detach, r
 // Plans against the scratch chain (the rules see it as the bundle would), then edits it.
 Result Transaction::stage(Planner planner, const Request& request) {
   Plan plan;
-  const ChainView view{&entry_, slots_, base_revision_, dialect_};
+  const ChainView view{&entry_, slots_, base_revision_, dialect_, entry_.count};
   if (Result r = planner(view, request, nullptr, plan); !r) return r;
   apply(entry_, slots_, plan);
   ++operations_;

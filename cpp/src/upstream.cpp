@@ -1,45 +1,25 @@
-// The upstream rules: kernel/bpf/mprog.c of Linux 6.6+, as tcx drives it.
-//
-// Positions follow the kernel's convention: "before X" is X's index - 1 (so -1 is "before
-// the first") and "after X" is X's index + 1 (so the count is "after the last"). Two
-// directives must name the same position. The first failing check decides the errno.
-#include "plan.hpp"
+// The upstream rules' cold parts: BEFORE/AFTER and REPLACE (the rest is inline in
+// upstream.hpp, with the conventions it describes).
+#include "upstream.hpp"
 
 namespace mprog::upstream {
 namespace {
-
-constexpr int kUnset = -ERANGE;  // kernel: idx starts as -ERANGE, "no position chosen yet"
-
-// The slot `prog` (and, for a link, that link) sits in, like bpf_mprog_pos_exact. Inline:
-// a detach's copy waits for this index, which then stays in a register instead of making a
-// round trip through memory (measured in benchmarks/native.cpp).
-inline Result pos_exact(const ChainView& b, const Program* prog, const Link* link, int& index) {
-  const int i = find_program(b, prog);
-  if (i < 0) return {-ENOENT, Why::prog_absent};
-  if (b.slot(static_cast<std::uint32_t>(i)).link != link)
-    return {-EBUSY, Why::link_owned, static_cast<std::uint8_t>(i)};
-  index = i;
-  return {};
-}
 
 // Index of the relative, or -1 if there is none; -ENOENT if it names something not here.
 int relative_index(const ChainView& b, const Relative& rel) {
   if (!rel.prog) return -1;
   const Entry& e = b.current();
-  for (std::uint32_t i = 0; i < e.count; ++i) {
+  for (std::uint32_t i = 0; i < b.count(); ++i) {
     if (e.programs[i] == rel.prog && (!rel.link || rel.link == b.slot(i).link))
       return static_cast<int>(i);
   }
   return -ENOENT;
 }
 
-bool has_directive(const Request& r) { return r.flags & (flag::before | flag::after); }
+}  // namespace
 
-// Applies BEFORE/AFTER on top of `index` (kUnset or a slot already chosen). Kernel:
-// each directive is evaluated on its own; a missing relative wins over a disagreement.
-// Callers test has_directive() first: the common case (no relative) then costs no call.
 Result directives(const ChainView& b, const Request& r, int& index) {
-  const int total = static_cast<int>(b.current().count);
+  const int total = static_cast<int>(b.count());
   const int rel = relative_index(b, r.relative);
   if (r.flags & flag::before) {
     if (rel == -ENOENT) return {-ENOENT, Why::relative_absent};
@@ -56,92 +36,11 @@ Result directives(const ChainView& b, const Request& r, int& index) {
   return {};
 }
 
-}  // namespace
-
-Result plan_attach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  // BPF_PROG_ATTACH masks unknown bits up front; BPF_LINK_CREATE does not (Linux 6.6-6.18):
-  // there they only count at the last check below. Bits above 31 cannot reach the kernel.
-  if ((r.flags & ~flag::upstream_known) && (!link || (r.flags >> 32)))
-    return {-EINVAL, Why::unknown_flags};
-  Program* prog = link ? link->prog : r.prog.object;
-  if (const int error = lookup_error(r.prog, prog)) return {error, Why::bad_handle};
-  const Program* old = nullptr;
-  if (!link && (r.flags & flag::replace)) {
-    if (r.replace.error) return {r.replace.error, Why::bad_handle};
-    if (!r.replace.object) return {-EINVAL, Why::replace_missing};
-    old = r.replace.object;
-  }
-  if (r.expected_revision && r.expected_revision != b.revision()) return {-ESTALE, Why::stale};
-  if (find_program(b, prog) >= 0) return {-EEXIST, Why::exists};
-  if (r.relative.error) return {r.relative.error, Why::relative_lookup};
-
-  const int total = static_cast<int>(b.current().count);
-  int index = kUnset;
-  if (r.flags & flag::replace) {
-    // A new link has nothing to replace: the kernel looks for a NULL program and fails.
-    if (!old) return {-ENOENT, Why::replace_absent};
-    Result found = pos_exact(b, old, link, index);
-    if (!found) return {found.error, found.error == -ENOENT ? Why::replace_absent : found.why};
-  } else if (total == static_cast<int>(kMaxPrograms)) {
-    return {-ERANGE, Why::chain_full};
-  }
-  if (has_directive(r)) {
-    if (Result d = directives(b, r, index); !d) return d;
-  }
-  std::uint64_t flags = r.flags;
-  if (index < -1) {
-    if (r.relative.prog || flags) return {-EINVAL, Why::no_directive};
-    index = total;
-    flags = flag::after;
-  }
-  if (index >= static_cast<int>(kMaxPrograms)) return {-ERANGE, Why::position};
-  plan.prog = prog;
-  plan.slot = Slot{link, 0};
-  if (flags & flag::replace) {
-    plan.kind = Plan::Kind::replace;
-    plan.index = static_cast<std::uint32_t>(index);
-  } else {
-    // "before X" names X's index - 1; the new program takes X's own index.
-    plan.kind = Plan::Kind::insert;
-    plan.index = static_cast<std::uint32_t>(index == total || !(flags & flag::before) ? index : index + 1);
-  }
-  return {};
-}
-
-Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan) {
-  if (r.flags & ~flag::upstream_known) return {-EINVAL, Why::unknown_flags};
-  const Program* prog = link ? link->prog : r.prog.object;
-  if (r.prog.error) return {r.prog.error, Why::bad_handle};
-  const int total = static_cast<int>(b.current().count);
-  if (total == 0) return {-ENOENT, Why::empty};  // tcx: no entry at all
-  if (r.flags & flag::replace) return {-EINVAL, Why::update_flags};
-  if (r.expected_revision && r.expected_revision != b.revision()) return {-ESTALE, Why::stale};
-  if (r.relative.error) return {r.relative.error, Why::relative_lookup};
-
-  int index = kUnset;
-  if (prog) {
-    if (Result found = pos_exact(b, prog, link, index); !found) return found;
-  }
-  if (has_directive(r)) {
-    if (Result d = directives(b, r, index); !d) return d;
-  }
-  if (index < -1) {
-    if (r.relative.prog || r.flags) return {-EINVAL, Why::no_directive};
-    index = total;
-  }
-  // Kernel: "after the last" of a full chain is slot 63, past bpf_mprog_max(), before any
-  // clamping: so detaching the last entry of a full chain that way is ERANGE.
-  if (index >= static_cast<int>(kMaxPrograms)) return {-ERANGE, Why::position};
-  // bpf_mprog_fetch: "before the first" and "after the last" clamp to the ends.
-  if (index == -1) index = 0;
-  if (index == total) index = total - 1;
-  const Program* there = b.current().programs[index];
-  const Link* owner = b.slot(index).link;
-  if (prog && prog != there) return {-ENOENT, Why::prog_absent};
-  if (link && link != owner) return {-ENOENT, Why::prog_absent};
-  if (!link && owner) return {-EBUSY, Why::link_owned_detach, static_cast<std::uint8_t>(index)};
-  plan.kind = Plan::Kind::remove;
-  plan.index = static_cast<std::uint32_t>(index);
+Result replace_index(const ChainView& b, const Program* old, const Link* link, int& index) {
+  // A new link has nothing to replace: the kernel looks for a NULL program and fails.
+  if (!old) return {-ENOENT, Why::replace_absent};
+  Result found = pos_exact(b, old, link, index);
+  if (!found) return {found.error, found.error == -ENOENT ? Why::replace_absent : found.why};
   return {};
 }
 

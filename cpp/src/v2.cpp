@@ -15,7 +15,7 @@ bool holds(const ChainView& b, std::uint32_t i, std::uint64_t pin) { return b.sl
 // Index of the relative's slot (program, and link if one was named), or -1.
 int relative_index(const ChainView& b, const Relative& rel) {
   const Entry& e = b.current();
-  for (std::uint32_t i = 0; i < e.count; ++i)
+  for (std::uint32_t i = 0; i < b.count(); ++i)
     if (e.programs[i] == rel.prog && (!rel.link || rel.link == b.slot(i).link))
       return static_cast<int>(i);
   return -1;
@@ -35,7 +35,7 @@ Result common_checks(const ChainView& b, const Request& r) {
 
 // Where an append lands: just before a LAST holder (EBUSY if it is also the FIRST holder).
 Result append_index(const ChainView& b, int& index) {
-  const std::uint32_t n = b.current().count;
+  const std::uint32_t n = b.count();
   if (n && holds(b, n - 1, last)) {
     if (holds(b, n - 1, first)) return {-EBUSY, Why::pinned};
     index = static_cast<int>(n - 1);
@@ -55,7 +55,7 @@ Result plan_replace(const ChainView& b, const Request& r, Program* prog, Link* l
   if (b.slot(i).link != link) return {-EBUSY, Why::slot_owned, static_cast<std::uint8_t>(i)};
   const std::uint64_t pins = r.flags & v2flag::pins;
   if ((pins & first) && i != 0) return {-EACCES, Why::pin_position, static_cast<std::uint8_t>(i)};
-  if ((pins & last) && i + 1 != b.current().count)
+  if ((pins & last) && i + 1 != b.count())
     return {-EACCES, Why::pin_position, static_cast<std::uint8_t>(i)};
   plan = Plan{Plan::Kind::replace, i, prog, Slot{link, pins}};
   return {};
@@ -64,12 +64,12 @@ Result plan_replace(const ChainView& b, const Request& r, Program* prog, Link* l
 // The pin path's "X must be the entry at i": on an empty chain only "no relative" matches,
 // on a non-empty one only a relative naming that entry does (the v2 code compared tuples).
 bool is_at(const ChainView& b, int i, const Relative& rel) {
-  if (b.current().count == 0) return !rel.prog;
+  if (b.count() == 0) return !rel.prog;
   return rel.prog && relative_index(b, rel) == i;
 }
 
 Result plan_pin(const ChainView& b, const Request& r, Program* prog, Link* link, Plan& plan) {
-  const std::uint32_t n = b.current().count;
+  const std::uint32_t n = b.count();
   if (find_program(b, prog) >= 0) return {-EEXIST, Why::exists};
   if (r.flags & first) {
     if (r.flags & after) return {-EINVAL, Why::position};
@@ -101,21 +101,21 @@ Result plan_pin(const ChainView& b, const Request& r, Program* prog, Link* link,
 // The first entry that does not hold FIRST, and the last entry before any LAST holder: where
 // BEFORE and AFTER without a relative act, inside the pins. -1 if there is none.
 int first_regular(const ChainView& b) {
-  const std::uint32_t n = b.current().count;
+  const std::uint32_t n = b.count();
   for (std::uint32_t i = 0; i < n; ++i)
     if (!holds(b, i, first)) return static_cast<int>(i);
   return -1;
 }
 
 int last_regular(const ChainView& b) {
-  const std::uint32_t n = b.current().count;
+  const std::uint32_t n = b.count();
   int found = -1;
   for (std::uint32_t i = 0; i < n && !holds(b, i, last); ++i) found = static_cast<int>(i);
   return found;
 }
 
 Result plan_insert(const ChainView& b, const Request& r, Program* prog, Link* link, Plan& plan) {
-  const std::uint32_t n = b.current().count;
+  const std::uint32_t n = b.count();
   if (n == kMaxPrograms) return {-ENOSPC, Why::chain_full};
   if ((r.flags & before) && (r.flags & after)) return {-EINVAL, Why::position};
   if (find_program(b, prog) >= 0) return {-EEXIST, Why::exists};
@@ -145,7 +145,7 @@ Result plan_insert(const ChainView& b, const Request& r, Program* prog, Link* li
 // The detach target: the named program, narrowed by FIRST/LAST (the end entries) and by
 // BEFORE/AFTER (inside the pins, or the relative's neighbour). -1: no target.
 Result detach_target(const ChainView& b, const Request& r, const Program* named, int& target) {
-  const int n = static_cast<int>(b.current().count);
+  const int n = static_cast<int>(b.count());
   target = named ? find_program(b, named) : -1;
   const bool have = named != nullptr;  // a target chosen, even one not in the chain
   bool chosen = have;
@@ -204,7 +204,7 @@ Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan)
   if (r.flags & ~known) return {-EINVAL, Why::unknown_flags};
   const Program* named = link ? link->prog : r.prog.object;
   if (r.prog.error) return {r.prog.error, Why::bad_handle};
-  if (b.current().count == 0) return {-ENOENT, Why::empty};  // tcx: no entry at all
+  if (b.count() == 0) return {-ENOENT, Why::empty};  // tcx: no entry at all
   if (Result c = common_checks(b, r); !c) return c;
   if (r.flags & replace) return {-EINVAL, Why::update_flags};
   int target = -1;

@@ -29,7 +29,7 @@ class Mutant:
         return self.file.startswith("cpp/")
 
 
-UP = "cpp/src/upstream.cpp"
+UP = "cpp/src/upstream.hpp"
 V2 = "cpp/src/v2.cpp"
 BUNDLE = "cpp/src/bundle.cpp"
 TX = "cpp/src/transaction.cpp"
@@ -91,26 +91,28 @@ MUTANTS: List[Mutant] = [
            "detach BEFORE|AFTER without a relative takes BEFORE's choice", "v2"),
     # ---- the core's mechanics
     Mutant("core-revision-not-reset", BUNDLE,
-           "revision_ = next.count == 0 ? 1 : revision_ + 1;", "revision_ = revision_ + 1;",
+           "revision_ = count == 0 ? 1 : revision_ + 1;", "revision_ = revision_ + 1;",
            "an emptied chain keeps counting instead of starting again at revision 1"),
     Mutant("core-update-no-duplicate-check", BUNDLE,
-           "  if (find_program(view(), &new_prog) >= 0) return {-EEXIST, Why::exists};\n", "",
+           "  if (find_program(view(e), &new_prog) >= 0) return {-EEXIST, Why::exists};\n", "",
            "a link update to a program already in the chain is not refused"),
     Mutant("core-commit-ignores-expected", TX,
            "  if (expected_revision && expected_revision != base_revision_) return {-ESTALE, Why::stale};\n",
            "", "a transaction commit ignores its expected revision"),
     # ---- the model, upstream
     Mutant("model-up-eexist-errno", MUP,
-           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))",
-           "        raise error(E.EBUSY, op, M.text(\"exists\", program=describe(new.prog)))",
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(prog)))",
+           "        raise error(E.EBUSY, op, M.text(\"exists\", program=describe(prog)))",
            "model: attach of a program already in the chain gives EBUSY"),
     Mutant("model-up-stale-after-exists", MUP,
-           "    check_fresh(revision, req.expected_revision, op)\n    new = Slot(req.adding, req.link)\n"
-           "    if find_prog(slots, new.prog) is not None:\n"
-           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))\n",
-           "    new = Slot(req.adding, req.link)\n    if find_prog(slots, new.prog) is not None:\n"
-           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(new.prog)))\n"
-           "    check_fresh(revision, req.expected_revision, op)\n",
+           "    if expected_revision:  # (0: not checked; most operations give none)\n"
+           "        check_fresh(revision, expected_revision, op)\n"
+           "    if find_prog(slots, prog) is not None:\n"
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(prog)))\n",
+           "    if find_prog(slots, prog) is not None:\n"
+           "        raise error(E.EEXIST, op, M.text(\"exists\", program=describe(prog)))\n"
+           "    if expected_revision:  # (0: not checked; most operations give none)\n"
+           "        check_fresh(revision, expected_revision, op)\n",
            "model: attach checks EEXIST before ESTALE"),
     Mutant("model-up-before-off-by-one", MUP,
            "return inserted(slots, idx + 1 if flags & F.BEFORE else idx, new)",

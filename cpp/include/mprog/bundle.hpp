@@ -86,7 +86,7 @@ class Bundle {
   // Counts every committed change and, unlike the revision, never starts again at 1 when the
   // chain is freed: "has anything changed since" (Transaction::commit) without ABA.
   std::uint64_t generation() const { return generation_; }
-  std::uint32_t size() const { return active_entry().count; }
+  std::uint32_t size() const { return count_; }
   // The program the last successful change let go of (a detached or replaced program that
   // was attached by program), once no reader can see it any more; nullptr if none.
   Program* released() const { return released_; }
@@ -97,7 +97,7 @@ class Bundle {
   template <class F>
   void for_each_tuple(F&& f) const {
     const Entry& e = active_entry();
-    for (std::uint32_t i = 0; i < e.count; ++i) f(e.programs[i], slots_[i].link);
+    for (std::uint32_t i = 0; i < count_; ++i) f(e.programs[i], slots_[i].link);
   }
 
   // ---- fast path ----
@@ -120,26 +120,31 @@ class Bundle {
   // checked here, the transaction checked each of its operations.
   void install(const Entry& entry, const Slot* slots);
 
-  // The chain as the writer sees it, for the rule sets (upstream.cpp, v2.cpp). The writer is
-  // the only one that stores active_, so its own loads need no ordering.
-  ChainView view() const;
+  // The chain as the writer sees it (`cur`: the active entry), for the rule sets
+  // (upstream.hpp, v2.cpp). The writer is the only one that stores active_, so its own loads
+  // need no ordering.
+  ChainView view(const Entry& cur) const;
   const Entry& active_entry() const { return *active_.load(std::memory_order_relaxed); }
-  Entry& peer() { return active_entry_ptr() == &entries_[0] ? entries_[1] : entries_[0]; }
-  const Entry* active_entry_ptr() const { return active_.load(std::memory_order_relaxed); }
+  Entry& peer_of(const Entry& cur);  // the other entry: what the next change fills
 
-  void insert_at(std::uint32_t index, Program* prog, Slot slot);
+  // Each fills the peer of `cur` (the active entry) and publishes it.
+  void insert_at(const Entry& cur, std::uint32_t index, Program* prog, Slot slot);
   void replace_at(std::uint32_t index, Program* prog, Slot slot);
-  void delete_at(std::uint32_t index);
-  void publish(Entry& next);
+  void delete_at(const Entry& cur, std::uint32_t index);
+  void publish(Entry& next, std::uint32_t count);
 
   // What every change reads or writes besides the entries, on one cache line.
   std::atomic<Entry*> active_;
   std::uint64_t revision_ = 1;
   std::uint64_t generation_ = 0;
   Program* released_ = nullptr;
+  std::uint32_t count_ = 0;  // the active entry's count, kept here beside the revision
   Dialect dialect_;
   alignas(64) Entry entries_[2];
-  Slot slots_[kSlots];  // writer-only, like the kernel's cp_items, one copy for both entries
+  // Writer-only, like the kernel's cp_items, one copy for both entries. Slots past the count
+  // may hold stale values, as programs[] past its terminator does: nothing reads them (an
+  // insert writes the slot it fills), so a delete does not clear the one it leaves behind.
+  Slot slots_[kSlots];
 };
 
 // Link operations that must work on a link whose chain is gone (BPF_LINK_UPDATE and

@@ -39,7 +39,7 @@ class Transaction {
   std::uint64_t base_revision() const { return base_revision_; }  // the revision it began at
 
  private:
-  using Planner = Result (*)(const ChainView&, const Request&, Link*, Plan&);  // src/plan.hpp
+  using Planner = Result (*)(ChainView, const Request&, Link*, Plan&);  // src/rules.hpp
   Result stage(Planner planner, const Request& request);
 
   Bundle* bundle_;

@@ -26,7 +26,7 @@ from ..query import QueryResult
 from ..unraisable import report_unraisable
 from ..verdict import checked
 from . import upstream, v2
-from .chain import Request, Slot, Slots, describe, find_link, find_prog, removed, replaced
+from .chain import Slot, Slots, describe, find_link, find_prog, removed, replaced
 from .handles import BpfLink, Link, Program, chains
 from .link_calls import LinkCalls
 from .naming import (check_args, check_count, check_dialect, check_int,
@@ -147,8 +147,8 @@ class Bundle(LinkCalls, Unique):
                 check_args(flags, relative, expected_revision, prog)
                 prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
                 link = Link(self, prog)  # its id comes once attached (bpf_link_prime/settle)
-                new = self._rules.attach(self._slots, self._revision, Request(
-                    "link", prog, link._link, flags, relative, None, expected_revision))
+                new = self._rules.attach(self._slots, self._revision, "link", prog, link._link,
+                                         flags, relative, None, expected_revision)
             except MprogError as e:
                 self._failed(e, anchor)
                 raise
@@ -344,26 +344,37 @@ class Bundle(LinkCalls, Unique):
     def _plan_attach(self, slots: Slots, revision: int, prog: Any, flags: Any, relative: Any,
                      replace: Any, expected_revision: Any) -> Slots:
         """The chain an attach (by program) would leave, or its error; commits nothing."""
-        check_args(flags, relative, expected_revision, prog, replace)
-        prog = self._front("attach", prog, flags, self._rules.KNOWN)
-        new: Slots = self._rules.attach(slots, revision, Request(
-            "attach", prog, None, flags, relative, replace, expected_revision))
+        known = self._rules.KNOWN
+        # The usual arguments pass every check of check_args and _front (below), so those are
+        # not called for them (every operation comes here; a call costs more than the test).
+        if not (type(flags) is int and not flags & ~known and type(prog) is Program
+                and not prog._closed and relative is None and replace is None
+                and type(expected_revision) is int and 0 <= expected_revision < _U64):
+            check_args(flags, relative, expected_revision, prog, replace)
+            prog = self._front("attach", prog, flags, known)
+        new: Slots = self._rules.attach(slots, revision, "attach", prog, None, flags, relative,
+                                        replace, expected_revision)
         return new
 
     def _plan_detach(self, slots: Slots, revision: int, prog: Any, flags: Any, relative: Any,
                      expected_revision: Any) -> Slots:
         """The chain a detach would leave, or its error; commits nothing."""
-        check_args(flags, relative, expected_revision, prog)
-        check_known(flags, self._rules.KNOWN, "detach")
-        if type(prog) is Program or not is_none(prog):
-            prog = program_arg(prog, "detach", "program")
-        else:
-            prog = None
+        known = self._rules.KNOWN
+        # (the usual arguments pass the checks below: as in _plan_attach)
+        if not (type(flags) is int and not flags & ~known and type(prog) is Program
+                and not prog._closed and relative is None
+                and type(expected_revision) is int and 0 <= expected_revision < _U64):
+            check_args(flags, relative, expected_revision, prog)
+            check_known(flags, known, "detach")
+            if type(prog) is Program or not is_none(prog):
+                prog = program_arg(prog, "detach", "program")
+            else:
+                prog = None
         if not slots:
             # tcx_prog_detach(): there is no entry at all (an emptied chain was freed).
             raise error(E.ENOENT, "detach", M.text("empty"))
-        new: Slots = self._rules.detach(slots, revision, Request(
-            "detach", prog, None, flags, relative, None, expected_revision))
+        new: Slots = self._rules.detach(slots, revision, "detach", prog, flags, relative,
+                                        expected_revision)
         return new
 
     def _front(self, op: str, prog: Any, flags: int, known: int) -> Program:

@@ -73,12 +73,15 @@ def plain(flags: Type[enum.IntFlag]) -> Any:
 
 
 class Request:
-    """One attach, link or detach, after its handles were checked; never changed once made.
+    """One attach or link, after its handles were checked, as v2's rules hand it from step to
+    step; never changed once made. (The dialects' entry points take these fields as
+    arguments, as ``bpf_mprog_attach()`` does: making an object costs an operation more than
+    the rest of its arguments.)
 
     ``link`` is the new link being attached (``Bundle.link``), or None when acting by program.
     ``relative`` and ``replace`` are still raw: when they are resolved is part of each dialect.
-    (A plain class with ``__slots__`` for the same reason as ``Slot``: every operation makes
-    one and the rules read it field by field.)
+    (A plain class with ``__slots__`` for the same reason as ``Slot``: the rules read it
+    field by field.)
     """
 
     __slots__ = ("op", "prog", "link", "flags", "relative", "replace", "expected_revision")

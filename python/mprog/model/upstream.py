@@ -9,12 +9,12 @@ empty chain on detach) are the bundle's; these functions start where ``tcx_prog_
 from __future__ import annotations
 
 import errno as E
-from typing import Optional
+from typing import Any, Optional
 
 from .. import messages as M
 from ..errors import error
 from ..flags import MAX_PROGRAMS, Flag
-from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
+from .chain import (Anchor, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
                     inserted, plain, removed, replaced)
 from .handles import BpfLink, Program
 from .naming import program_arg, resolve_relative
@@ -25,29 +25,37 @@ KNOWN = F.REPLACE | F.BEFORE | F.AFTER | F.ID | F.LINK
 # holds is refused up front. An unknown bit is then ignored, except by the last check of
 # bpf_mprog_attach() ("no directive, yet a relative or any flag": EINVAL).
 LINK_KNOWN = (1 << 32) - 1
+#: The directives that place an entry, and the flags that say how a relative is named.
+PLACING = F.BEFORE | F.AFTER
+NAMING = F.LINK | F.ID
 
 
-def attach(slots: Slots, revision: int, req: Request) -> Slots:
-    """``attach`` (by program) and ``link`` (through the new link ``req.link``)."""
-    op, flags = req.op, req.flags
-    replace = None
-    if flags & F.REPLACE and req.link is None:
+def attach(slots: Slots, revision: int, op: str, prog: Program, link: Optional[BpfLink],
+           flags: int, relative: Any, replace: Any, expected_revision: int) -> Slots:
+    """``attach`` (by program) and ``link`` (through the new link ``link``): the request's
+    fields as ``bpf_mprog_attach()`` takes them (``relative`` and ``replace`` still raw)."""
+    if flags & F.REPLACE and link is None:
         # tcx_prog_attach() fetches replace_bpf_fd before bpf_mprog_attach() looks at anything.
-        replace = program_arg(req.replace, op, "replace")
-    if req.expected_revision:  # (0: not checked; most operations give none)
-        check_fresh(revision, req.expected_revision, op)
-    new = Slot(req.adding, req.link)
-    if find_prog(slots, new.prog) is not None:
-        raise error(E.EEXIST, op, M.text("exists", program=describe(new.prog)))
-    anchor = resolve_relative(req.relative, flags, F, op)
+        replace = program_arg(replace, op, "replace")
+    else:
+        replace = None
+    if expected_revision:  # (0: not checked; most operations give none)
+        check_fresh(revision, expected_revision, op)
+    if find_prog(slots, prog) is not None:
+        raise error(E.EEXIST, op, M.text("exists", program=describe(prog)))
+    new = Slot(prog, link)
+    # (no relative, nothing naming one: no anchor; resolve_relative's own first test, without
+    # the call)
+    anchor = None if relative is None and not flags & NAMING else resolve_relative(
+        relative, flags, F, op)
     if flags & F.REPLACE:
-        slot = _replace_slot(slots, op, replace, req.link)
+        slot = _replace_slot(slots, op, replace, link)
         # Any directive must name that same slot; a bare relative is ignored.
         _agree(slots, op, flags, anchor, slot, f"the slot of {describe(replace)}")
         return replaced(slots, slot, new)
     if len(slots) >= MAX_PROGRAMS:
         raise error(E.ERANGE, op, M.text("chain_full", limit=MAX_PROGRAMS), full=True)
-    idx = _agree(slots, op, flags, anchor, None, "") if flags & (F.BEFORE | F.AFTER) else None
+    idx = _agree(slots, op, flags, anchor, None, "") if flags & PLACING else None
     if idx is None:
         # No directive: a relative has nothing to say (kernel: "rtuple.prog || flags"), else append.
         if anchor is not None or flags:
@@ -57,18 +65,20 @@ def attach(slots: Slots, revision: int, req: Request) -> Slots:
     return inserted(slots, idx + 1 if flags & F.BEFORE else idx, new)
 
 
-def detach(slots: Slots, revision: int, req: Request) -> Slots:
-    """``detach`` by program, or of the entry the directives name (the chain is not empty)."""
-    op, flags, prog = req.op, req.flags, req.prog
+def detach(slots: Slots, revision: int, op: str, prog: Optional[Program], flags: int,
+           relative: Any, expected_revision: int) -> Slots:
+    """``detach`` by program (``prog``, or None), or of the entry the directives name (the
+    chain is not empty)."""
     if flags & F.REPLACE:
         raise error(E.EINVAL, op, "REPLACE means nothing to detach")
-    if req.expected_revision:
-        check_fresh(revision, req.expected_revision, op)
-    anchor = resolve_relative(req.relative, flags, F, op)
+    if expected_revision:
+        check_fresh(revision, expected_revision, op)
+    anchor = None if relative is None and not flags & NAMING else resolve_relative(
+        relative, flags, F, op)
     idx: Optional[int] = None
     if prog is not None:
         idx = _exact(slots, op, prog)
-    if flags & (F.BEFORE | F.AFTER):
+    if flags & PLACING:
         idx = _agree(slots, op, flags, anchor, idx, describe(prog))
     if idx is None:
         if anchor is not None or flags:

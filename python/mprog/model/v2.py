@@ -14,7 +14,7 @@ from ..errors import error
 from ..flags import MAX_PROGRAMS, V2Flag
 from .chain import (Anchor, Request, Slot, Slots, check_fresh, describe, find_anchor, find_prog,
                     holds, inserted, plain, removed, replaced)
-from .handles import Program
+from .handles import BpfLink, Program
 from .naming import is_none, resolve_relative
 
 F = plain(V2Flag)
@@ -29,8 +29,11 @@ DIRECTIVES = F.REPLACE | F.BEFORE | F.AFTER
 NAMING = F.ID | F.LINK
 
 
-def attach(slots: Slots, revision: int, req: Request) -> Slots:
-    """``attach`` (by program) and ``link`` (through the new link ``req.link``)."""
+def attach(slots: Slots, revision: int, op: str, prog: Program, link: Optional[BpfLink],
+           flags: int, relative: Any, replace: Any, expected_revision: int) -> Slots:
+    """``attach`` (by program) and ``link`` (through the new link ``link``); the arguments
+    are upstream's (``upstream.attach``)."""
+    req = Request(op, prog, link, flags, relative, replace, expected_revision)
     if req.flags & ~KNOWN:  # only a link gets here with them (LINK_KNOWN): dropped
         req = req.with_flags(req.flags & KNOWN)
     check_fresh(revision, req.expected_revision, req.op)
@@ -47,14 +50,15 @@ def attach(slots: Slots, revision: int, req: Request) -> Slots:
     return _insert(slots, req, anchor)
 
 
-def detach(slots: Slots, revision: int, req: Request) -> Slots:
-    """``detach``: the target is the named program, a pinned end, or a relative's neighbour."""
-    op, flags = req.op, req.flags
-    check_fresh(revision, req.expected_revision, op)
-    anchor = _resolve(req.relative, flags, op, "relative")
+def detach(slots: Slots, revision: int, op: str, prog: Optional[Program], flags: int,
+           relative: Any, expected_revision: int) -> Slots:
+    """``detach``: the target is the named program (``prog``, or None), a pinned end, or a
+    relative's neighbour."""
+    check_fresh(revision, expected_revision, op)
+    anchor = _resolve(relative, flags, op, "relative")
     if flags & F.REPLACE:
         raise error(E.EINVAL, op, "REPLACE means nothing to detach")
-    target = _pinned_target(slots, op, flags, req.prog)
+    target = _pinned_target(slots, op, flags, prog)
     direction = flags & (F.BEFORE | F.AFTER)
     found = False
     if direction and anchor is None:
