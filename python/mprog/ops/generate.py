@@ -122,7 +122,11 @@ def _chooser(rng: random.Random) -> Callable[[Sequence[Any]], Any]:
     IndexError with nothing drawn. That is not documented, so wherever it is not known to
     hold (another version, a class with a ``choice`` or ``_randbelow`` of its own) the call
     stays ``rng.choice``, and the traces stay the same."""
-    if not _choice_known(type(rng)):
+    cls = type(rng)
+    known = _CHOICE_KNOWN.get(cls)
+    if known is None:
+        known = _CHOICE_KNOWN[cls] = _choice_known(cls)
+    if not known:
         return rng.choice
     getrandbits = rng.getrandbits
 
@@ -139,7 +143,10 @@ def _chooser(rng: random.Random) -> Callable[[Sequence[Any]], Any]:
     return choice
 
 
-@functools.lru_cache(maxsize=None)
+#: ``_choice_known`` by class, asked once per class (a generator is made per trace)
+_CHOICE_KNOWN: Dict[type, bool] = {}
+
+
 def _choice_known(cls: type) -> bool:
     """Whether ``cls.choice`` is known to draw as ``_chooser``'s function does (its docstring)."""
     return ((3, 9) <= sys.version_info[:2] <= (3, 13)
