@@ -72,7 +72,6 @@ inline void Bundle::delete_at(const Entry& cur, std::uint32_t index) {
   released_ = owner ? nullptr : leaving;
   if (owner) owner->bundle = nullptr;
   std::copy(slots_ + index + 1, slots_ + count, slots_ + index);
-  slots_[count - 1] = Slot{};
 }
 
 // `count`: next's, as the caller has it in hand (after the locked store it would be a load).

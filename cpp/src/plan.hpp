@@ -58,6 +58,10 @@ inline int lookup_error(const Ref<Program>& ref, const Program* prog) {
 // confirmed; a clear bit is final. Elsewhere it compares whole pointers.
 constexpr std::size_t kBlock = 16;
 static_assert(kSlots % kBlock == 0, "blocks must not run past programs[]");
+// Every chain the rules read is an Entry (a bundle's or a transaction's), so a block starts
+// 16-byte aligned: aligned loads, which the compiler folds into the shuffles.
+static_assert(alignof(Entry) % 16 == 0 && offsetof(Entry, programs) % 16 == 0,
+              "blocks of programs[] must be 16-byte aligned");
 
 inline unsigned candidates(const Program* const* p, const Program* prog) {
 #if defined(__SSE2__)
@@ -66,8 +70,8 @@ inline unsigned candidates(const Program* const* p, const Program* prog) {
   // Lane k (all ones or zero): p[i + k] matches. x86 is little-endian: a pointer's low half
   // is its first dword, so dwords 0 and 2 of each pair of pointers.
   const auto matches = [p, key](std::size_t i) {
-    const __m128 a = _mm_loadu_ps(reinterpret_cast<const float*>(p + i));
-    const __m128 b = _mm_loadu_ps(reinterpret_cast<const float*>(p + i + 2));
+    const __m128 a = _mm_load_ps(reinterpret_cast<const float*>(p + i));
+    const __m128 b = _mm_load_ps(reinterpret_cast<const float*>(p + i + 2));
     return _mm_cmpeq_epi32(_mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), key);
   };
   // Narrow the lanes to one byte per pointer, in order (saturation keeps all ones and zero).

@@ -141,7 +141,10 @@ class Bundle {
   std::uint32_t count_ = 0;  // the active entry's count, kept here beside the revision
   Dialect dialect_;
   alignas(64) Entry entries_[2];
-  Slot slots_[kSlots];  // writer-only, like the kernel's cp_items, one copy for both entries
+  // Writer-only, like the kernel's cp_items, one copy for both entries. Slots past the count
+  // may hold stale values, as programs[] past its terminator does: nothing reads them (an
+  // insert writes the slot it fills), so a delete does not clear the one it leaves behind.
+  Slot slots_[kSlots];
 };
 
 // Link operations that must work on a link whose chain is gone (BPF_LINK_UPDATE and
