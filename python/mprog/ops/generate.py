@@ -123,10 +123,10 @@ def _chooser(rng: random.Random) -> Callable[[Sequence[Any]], Any]:
     hold (another version, a class with a ``choice`` or ``_randbelow`` of its own) the call
     stays ``rng.choice``, and the traces stay the same."""
     cls = type(rng)
-    if not ((3, 9) <= sys.version_info[:2] <= (3, 13)
-            and getattr(cls, "choice", None) is getattr(random.Random, "choice")
-            and getattr(cls, "_randbelow", None) is getattr(
-                random.Random, "_randbelow_with_getrandbits", False)):
+    known = _CHOICE_KNOWN.get(cls)
+    if known is None:
+        known = _CHOICE_KNOWN[cls] = _choice_known(cls)
+    if not known:
         return rng.choice
     getrandbits = rng.getrandbits
 
@@ -141,6 +141,18 @@ def _chooser(rng: random.Random) -> Callable[[Sequence[Any]], Any]:
         return seq[i]
 
     return choice
+
+
+#: ``_choice_known`` by class, asked once per class (a generator is made per trace)
+_CHOICE_KNOWN: Dict[type, bool] = {}
+
+
+def _choice_known(cls: type) -> bool:
+    """Whether ``cls.choice`` is known to draw as ``_chooser``'s function does (its docstring)."""
+    return ((3, 9) <= sys.version_info[:2] <= (3, 13)
+            and getattr(cls, "choice", None) is getattr(random.Random, "choice")
+            and getattr(cls, "_randbelow", None) is getattr(
+                random.Random, "_randbelow_with_getrandbits", False))
 
 
 @functools.lru_cache(maxsize=None)
@@ -166,6 +178,21 @@ def _placement_tables(dialect: str) -> Dict[bool, Table]:
     bits = {c.name: sum(flag(dialect, n) for n in c.directive) for c in PLACEMENTS}
     return {attach: _table([((c, bits[c.name]), c.weight_for(attach)) for c in PLACEMENTS])
             for attach in (True, False)}
+
+
+@functools.lru_cache(maxsize=None)
+def _dialect_constants(dialect: str) -> Tuple[Any, ...]:
+    """What a generator of ``dialect`` reads and never changes (``Generator.__init__`` names
+    each): made once, not once per trace."""
+    F = _flag_bits(dialect)
+    return (KNOWN_FLAGS[dialect], F, _placement_tables(dialect),
+            (F["FIRST"], F["LAST"], F["FIRST"], F["LAST"], F["FIRST"] | F["LAST"]), F["ID"],
+            (F["LINK"], F["ID"], F["LINK"] | F["ID"])) + _dialect_bits(dialect)
+
+
+@functools.lru_cache(maxsize=None)
+def _revision_table(revisions: Tuple[float, ...]) -> Table:
+    return _table(list(zip(REVISION_KINDS, revisions)))
 
 
 #: Each generator class's kind tables (``Generator._kind_table``), by its weights and
@@ -291,23 +318,19 @@ class Generator:
         self.dialect = dialect
         self.rng = rng  # (and its draws, bound: see the setter)
         self.w = weights or Weights()
-        self.known = KNOWN_FLAGS[dialect]
         self.next_prog = 0
         self.next_link = 0
         self.next_tx = 0
-        self.F = F = _flag_bits(dialect)
         # a per-trace temperament, so some traces live near a full chain and others near empty
         self.fill_bias = self._choice((0.02, 0.08, 0.25))
         self.close_bias = self._choice((0.2, 1.0, 3.0))
         # What does not change during a trace is worked out once (the generator runs for every
-        # op of every campaign): the weight tables, each placement case's directive bits, the
-        # pins, the bits of the other dialect. The draws are exactly the ones spelled out below.
-        self._cases = _placement_tables(dialect)
-        self._revisions = _table(list(zip(REVISION_KINDS, self.w.revisions)))
-        self._pins = (F["FIRST"], F["LAST"], F["FIRST"], F["LAST"], F["FIRST"] | F["LAST"])
-        self._id = F["ID"]
-        self._naming = (F["LINK"], F["ID"], F["LINK"] | F["ID"])
-        self._known_bits, self._other_bits = _dialect_bits(dialect)
+        # op of every campaign, and a campaign makes one per trace): the weight tables, each
+        # placement case's directive bits, the pins, the bits of the other dialect. The draws
+        # are exactly the ones spelled out below.
+        (self.known, self.F, self._cases, self._pins, self._id, self._naming,
+         self._known_bits, self._other_bits) = _dialect_constants(dialect)
+        self._revisions = _revision_table(tuple(self.w.revisions))
         self._unknown_bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
         # The kind tables depend on the weights and the temperament only: shared by every
         # generator drawing with the same ones (a campaign makes one generator per trace).
@@ -408,16 +431,17 @@ class Generator:
                     free = [p for p in free if p not in entered]
                 in_chain = now
             if start != len(progs):
-                free = free + [p for p in progs[start:] if p not in closed and p not in in_chain]
+                # (the chain first: after a fill, the new programs are mostly in it)
+                free = free + [p for p in progs[start:] if p not in in_chain and p not in closed]
             self._seen = (progs, closed, len(closed), order, len(progs), in_chain)
             return free
         return self._free_from_scratch(progs, closed, order, set(order))
 
     def _free_from_scratch(self, progs: List[int], closed: Set[int], order: Tuple[Any, ...],
                            in_chain: Set[Any]) -> List[int]:
-        taken = closed.union(in_chain)
         self._seen = (progs, closed, len(closed), order, len(progs), in_chain)
-        return [p for p in progs if p not in taken]
+        # (no union of the two sets made first: it cost more than a second look-up saves)
+        return [p for p in progs if p not in in_chain and p not in closed]
 
     def _draw(self, table: Table) -> Any:
         """A value of ``table``, chosen by weight (what ``_weighted`` draws, in one step)."""
@@ -718,11 +742,10 @@ class Generator:
         if not total:
             return self._choice(self.progs) if self.progs else None
         x = self._random() * total
-        chosen: Any = ()
         for pool, w in pools:
             if pool:
-                chosen = pool
                 x -= w
                 if x < 0:
-                    break
-        return self._choice(chosen)
+                    return self._choice(pool)
+        # past every weight (rounding; not with whole weights, whose sums are exact): the last
+        return self._choice([pool for pool, _ in pools if pool][-1])
