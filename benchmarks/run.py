@@ -109,42 +109,75 @@ def median_ns_per(fn: Callable[[int], None], n: int, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def pair_ns(backend: Any, pairs: int, repeats: int, size: int = 32,
-            dialect: str = "upstream") -> float:
-    """attach + detach of one program on a chain of size - 1, through the protocol."""
-    kind = {"dialect": "cgroup"} if dialect == "cgroup" else {}
-    programs = [backend.Program(name=f"p{i}", **kind) for i in range(size)]
-    bundle = backend.Bundle(dialect=dialect)
-    # A cgroup's list holds more than one program only in ALLOW_MULTI mode.
-    flags = int(backend.CgroupFlag.ALLOW_MULTI) if dialect == "cgroup" else 0
-    try:
-        for p in programs[:-1]:
-            bundle.attach(p, flags)
-        p = programs[-1]
-        attach, detach = bundle.attach, bundle.detach
+class Pairs:
+    """attach + detach of one program on a chain of size - 1, through the protocol, on one
+    backend; ``sample(n)`` times n pairs, in ns per pair."""
 
-        def loop(n: int) -> None:
-            for _ in range(n):
-                attach(p, flags)
-                detach(p)
+    def __init__(self, backend: Any, size: int = 32, dialect: str = "upstream") -> None:
+        kind = {"dialect": "cgroup"} if dialect == "cgroup" else {}
+        self.programs = [backend.Program(name=f"p{i}", **kind) for i in range(size)]
+        self.bundle = backend.Bundle(dialect=dialect)
+        # A cgroup's list holds more than one program only in ALLOW_MULTI mode.
+        self.flags = int(backend.CgroupFlag.ALLOW_MULTI) if dialect == "cgroup" else 0
+        for p in self.programs[:-1]:
+            self.bundle.attach(p, self.flags)
 
-        loop(max(1, pairs // 10))  # warm up
-        return median_ns_per(loop, pairs, repeats)
-    finally:
-        bundle.close()
-        for q in programs:
+    def sample(self, n: int) -> float:
+        p, flags = self.programs[-1], self.flags
+        attach, detach = self.bundle.attach, self.bundle.detach
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            attach(p, flags)
+            detach(p)
+        return (time.perf_counter_ns() - t0) / n
+
+    def close(self) -> None:
+        self.bundle.close()
+        for q in self.programs:
             q.close()
 
 
-def model_pair(quick: bool, dialect: str = "upstream") -> Optional[float]:
+def pair_ns(backend: Any, pairs: int, repeats: int, size: int = 32,
+            dialect: str = "upstream") -> float:
+    """Median over ``repeats`` samples of ``pairs`` pairs (``Pairs``), after a warm-up."""
+    return interleaved_pairs({"one": (backend, pairs)}, repeats, size, dialect)["one"]
+
+
+def interleaved_pairs(backends: Dict[str, Any], rounds: int, size: int = 32,
+                      dialect: str = "upstream") -> Dict[str, float]:
+    """The pair (``Pairs``) on several backends, ``{name: (module, pairs per sample)}``:
+    each round takes one sample of each in turn, and each figure is the median of its
+    samples. Interleaved, a slow phase of a noisy machine lands on both sides of a ratio
+    (measured one after the other, a ratio moved by half from one run to the next)."""
+    made: Dict[str, Pairs] = {}
+    try:
+        for name, (backend, _) in backends.items():
+            made[name] = Pairs(backend, size, dialect)
+        for name, (_, n) in backends.items():
+            made[name].sample(max(1, n // 10))  # warm up
+        samples: Dict[str, List[float]] = {name: [] for name in backends}
+        for _ in range(rounds):
+            for name, (_, n) in backends.items():
+                samples[name].append(made[name].sample(n))
+        return {name: statistics.median(v) for name, v in samples.items()}
+    finally:
+        for pairs in made.values():
+            pairs.close()
+
+
+def core_and_model_pairs(quick: bool, dialect: str = "upstream") -> Dict[str, Optional[float]]:
+    """The core's pair and the model's, interleaved (samples of about 5 ms each)."""
+    import mprog
+    backends: Dict[str, Any] = {"core": (mprog, 20_000)}
     try:
         import mprog.model as model
+        if hasattr(model, "Bundle"):
+            backends["model"] = (model, 1_500)
     except ImportError as e:
         log(f"model: {e}")
-        return None
-    if not hasattr(model, "Bundle"):
-        return None
-    return pair_ns(model, 2000 if quick else 10000, 5 if quick else 7, dialect=dialect)
+    out: Dict[str, Optional[float]] = {"core": None, "model": None}
+    out.update(interleaved_pairs(backends, 15 if quick else 41, dialect=dialect))
+    return out
 
 
 def kernel_pair(quick: bool, expedited: bool) -> Optional[float]:
@@ -358,16 +391,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         log("read side ...")
         figures.update(run_json("mprog_bench_read", []))
 
-    import mprog
-
     log("Python pairs ...")
-    figures["python_pair_ns"] = pair_ns(mprog, 50_000 if args.quick else 200_000,
-                                        5 if args.quick else 9)
-    figures["model_pair_ns"] = model_pair(args.quick)
-    for dialect in ("v2", "cgroup"):
-        figures[f"python_pair_ns_{dialect}"] = pair_ns(
-            mprog, 50_000 if args.quick else 200_000, 5 if args.quick else 9, dialect=dialect)
-        figures[f"model_pair_ns_{dialect}"] = model_pair(args.quick, dialect)
+    for dialect in ("upstream", "v2", "cgroup"):
+        pairs = core_and_model_pairs(args.quick, dialect)
+        suffix = "" if dialect == "upstream" else f"_{dialect}"
+        figures["python_pair_ns" + suffix] = pairs["core"]
+        figures["model_pair_ns" + suffix] = pairs["model"]
     log("kernel pairs ...")
     figures["kernel_pair_ns"] = kernel_pair(args.quick, expedited=False)
     figures["kernel_pair_ns_expedited"] = kernel_pair(args.quick, expedited=True)

@@ -175,3 +175,47 @@ def test_the_chain_lists_kept_between_calls_are_the_chains(seed):
         assert g._by_prog() == [p for p, l in zip(order, slots) if l is None], step
         assert g._by_link() == [p for p, l in zip(order, slots) if l is not None], step
         assert g._attached_links() == [l for l in slots if l is not None], step
+
+
+class _OwnBits(random.Random):
+    """A Random with a getrandbits of its own (as the generator fuzzer's InputRandom)."""
+
+    def getrandbits(self, k):
+        return super().getrandbits(k) ^ (1 if k > 1 else 0)
+
+
+class _OwnChoice(random.Random):
+    def choice(self, seq):
+        return seq[-1]
+
+
+class _OnlyRandom(random.Random):
+    """A Random drawing from random() alone: its _randbelow is not the getrandbits one."""
+
+    def random(self):
+        return super().random() / 2
+
+
+@pytest.mark.parametrize("cls", [random.Random, _OwnBits, _OwnChoice, _OnlyRandom])
+def test_the_generators_choice_draws_what_rng_choice_draws(cls):
+    """``generate._chooser`` draws the element ``rng.choice`` draws, leaving the generator in
+    the same state, for every length (powers of two and their neighbours too); an empty
+    sequence is an IndexError. A class with its own choice keeps its own."""
+    for seed in range(40):
+        a, b = cls(seed), cls(seed)
+        choice = generate._chooser(b)
+        for n in list(range(1, 70)) + [127, 128, 129, 1000, 2**31, 2**31 + 1]:
+            assert choice(range(n)) == a.choice(range(n)), (seed, n)
+        assert a.getstate() == b.getstate()
+        with pytest.raises(IndexError):
+            choice([])
+    if cls is _OwnChoice:
+        assert generate._chooser(cls(0))((1, 2, 3)) == 3
+
+
+def test_a_generator_given_another_rng_draws_from_it():
+    """``rng`` may be replaced (the tests above do): the bound draws follow it."""
+    g = Generator("upstream", random.Random(0))
+    g.rng = _Fixed([0.5, 0.1])
+    assert g._random() == 0.5
+    assert g._choice((7,)) == 7

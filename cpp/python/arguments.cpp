@@ -25,11 +25,11 @@ FlagBits bits(Dialect d) {
 naming::Named named(py::handle rel) {
   if (rel.is_none()) return {};
   if (is_program(rel)) {
-    const auto& p = rel.cast<const ProgramObject&>();
+    const auto& p = unwrap<ProgramObject>(rel);
     return naming::Named::of(&p.core, p.closed);
   }
   if (is_link(rel)) {
-    const auto& l = rel.cast<const LinkObject&>();
+    const auto& l = unwrap<LinkObject>(rel);
     return naming::Named::of(&l.core, l.closed);
   }
   return naming::Named::integer(to_id(rel));
@@ -117,11 +117,11 @@ void check_handle(py::handle h, const char* name) {
 Ref<Program> program_ref(py::handle h, const char* name, bool none_allowed) {
   check_handle(h, name);
   if (is_program(h)) {
-    auto& p = h.cast<ProgramObject&>();
+    auto& p = unwrap<ProgramObject>(h);
     return p.closed ? Ref<Program>::failed(-EBADF) : Ref<Program>(&p.core);
   }
   // A closed fd is EBADF before its kind is looked at; an open one of the wrong kind EINVAL.
-  if (is_link(h)) return Ref<Program>::failed(h.cast<LinkObject&>().closed ? -EBADF : -EINVAL);
+  if (is_link(h)) return Ref<Program>::failed(unwrap<LinkObject>(h).closed ? -EBADF : -EINVAL);
   // None and the int 0 are fd 0, which the kernel reads as "none" where none is allowed; any
   // other int is an fd that is no bpf object.
   if (none_allowed && (h.is_none() || PyLong_AsLong(h.ptr()) == 0)) return {};

@@ -129,9 +129,8 @@ Result BundleObject::link_result(const ProgramArg& prog, const FlagsArg& flags,
     if (refusal == Refusal::keep) return failed;
     raise_result(failed, Context::of("link", r, core_, a.anchor).locate(failed, core_));
   }
-  auto obj = py::cast(new LinkObject(py::reinterpret_borrow<py::object>(prog)),
-                      py::return_value_policy::take_ownership);
-  auto& l = obj.cast<LinkObject&>();
+  auto& l = *new LinkObject(py::reinterpret_borrow<py::object>(prog));
+  auto obj = py::cast(&l, py::return_value_policy::take_ownership);  // obj owns l
   const Result res = core_.attach(l.core, r);
   if (!res) {
     l.closed = true;  // never handed out; nothing to release

@@ -91,3 +91,5 @@ class BundleObject {
 void register_bundle(py::module_& m);
 
 }  // namespace mprog::python
+
+MPROG_PY_INITIALIZED_ONLY(mprog::python::BundleObject)

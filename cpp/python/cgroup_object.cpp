@@ -110,9 +110,8 @@ py::object CgroupObject::link(const ProgramArg& prog, const FlagsArg& flags,
     const Result res = core_->attach(never_made, r);
     raise_cgroup(res ? Result{-EINVAL, Why::bad_handle} : res, "link");
   }
-  auto obj = py::cast(new LinkObject(py::reinterpret_borrow<py::object>(prog)),
-                      py::return_value_policy::take_ownership);
-  auto& l = obj.cast<LinkObject&>();
+  auto& l = *new LinkObject(py::reinterpret_borrow<py::object>(prog));
+  auto obj = py::cast(&l, py::return_value_policy::take_ownership);  // obj owns l
   const Result res = core_->attach(l.core, r);
   if (!res) {
     l.closed = true;  // never handed out; nothing to release

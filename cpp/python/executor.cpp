@@ -466,13 +466,13 @@ class Executor {
         if (op.link >= links.size() || links[op.link].is_none())
           return PyTuple_GET_SIZE(mine) == 0 ? Same : Differ;
         if (PyTuple_GET_SIZE(mine) != 1) return Differ;
-        return walk_link_state(links[op.link].cast<const LinkObject&>(),
+        return walk_link_state(unwrap<LinkObject>(links[op.link]),
                                PyTuple_GET_ITEM(mine, 0));
       }
       case Opcode::close_program:
         if (PyTuple_GET_SIZE(mine) != 1) return Differ;
         return same_bool(PyTuple_GET_ITEM(mine, 0),
-                         program(op.prog).cast<const ProgramObject&>().closed);
+                         unwrap<ProgramObject>(program(op.prog)).closed);
       default:
         return PyTuple_GET_SIZE(mine) == 0 ? Same : Differ;
     }
@@ -496,12 +496,12 @@ class Executor {
   void learn_labels() {
     for (; known_programs_ < programs.size(); ++known_programs_) {
       py::handle p = programs[known_programs_];
-      if (!p.is_none()) prog_label_.set(p.cast<ProgramObject&>().core.id, known_programs_);
+      if (!p.is_none()) prog_label_.set(unwrap<ProgramObject>(p).core.id, known_programs_);
       have_state_ = false;  // an id may read differently now
     }
     for (; known_links_ < links.size(); ++known_links_) {
       py::handle l = links[known_links_];
-      if (!l.is_none()) link_label_.set(l.cast<LinkObject&>().core.id, known_links_);
+      if (!l.is_none()) link_label_.set(unwrap<LinkObject>(l).core.id, known_links_);
       have_state_ = false;
     }
   }
@@ -553,8 +553,8 @@ class Executor {
       case Arg::program: return program(op.relative);
       case Arg::link: return link(op.relative);
       case Arg::value: return py::int_(op.relative);
-      case Arg::program_id: return py::int_(program(op.relative).cast<ProgramObject&>().core.id);
-      case Arg::link_id: return py::int_(link(op.relative).cast<LinkObject&>().core.id);
+      case Arg::program_id: return py::int_(unwrap<ProgramObject>(program(op.relative)).core.id);
+      case Arg::link_id: return py::int_(unwrap<LinkObject>(link(op.relative)).core.id);
       case Arg::no_id: return py::int_(replay::kNoId);
     }
     malformed("unknown relative kind");
@@ -687,10 +687,10 @@ class Executor {
       case Opcode::new_program: {
         if (op.prog != programs.size()) malformed("programs are made as 0, 1, ... in order");
         // As the interpreter makes them: Program(name="p<label>"), of the default kind.
-        py::object p = py::cast(new ProgramObject(py::str("p" + std::to_string(op.prog)),
-                                                  py::none(), py::str("upstream")),
-                                py::return_value_policy::take_ownership);
-        prog_label_.set(p.cast<ProgramObject&>().core.id, op.prog);
+        auto* made = new ProgramObject(py::str("p" + std::to_string(op.prog)), py::none(),
+                                       upstream_);
+        py::object p = py::cast(made, py::return_value_policy::take_ownership);
+        prog_label_.set(made->core.id, op.prog);  // (p owns it now; no caster to find it)
         programs.append(p);
         known_programs_ = programs.size();
         return labelled(op.prog);
@@ -710,7 +710,7 @@ class Executor {
         const Result r = b_->link_result(ProgramArg(prog), FlagsArg(flags), RelativeArg(rel),
                                          IntArg(rev), made, keep);
         if (!r) return error(r.error, r.why == Why::chain_full);
-        link_label_.set(made.cast<LinkObject&>().core.id, op.link);
+        link_label_.set(unwrap<LinkObject>(made).core.id, op.link);
         links[op.link] = made;
         return labelled(op.link);
       }
@@ -723,16 +723,16 @@ class Executor {
       case Opcode::update: {
         py::object l = link(op.link), prog = program_arg(op), flags = flags_arg(op),
                    old = other_arg(op);
-        return outcome(update_link_result(l.cast<LinkObject&>(), ProgramArg(prog),
+        return outcome(update_link_result(unwrap<LinkObject>(l), ProgramArg(prog),
                                           IntArg(flags), OptionalProgramArg(old), keep));
       }
       case Opcode::link_detach:
-        return outcome(detach_link_result(link(op.link).cast<LinkObject&>(), keep));
+        return outcome(detach_link_result(unwrap<LinkObject>(link(op.link)), keep));
       case Opcode::close_link:
-        link(op.link).cast<LinkObject&>().close();
+        unwrap<LinkObject>(link(op.link)).close();
         return ok_none_;
       case Opcode::close_program:
-        program(op.prog).cast<ProgramObject&>().close();
+        unwrap<ProgramObject>(program(op.prog)).close();
         return ok_none_;
     }
     malformed("unknown opcode");
@@ -912,7 +912,7 @@ class Executor {
     for (std::size_t i = same; i < n; ++i) {
       py::handle item = PyList_GET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i));
       items.push_back(py::reinterpret_borrow<py::object>(item));
-      objects.push_back(item.is_none() ? nullptr : &item.cast<const T&>());
+      objects.push_back(item.is_none() ? nullptr : &unwrap<T>(item));
     }
     return objects;
   }
@@ -940,10 +940,10 @@ class Executor {
       case Opcode::link_detach:
       case Opcode::close_link: {
         if (op.link >= links.size() || links[op.link].is_none()) return empty_;
-        return py::make_tuple(link_state(links[op.link].cast<const LinkObject&>()));
+        return py::make_tuple(link_state(unwrap<LinkObject>(links[op.link])));
       }
       case Opcode::close_program:
-        return py::make_tuple(py::bool_(program(op.prog).cast<const ProgramObject&>().closed));
+        return py::make_tuple(py::bool_(unwrap<ProgramObject>(program(op.prog)).closed));
       default:
         return empty_;
     }
@@ -954,6 +954,7 @@ class Executor {
   BundleObject* b_;
   py::dict errnames_;  // errno -> name (errno.errorcode)
   py::str ok_;  // interned, as the interpreter's "ok" is
+  py::str upstream_{"upstream"};  // the kind of every program new_program makes
   py::object labelled_ = py::reinterpret_steal<py::object>(PyList_New(0));  // labelled()'s marker
   std::size_t made_ = 0;  // the label of the last labelled() answer
   py::object ok_none_;  // ["ok", None], shared by every op that succeeds without a label
@@ -979,6 +980,11 @@ class Executor {
 };
 
 }  // namespace
+}  // namespace mprog::python
+
+MPROG_PY_INITIALIZED_ONLY(mprog::python::Executor)
+
+namespace mprog::python {
 
 void bind_executor(py::module_& m) {
   py::class_<Executor>(m, "Executor",

@@ -17,10 +17,10 @@ py::tuple handle_states(const py::list& programs, const py::list& links,
                         std::optional<py::object> bundle) {
   py::list closed(programs.size());
   for (std::size_t i = 0; i < programs.size(); ++i)
-    closed[i] = py::bool_(programs[i].cast<const ProgramObject&>().closed);
+    closed[i] = py::bool_(unwrap<ProgramObject>(programs[i]).closed);
   py::list link_states(links.size());
   for (std::size_t i = 0; i < links.size(); ++i) {
-    const LinkObject& l = links[i].cast<const LinkObject&>();
+    const LinkObject& l = unwrap<LinkObject>(links[i]);
     py::object prog = l.prog.is_none() ? py::object(py::none())
                                        : py::object(py::int_(as_program(l.prog).core.id));
     link_states[i] = py::make_tuple(py::bool_(l.core.attached()), py::bool_(l.closed), prog);
@@ -30,7 +30,7 @@ py::tuple handle_states(const py::list& programs, const py::list& links,
     const py::list in_order = bundle->cast<const BundleObject&>().programs();
     py::list ids(in_order.size());
     for (std::size_t i = 0; i < in_order.size(); ++i)
-      ids[i] = py::int_(in_order[i].cast<const ProgramObject&>().core.id);
+      ids[i] = py::int_(unwrap<ProgramObject>(in_order[i]).core.id);
     listed = std::move(ids);
   }
   return py::make_tuple(std::move(closed), std::move(link_states), std::move(listed));

@@ -87,7 +87,7 @@ LinkObject* link_by_id(std::uint32_t id) {
 
 std::uint32_t next_link_id() { return ++last_link_id; }
 
-ProgramObject& as_program(py::handle h) { return h.cast<ProgramObject&>(); }
+ProgramObject& as_program(py::handle h) { return unwrap<ProgramObject>(h); }
 
 py::handle owner(ProgramObject& p) {
   // py::cast(&p, reference) finds the instance with a hash-map search on every call; the

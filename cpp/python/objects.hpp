@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "initialized.hpp"
 #include "mprog/mprog.hpp"
 
 namespace mprog::python {
@@ -50,6 +51,22 @@ ProgramObject* program_by_id(std::uint32_t id);
 LinkObject* link_by_id(std::uint32_t id);
 std::uint32_t next_link_id();
 
+// The object a Python handle of T's class (or a subclass) wraps, read from the instance's
+// value slot: pybind11's caster looks the type up in its registries on every call, and
+// attach and detach from Python, and every op the executor runs, did that several times.
+// Anything else goes to the caster, which returns the object or raises (an instance never
+// initialized: TypeError, initialized.hpp).
+template <typename T>
+T& unwrap(py::handle h) {
+  static PyTypeObject* const type = reinterpret_cast<PyTypeObject*>(py::type::of<T>().ptr());
+  if (PyObject_TypeCheck(h.ptr(), type)) {
+    auto* inst = reinterpret_cast<py::detail::instance*>(h.ptr());
+    if (inst->simple_layout && inst->simple_holder_constructed)
+      return *static_cast<T*>(inst->simple_value_holder[0]);
+  }
+  return h.cast<T&>();
+}
+
 // Remember which Python object wraps a core object (so the chain can hand it back).
 ProgramObject& as_program(py::handle h);  // TypeError if not a Program
 py::handle owner(ProgramObject& p);       // its Python object (borrowed)
@@ -63,3 +80,6 @@ py::object bundle_of(const Link& link);   // links.cpp
 void notify_changed(py::handle bundle);   // tell its watchers, if not None (links.cpp)
 
 }  // namespace mprog::python
+
+MPROG_PY_INITIALIZED_ONLY(mprog::python::ProgramObject)
+MPROG_PY_INITIALIZED_ONLY(mprog::python::LinkObject)

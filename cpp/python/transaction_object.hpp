@@ -51,3 +51,5 @@ class TransactionObject {
 void register_transaction(py::module_& m);
 
 }  // namespace mprog::python
+
+MPROG_PY_INITIALIZED_ONLY(mprog::python::TransactionObject)

@@ -31,28 +31,28 @@ class CgroupGenerator(Generator):
                  weights: Optional[Weights] = None) -> None:
         super().__init__(dialect, rng, weights)
         self.next_cgroup = 1
-        self.tree_bias = rng.choice((0.05, 0.15, 0.3))
+        self.tree_bias = self._choice((0.05, 0.15, 0.3))
         # bits the cgroup dialect does not know (1<<0 and 1<<1 are its modes)
         self.unknown = tuple(b for b in UNKNOWN_BITS if not b & int(sum(F)))
 
     def next(self, view: View) -> List[Op]:
-        r = self.rng
+        random, choice = self._random, self._choice
         cgroups = sorted(view.cgroups)
-        if len(cgroups) < MAX_CGROUPS and r.random() < self.tree_bias:
-            op = {"op": "new_cgroup", "as": self.next_cgroup, "parent": r.choice(cgroups)}
+        if len(cgroups) < MAX_CGROUPS and random() < self.tree_bias:
+            op = {"op": "new_cgroup", "as": self.next_cgroup, "parent": choice(cgroups)}
             self.next_cgroup += 1
             return [op]
         open_ = [c for c in cgroups if view.cgroups[c] is not None]
-        if len(open_) > 1 and r.random() < 0.01:
+        if len(open_) > 1 and random() < 0.01:
             # close a cgroup below the root, children or not: its list empties for them
-            return [{"op": "bundle_close", "cgroup": r.choice(open_[1:])}]
+            return [{"op": "bundle_close", "cgroup": choice(open_[1:])}]
         # now and then an op on a closed cgroup (ValueError everywhere), mostly open ones
-        target = r.choice(cgroups if r.random() < 0.03 else open_)
+        target = choice(cgroups if random() < 0.03 else open_)
         if view.cgroups[target] is None:  # one op (ValueError everywhere), never a fill
-            if not view.progs or r.random() < 0.5:
+            if not view.progs or random() < 0.5:
                 return [{"op": "query", "count": {"kind": "none"}, "cgroup": target}]
-            return [{"op": r.choice(("attach", "link")), "as": self.next_link,
-                     "prog": r.choice(view.progs), "flags": int(F.ALLOW_MULTI), "relative": None,
+            return [{"op": choice(("attach", "link")), "as": self.next_link,
+                     "prog": choice(view.progs), "flags": int(F.ALLOW_MULTI), "relative": None,
                      "replace": None, "expected_revision": {"kind": "zero"}, "cgroup": target}]
         # the base generator looks at one list: show it the target's
         order = view.cgroups.get(target) or ()
@@ -69,7 +69,7 @@ class CgroupGenerator(Generator):
                 if len(ops) == 1:  # a fill keeps its plain ALLOW_MULTI appends
                     op = self._cgroup_flags(op)
                 op["cgroup"] = target
-                if kind == "query" and r.random() < 0.5:
+                if kind == "query" and random() < 0.5:
                     op["effective"] = True
             out.append(disambiguate(op, self.dialect) if op.get("relative") else op)
         return out
@@ -83,25 +83,25 @@ class CgroupGenerator(Generator):
         return ops
 
     def _cgroup_flags(self, op: Op) -> Op:
-        r = self.rng
+        random, choice = self._random, self._choice
         flags = op.get("flags")
         if not isinstance(flags, int):
             return op  # bad input stays as it is
         kind = op["op"]
         if kind == "detach":
-            if r.random() < 0.85:
+            if random() < 0.85:
                 op["flags"], op["relative"] = 0, None
             return op
         if kind == "attach":
-            x = r.random()
+            x = random()
             mode = (F.ALLOW_MULTI if x < 0.75 else 0 if x < 0.85 else
                     F.ALLOW_OVERRIDE if x < 0.96 else F.ALLOW_OVERRIDE | F.ALLOW_MULTI)
             flags = (flags & ~int(F.ALLOW_OVERRIDE | F.ALLOW_MULTI)) | int(mode)
-        elif kind == "link" and r.random() < 0.04:
-            flags |= int(r.choice((F.ALLOW_OVERRIDE, F.ALLOW_MULTI, F.REPLACE)))
-        if kind in ("attach", "link") and r.random() < 0.25:
+        elif kind == "link" and random() < 0.04:
+            flags |= int(choice((F.ALLOW_OVERRIDE, F.ALLOW_MULTI, F.REPLACE)))
+        if kind in ("attach", "link") and random() < 0.25:
             flags |= int(F.PREORDER)
-        if r.random() < 0.02:
-            flags |= r.choice(self.unknown)
+        if random() < 0.02:
+            flags |= choice(self.unknown)
         op["flags"] = flags
         return op

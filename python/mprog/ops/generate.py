@@ -16,8 +16,9 @@ from __future__ import annotations
 from bisect import bisect_right
 import functools
 import random
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..flags import MAX_PROGRAMS
 from .vocabulary import BAD_VALUES, KNOWN_FLAGS, Op, disambiguate, flag
@@ -110,6 +111,50 @@ def _least(past: Any, low: int, guess: int) -> int:
 _COUNTS = _table(list(COUNT_KINDS))
 
 
+def _chooser(rng: random.Random) -> Callable[[Sequence[Any]], Any]:
+    """``rng.choice``, or a function drawing the very same element with the very same calls
+    of ``rng.getrandbits``, for less (the generator chooses about once per op).
+
+    In CPython 3.9 to 3.13 (each one's random.py read), ``Random.choice(seq)`` is
+    ``seq[self._randbelow(len(seq))]``, and ``_randbelow(n)`` (``_randbelow_with_getrandbits``,
+    which a class gets unless it brings its own ``random`` without ``getrandbits``) draws
+    ``getrandbits(n.bit_length())`` until the draw is below n; an empty sequence is an
+    IndexError with nothing drawn. That is not documented, so wherever it is not known to
+    hold (another version, a class with a ``choice`` or ``_randbelow`` of its own) the call
+    stays ``rng.choice``, and the traces stay the same."""
+    cls = type(rng)
+    known = _CHOICE_KNOWN.get(cls)
+    if known is None:
+        known = _CHOICE_KNOWN[cls] = _choice_known(cls)
+    if not known:
+        return rng.choice
+    getrandbits = rng.getrandbits
+
+    def choice(seq: Sequence[Any]) -> Any:
+        n = len(seq)
+        if not n:
+            raise IndexError("Cannot choose from an empty sequence")
+        k = n.bit_length()
+        i = getrandbits(k)
+        while i >= n:
+            i = getrandbits(k)
+        return seq[i]
+
+    return choice
+
+
+#: ``_choice_known`` by class, asked once per class (a generator is made per trace)
+_CHOICE_KNOWN: Dict[type, bool] = {}
+
+
+def _choice_known(cls: type) -> bool:
+    """Whether ``cls.choice`` is known to draw as ``_chooser``'s function does (its docstring)."""
+    return ((3, 9) <= sys.version_info[:2] <= (3, 13)
+            and getattr(cls, "choice", None) is getattr(random.Random, "choice")
+            and getattr(cls, "_randbelow", None) is getattr(
+                random.Random, "_randbelow_with_getrandbits", False))
+
+
 @functools.lru_cache(maxsize=None)
 def _flag_bits(dialect: str) -> Dict[str, int]:
     """The flags the generator names, by name, as ``dialect`` has them (0 where it has none).
@@ -133,6 +178,21 @@ def _placement_tables(dialect: str) -> Dict[bool, Table]:
     bits = {c.name: sum(flag(dialect, n) for n in c.directive) for c in PLACEMENTS}
     return {attach: _table([((c, bits[c.name]), c.weight_for(attach)) for c in PLACEMENTS])
             for attach in (True, False)}
+
+
+@functools.lru_cache(maxsize=None)
+def _dialect_constants(dialect: str) -> Tuple[Any, ...]:
+    """What a generator of ``dialect`` reads and never changes (``Generator.__init__`` names
+    each): made once, not once per trace."""
+    F = _flag_bits(dialect)
+    return (KNOWN_FLAGS[dialect], F, _placement_tables(dialect),
+            (F["FIRST"], F["LAST"], F["FIRST"], F["LAST"], F["FIRST"] | F["LAST"]), F["ID"],
+            (F["LINK"], F["ID"], F["LINK"] | F["ID"])) + _dialect_bits(dialect)
+
+
+@functools.lru_cache(maxsize=None)
+def _revision_table(revisions: Tuple[float, ...]) -> Table:
+    return _table(list(zip(REVISION_KINDS, revisions)))
 
 
 #: Each generator class's kind tables (``Generator._kind_table``), by its weights and
@@ -238,7 +298,7 @@ class Generator:
     For the cgroup dialect this is a ``mprog.ops.cgroup.CgroupGenerator``."""
 
     # Slots: reading its own attributes is much of what the generator does for each op.
-    __slots__ = ("dialect", "rng", "w", "known", "next_prog", "next_link", "next_tx", "F",
+    __slots__ = ("dialect", "_rng", "_random", "_choice", "w", "known", "next_prog", "next_link", "next_tx", "F",
                  "fill_bias", "close_bias", "_cases", "_revisions", "_pins", "_naming",
                  "_known_bits", "_other_bits", "_unknown_bits", "_kinds", "_id",
                  "free", "_seen",  # the programs free to attach, and what they came from
@@ -256,25 +316,21 @@ class Generator:
     def __init__(self, dialect: str, rng: random.Random,
                  weights: Optional[Weights] = None) -> None:
         self.dialect = dialect
-        self.rng = rng
+        self.rng = rng  # (and its draws, bound: see the setter)
         self.w = weights or Weights()
-        self.known = KNOWN_FLAGS[dialect]
         self.next_prog = 0
         self.next_link = 0
         self.next_tx = 0
-        self.F = F = _flag_bits(dialect)
         # a per-trace temperament, so some traces live near a full chain and others near empty
-        self.fill_bias = rng.choice((0.02, 0.08, 0.25))
-        self.close_bias = rng.choice((0.2, 1.0, 3.0))
+        self.fill_bias = self._choice((0.02, 0.08, 0.25))
+        self.close_bias = self._choice((0.2, 1.0, 3.0))
         # What does not change during a trace is worked out once (the generator runs for every
-        # op of every campaign): the weight tables, each placement case's directive bits, the
-        # pins, the bits of the other dialect. The draws are exactly the ones spelled out below.
-        self._cases = _placement_tables(dialect)
-        self._revisions = _table(list(zip(REVISION_KINDS, self.w.revisions)))
-        self._pins = (F["FIRST"], F["LAST"], F["FIRST"], F["LAST"], F["FIRST"] | F["LAST"])
-        self._id = F["ID"]
-        self._naming = (F["LINK"], F["ID"], F["LINK"] | F["ID"])
-        self._known_bits, self._other_bits = _dialect_bits(dialect)
+        # op of every campaign, and a campaign makes one per trace): the weight tables, each
+        # placement case's directive bits, the pins, the bits of the other dialect. The draws
+        # are exactly the ones spelled out below.
+        (self.known, self.F, self._cases, self._pins, self._id, self._naming,
+         self._known_bits, self._other_bits) = _dialect_constants(dialect)
+        self._revisions = _revision_table(tuple(self.w.revisions))
         self._unknown_bits = UNKNOWN_BITS if self.w.wide_flags else UNKNOWN_BITS[:-1]
         # The kind tables depend on the weights and the temperament only: shared by every
         # generator drawing with the same ones (a campaign makes one generator per trace).
@@ -286,6 +342,17 @@ class Generator:
         self._chain: List[Optional[List[Any]]] = [None, None, None]
         self._chain_of: Tuple[Any, Any] = ((), ())
 
+    @property
+    def rng(self) -> random.Random:
+        return self._rng
+
+    @rng.setter
+    def rng(self, rng: random.Random) -> None:
+        # The draws bound once, not looked up on the Random for each of the few per op.
+        self._rng = rng
+        self._random = rng.random
+        self._choice = _chooser(rng)
+
     # ---------------------------------------------------------------- overview
 
     def next(self, view: View) -> List[Op]:
@@ -295,14 +362,14 @@ class Generator:
         self.progs = progs = view.progs
         self.links = links = view.links
         self.free = free = self._free(view)
-        r = self.rng
+        random = self._random
         w = self.w
-        if w.new_prog and (not progs or (not free and r.random() < 0.6)):
+        if w.new_prog and (not progs or (not free and random() < 0.6)):
             return [self.new_prog()]
         n = len(order)
-        if n < MAX_PROGRAMS and r.random() < self.fill_bias:
-            return self.fill(r.choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
-                                       min(MAX_PROGRAMS, n + r.randint(1, 6)))))
+        if n < MAX_PROGRAMS and random() < self.fill_bias:
+            return self.fill(self._choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
+                                           min(MAX_PROGRAMS, n + self.rng.randint(1, 6)))))
         # the kind table for the state: few free programs or not, links, a transaction open
         key = (len(free) < 3) * 4 + (not links) * 2 + (not view.txs)  # a number: cheap
         kinds = self._kinds[key]
@@ -310,8 +377,8 @@ class Generator:
             kinds = self._kinds[key] = self._kind_table(len(free) < 3, bool(links),
                                                         bool(view.txs))
         values, bounds = kinds  # self._draw(kinds), spelled out: this runs for every op
-        op = values[bisect_right(bounds, r.random())](self)
-        if w.bad and r.random() * 100 < w.bad:
+        op = values[bisect_right(bounds, random())](self)
+        if w.bad and random() * 100 < w.bad:
             op = self.bad(op)
         # only a relative under ID can need disambiguating (flags of bad input: let it say)
         if op.get("relative"):
@@ -364,25 +431,26 @@ class Generator:
                     free = [p for p in free if p not in entered]
                 in_chain = now
             if start != len(progs):
-                free = free + [p for p in progs[start:] if p not in closed and p not in in_chain]
+                # (the chain first: after a fill, the new programs are mostly in it)
+                free = free + [p for p in progs[start:] if p not in in_chain and p not in closed]
             self._seen = (progs, closed, len(closed), order, len(progs), in_chain)
             return free
         return self._free_from_scratch(progs, closed, order, set(order))
 
     def _free_from_scratch(self, progs: List[int], closed: Set[int], order: Tuple[Any, ...],
                            in_chain: Set[Any]) -> List[int]:
-        taken = closed.union(in_chain)
         self._seen = (progs, closed, len(closed), order, len(progs), in_chain)
-        return [p for p in progs if p not in taken]
+        # (no union of the two sets made first: it cost more than a second look-up saves)
+        return [p for p in progs if p not in in_chain and p not in closed]
 
     def _draw(self, table: Table) -> Any:
         """A value of ``table``, chosen by weight (what ``_weighted`` draws, in one step)."""
         values, bounds = table
-        return values[bisect_right(bounds, self.rng.random())]
+        return values[bisect_right(bounds, self._random())]
 
     def _weighted(self, choices: List[Any]) -> Any:
         """One of ``(value, weight)`` pairs, chosen by weight."""
-        x = self.rng.random() * sum(w for _, w in choices)
+        x = self._random() * sum(w for _, w in choices)
         for value, w in choices:
             x -= w
             if x < 0:
@@ -401,7 +469,7 @@ class Generator:
         ones, or (where no program may be made: ``Weights.new_prog`` 0) the free ones."""
         ops: List[Op] = []
         add = ops.append  # (locals: a fill makes most of a campaign's ops)
-        random = self.rng.random
+        random = self._random
         via_link = self.w.link and random() < 0.3
         make = bool(self.w.new_prog)
         count = max(0, upto - len(self.order))
@@ -428,14 +496,14 @@ class Generator:
     def attach(self) -> Op:
         flags, relative, _ = self._placement(True)
         replace = None
-        if flags & self.F["REPLACE"] or self.rng.random() < 0.05:
+        if flags & self.F["REPLACE"] or self._random() < 0.05:
             replace = self._replace_target()
         return {"op": "attach", "prog": self._prog_to_add(), "flags": flags,
                 "relative": relative, "replace": replace, "expected_revision": self.revision()}
 
     def link(self) -> Op:
         flags, relative, _ = self._placement(True)
-        if flags & self.F["REPLACE"] and self.rng.random() < 0.7:
+        if flags & self.F["REPLACE"] and self._random() < 0.7:
             flags &= ~self.F["REPLACE"]  # REPLACE on a new link is mostly ENOENT: keep it rare
         op = {"op": "link", "as": self.next_link, "prog": self._prog_to_add(), "flags": flags,
               "relative": relative, "expected_revision": self.revision()}
@@ -446,7 +514,7 @@ class Generator:
         flags, relative, case = self._placement(attach=False)
         # by program (no directive): mostly a program; by position: mostly none, since naming
         # one too is a case of its own (it must be the entry the position names, or EINVAL)
-        named = self.rng.random() < (0.85 if case.name == "plain" else 0.35)
+        named = self._random() < (0.85 if case.name == "plain" else 0.35)
         prog = None
         if named:
             prog = self._pick([(self._by_prog(), 45), (self._by_link(), 10), (self.free, 8),
@@ -486,19 +554,19 @@ class Generator:
         return got
 
     def update(self) -> Op:
-        r = self.rng
+        random = self._random
         link = self._pick([(self._attached_links(), 75), (self.links, 25)])
         current = self.v.link_prog.get(link)
         mine = [current] if isinstance(current, int) else []
         new = self._pick([(self.free, 55), (mine, 12), (self.order, 18), (self.progs, 15)])
-        x = r.random()
+        x = random()
         replace = self.F["REPLACE"]
         flags = 0 if x < 0.5 else replace if x < 0.9 else self.random_flags()
         old = None
         if flags & replace:
             old = self._pick([(mine, 70), (self.progs, 20), ([None], 10)])
-        elif r.random() < 0.1:
-            old = r.choice(self.progs)
+        elif random() < 0.1:
+            old = self._choice(self.progs)
         return {"op": "update", "link": link, "new_prog": new, "flags": flags, "old_prog": old}
 
     def link_detach(self) -> Op:
@@ -506,7 +574,7 @@ class Generator:
                                                          (self.links, 20)])}
 
     def link_close(self) -> Op:
-        return {"op": "link_close", "link": self.rng.choice(self.links)}
+        return {"op": "link_close", "link": self._choice(self.links)}
 
     def prog_close(self) -> Op:
         return {"op": "prog_close", "prog": self._pick([(self.order, 40), (self.progs, 60)])}
@@ -518,7 +586,7 @@ class Generator:
         kind = self._draw(_COUNTS)
         count: Dict[str, Any] = {"kind": kind}
         if kind == "value":
-            count["value"] = self.rng.choice((1, 63, 64, 2**32 - 1))
+            count["value"] = self._choice((1, 63, 64, 2**32 - 1))
         return {"op": "query", "count": count}
 
     # -- transactions: staged on a copy, committed as one change --------------------------
@@ -533,7 +601,7 @@ class Generator:
 
     def _tx(self) -> int:
         # mostly the newest transaction; now and then one already ended (a ValueError)
-        if self.rng.random() < 0.05 and self.next_tx:
+        if self._random() < 0.05 and self.next_tx:
             return self.rng.randrange(self.next_tx)
         return self.v.txs[-1]
 
@@ -564,12 +632,12 @@ class Generator:
                              "expected_revision", "count") if k in op]
         if not slots:
             return op
-        key = self.rng.choice(slots)
+        key = self._choice(slots)
         names = list(BAD_VALUES)
         if key in ("relative", "replace", "prog", "new_prog", "old_prog"):
             names += ["foreign_prog", "foreign_link"] * 2  # the foreign ones matter most there
         op = dict(op)
-        op[key] = {"kind": "bad", "value": self.rng.choice(names)}
+        op[key] = {"kind": "bad", "value": self._choice(names)}
         return op
 
     # ------------------------------------------------------------- arguments
@@ -581,13 +649,13 @@ class Generator:
         return flags, relative
 
     def _placement(self, attach: bool) -> Tuple[int, Optional[Dict[str, Any]], "Placement"]:
-        r = self.rng
-        random = r.random
+        random = self._random
+        choice = self._choice
         F = self.F
         values, bounds = self._cases[attach]
         case, directive = values[bisect_right(bounds, random())]  # self._draw, spelled out
         if self._pins[0] and random() < 0.3:
-            directive |= r.choice(self._pins)
+            directive |= choice(self._pins)
         if random() < (0.04 if attach else 0.01):  # REPLACE beside another directive
             directive |= F["REPLACE"]
         relative = self.relative() if case.relative else None
@@ -599,17 +667,17 @@ class Generator:
             if kind in ("id_prog", "id_link", "id_raw"):
                 flags |= F["ID"]
         elif random() < 0.08:
-            flags |= r.choice(self._naming)
+            flags |= choice(self._naming)
         if random() < 0.12:
             flags = self.random_flags()
         if random() < 0.04:
-            flags |= r.choice(self._unknown_bits + (self._other_dialect_bit(),))
+            flags |= choice(self._unknown_bits + (self._other_dialect_bit(),))
         return flags, relative, case
 
     def random_flags(self) -> int:
         """A random subset of the dialect's known bits."""
         flags = 0
-        random = self.rng.random
+        random = self._random
         for value in self._known_bits:
             if random() < 0.3:
                 flags |= value
@@ -617,40 +685,40 @@ class Generator:
 
     def _other_dialect_bit(self) -> int:
         extra = self._other_bits
-        return self.rng.choice(extra) if extra else 1 << 0
+        return self._choice(extra) if extra else 1 << 0
 
     def relative(self) -> Optional[Dict[str, Any]]:
-        r = self.rng
-        x = r.random()
+        random = self._random
+        x = random()
         if x < 0.55 or not self.links:
             prog = self._pick([(self.order, 70), (self.free, 15), (self.progs, 15)])
             if prog is None:
                 return None
-            kind = "prog" if r.random() < 0.6 else "id_prog"
+            kind = "prog" if random() < 0.6 else "id_prog"
             return {"kind": kind, "ref": prog}
         if x < 0.88 or not self.w.raw_relatives:
             link = self._pick([(self._attached_links(), 70), (self.links, 30)])
-            kind = "link" if r.random() < 0.6 else "id_link"
+            kind = "link" if random() < 0.6 else "id_link"
             return {"kind": kind, "ref": link}
         if x < 0.95:
-            return {"kind": "id_raw", "value": r.choice(RAW_IDS)}
-        return {"kind": "int", "value": r.choice((0, 5, 1000))}
+            return {"kind": "id_raw", "value": self._choice(RAW_IDS)}
+        return {"kind": "int", "value": self._choice((0, 5, 1000))}
 
     def _replace_target(self) -> Optional[Dict[str, Any]]:
-        r = self.rng
+        choice = self._choice
         by_prog = self._by_prog()
-        x = r.random()
+        x = self._random()
         if x < 0.75 and by_prog:
-            return {"kind": "prog", "ref": r.choice(by_prog)}
+            return {"kind": "prog", "ref": choice(by_prog)}
         if x < 0.85 and self.order:
-            return {"kind": "prog", "ref": r.choice(self.order)}
+            return {"kind": "prog", "ref": choice(self.order)}
         if x < 0.92 and self.progs:
-            return {"kind": "prog", "ref": r.choice(self.progs)}
+            return {"kind": "prog", "ref": choice(self.progs)}
         if x < 0.96 and self.links and self.w.raw_relatives:
-            return {"kind": "link", "ref": r.choice(self.links)}
+            return {"kind": "link", "ref": choice(self.links)}
         if not self.w.raw_relatives:
             return None
-        return None if r.random() < 0.5 else {"kind": "int", "value": 0}
+        return None if self._random() < 0.5 else {"kind": "int", "value": 0}
 
     def _prog_to_add(self) -> int:
         prog: Optional[int] = self._pick([(self.free, 80), (self.order, 10), (self.progs, 10)])
@@ -659,10 +727,10 @@ class Generator:
 
     def revision(self) -> Dict[str, Any]:
         values, bounds = self._revisions
-        kind = values[bisect_right(bounds, self.rng.random())]  # self._draw, spelled out
+        kind = values[bisect_right(bounds, self._random())]  # self._draw, spelled out
         rev: Dict[str, Any] = {"kind": kind}
         if kind == "value":
-            rev["value"] = self.rng.choice((1, 2**32, 2**64 - 1))
+            rev["value"] = self._choice((1, 2**32, 2**64 - 1))
         return rev
 
     def _pick(self, pools: List[Any]) -> Any:
@@ -672,13 +740,12 @@ class Generator:
             if pool:
                 total += w
         if not total:
-            return self.rng.choice(self.progs) if self.progs else None
-        x = self.rng.random() * total
-        chosen: Any = ()
+            return self._choice(self.progs) if self.progs else None
+        x = self._random() * total
         for pool, w in pools:
             if pool:
-                chosen = pool
                 x -= w
                 if x < 0:
-                    break
-        return self.rng.choice(chosen)
+                    return self._choice(pool)
+        # past every weight (rounding; not with whole weights, whose sums are exact): the last
+        return self._choice([pool for pool, _ in pools if pool][-1])
