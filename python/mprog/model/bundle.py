@@ -20,7 +20,7 @@ from ..anchors import to_request
 from .. import messages as M
 from ..errors import MprogError, QueryTooSmall, error
 from ..explain import Explanation
-from ..flags import NEXT, Flag
+from ..flags import MAX_PROGRAMS, NEXT, Flag
 from ..lifetime import Unique, warn_unclosed
 from ..query import QueryResult
 from ..unraisable import report_unraisable
@@ -33,6 +33,9 @@ from .naming import (check_args, check_count, check_dialect, check_int,
                      check_known, check_update, is_none, program_arg)
 
 DIALECTS = ("upstream", "v2", "cgroup")
+#: The flag arrays of a chain without pins (every upstream chain): all zeros, one tuple per
+#: length, shared (a pin-free answer's two arrays are the same object: ``_appended``).
+_ZEROS = tuple((0,) * n for n in range(MAX_PROGRAMS + 1))
 _RULES = {"upstream": upstream, "v2": v2}
 _U64 = 1 << 64
 
@@ -515,7 +518,7 @@ def _state(revision: int, slots: Slots, count: Optional[int] = None,
         prog_flags = tuple([0 if link else p for p, link in zip(pins, link_ids)])
         link_flags = tuple([p if link else 0 for p, link in zip(pins, link_ids)])
     else:
-        prog_flags = link_flags = (0,) * len(slots)
+        prog_flags = link_flags = _ZEROS[len(slots)]
     # (``_id``: the model's own field behind the read-only ``id``, a third cheaper to read)
     return QueryResult(revision, len(slots) if count is None else count,
                        tuple([slot.prog._id for slot in slots]), link_ids, prog_flags, link_flags)
@@ -525,10 +528,14 @@ def _appended(before: QueryResult, revision: int, slot: Slot) -> QueryResult:
     """What query() says once ``slot`` was appended to the chain ``before`` describes (as
     ``_state`` would, for that slot alone)."""
     link_id = 0 if slot.link is None else slot.link.id
-    prog_flags, link_flags = (0, slot.pins) if link_id else (slot.pins, 0)
+    prog_flags, link_flags = before.prog_attach_flags, before.link_attach_flags
+    if slot.pins or prog_flags is not link_flags:  # (v2's pins; else both arrays are zeros)
+        prog_flags, link_flags = (prog_flags + (0 if link_id else slot.pins,),
+                                  link_flags + (slot.pins if link_id else 0,))
+    else:
+        prog_flags = link_flags = _ZEROS[before.count + 1]
     return QueryResult(revision, before.count + 1, before.prog_ids + (slot.prog._id,),
-                       before.link_ids + (link_id,), before.prog_attach_flags + (prog_flags,),
-                       before.link_attach_flags + (link_flags,))
+                       before.link_ids + (link_id,), prog_flags, link_flags)
 
 
 def _where(old: Slots, new: Slots) -> Tuple[str, int]:

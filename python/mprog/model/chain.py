@@ -109,6 +109,8 @@ class Request:
 
 def describe(obj: Any) -> str:
     """How messages name a handle, a resolved relative or a raw argument."""
+    if type(obj) is Program:  # (the usual, first: ``_id`` is ``id`` without the property)
+        return M.program(obj._id)
     if isinstance(obj, Anchor):
         return describe(obj.link if obj.link is not None else obj.prog)
     if isinstance(obj, Program):

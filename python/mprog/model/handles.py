@@ -91,7 +91,7 @@ class Program(Unique):
 
     def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None,
                  dialect: str = "upstream") -> None:
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):  # (a plain str: no call)
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         if fn is not None and not callable(fn):
             raise TypeError("fn must be callable or None")
@@ -100,14 +100,14 @@ class Program(Unique):
         # What kind of program it is, as the kernel's program type: a tcx (SCHED_CLS) program
         # serves the upstream and v2 dialects, a cgroup (CGROUP_SKB) program the cgroup one.
         self.dialect = dialect
-        self._id = next(_program_ids)
+        self._id = ident = next(_program_ids)
         self._name = name
         self._fn = fn
         self._closed = False
         self._links = 0  # open links whose program it is (chains are asked: program_by_id)
         ref = _ProgramRef(self, _collected)
-        ref.prog_id = self._id
-        _live_programs[self._id] = ref
+        ref.prog_id = ident
+        _live_programs[ident] = ref
 
     # Read-only attributes; attrgetter reads them without a Python call (the model reads
     # ids on every query).
