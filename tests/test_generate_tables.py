@@ -172,9 +172,11 @@ def test_the_chain_lists_kept_between_calls_are_the_chains(seed):
         g.next(view)
         view.txs.clear()
         order, slots = view.order, view.slot_links
-        assert g._by_prog() == [p for p, l in zip(order, slots) if l is None], step
-        assert g._by_link() == [p for p, l in zip(order, slots) if l is not None], step
-        assert g._attached_links() == [l for l in slots if l is not None], step
+        assert g._chain_list(generate.BY_PROG) == [p for p, l in zip(order, slots)
+                                                   if l is None], step
+        assert g._chain_list(generate.BY_LINK) == [p for p, l in zip(order, slots)
+                                                   if l is not None], step
+        assert g._chain_list(generate.LINKS) == [l for l in slots if l is not None], step
 
 
 class _OwnBits(random.Random):

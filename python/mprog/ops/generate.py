@@ -195,6 +195,10 @@ def _revision_table(revisions: Tuple[float, ...]) -> Table:
     return _table(list(zip(REVISION_KINDS, revisions)))
 
 
+#: Which of the chain's lists ``Generator._chain_list`` gives.
+BY_PROG, BY_LINK, LINKS = 0, 1, 2
+
+
 #: Each generator class's kind tables (``Generator._kind_table``), by its weights and
 #: temperament, then by the state's key as a number (``Generator.next``; None: not made yet).
 _KIND_TABLES: Dict[Tuple[Any, ...], List[Optional["Table"]]] = {}
@@ -371,7 +375,8 @@ class Generator:
             return self.fill(self._choice((MAX_PROGRAMS, MAX_PROGRAMS, MAX_PROGRAMS - 1,
                                            min(MAX_PROGRAMS, n + self.rng.randint(1, 6)))))
         # the kind table for the state: few free programs or not, links, a transaction open
-        key = (len(free) < 3) * 4 + (not links) * 2 + (not view.txs)  # a number: cheap
+        # a number (cheap), from ints (arithmetic on bools takes the slow path)
+        key = (4 if len(free) < 3 else 0) + (0 if links else 2) + (0 if view.txs else 1)
         kinds = self._kinds[key]
         if kinds is None:
             kinds = self._kinds[key] = self._kind_table(len(free) < 3, bool(links),
@@ -517,26 +522,17 @@ class Generator:
         named = self._random() < (0.85 if case.name == "plain" else 0.35)
         prog = None
         if named:
-            prog = self._pick([(self._by_prog(), 45), (self._by_link(), 10), (self.free, 8),
-                               (self.progs, 7)])
+            prog = self._pick([(self._chain_list(BY_PROG), 45), (self._chain_list(BY_LINK), 10),
+                               (self.free, 8), (self.progs, 7)])
         return {"op": "detach", "prog": prog, "flags": flags, "relative": relative,
                 "expected_revision": self.revision()}
 
-    def _by_prog(self) -> List[Any]:
-        """The chain's programs attached by program (not by a link)."""
-        return self._chain_list(0)
-
-    def _by_link(self) -> List[Any]:
-        """The chain's programs attached by a link."""
-        return self._chain_list(1)
-
-    def _attached_links(self) -> List[int]:
-        """The chain's links."""
-        return self._chain_list(2)
-
     def _chain_list(self, which: int) -> List[Any]:
+        """The chain's programs attached by program (``BY_PROG``), by a link (``BY_LINK``), or
+        its links (``LINKS``)."""
         # Each worked out when first asked, once per chain: many ops leave the chain as it
-        # was, and the view then holds the very same tuples.
+        # was, and the view then holds the very same tuples. (Asked for by a number, not
+        # through a method per list: a call less for each.)
         order, slots = self.order, self.slot_links
         lists = self._chain
         if order is not self._chain_of[0] or slots is not self._chain_of[1]:
@@ -544,9 +540,9 @@ class Generator:
             self._chain_of = (order, slots)
         got = lists[which]
         if got is None:
-            if which == 0:
+            if which == BY_PROG:
                 got = [p for p, l in zip(order, slots) if l is None]
-            elif which == 1:
+            elif which == BY_LINK:
                 got = [p for p, l in zip(order, slots) if l is not None]
             else:
                 got = [l for l in slots if l is not None]
@@ -555,7 +551,7 @@ class Generator:
 
     def update(self) -> Op:
         random = self._random
-        link = self._pick([(self._attached_links(), 75), (self.links, 25)])
+        link = self._pick([(self._chain_list(LINKS), 75), (self.links, 25)])
         current = self.v.link_prog.get(link)
         mine = [current] if isinstance(current, int) else []
         new = self._pick([(self.free, 55), (mine, 12), (self.order, 18), (self.progs, 15)])
@@ -570,7 +566,7 @@ class Generator:
         return {"op": "update", "link": link, "new_prog": new, "flags": flags, "old_prog": old}
 
     def link_detach(self) -> Op:
-        return {"op": "link_detach", "link": self._pick([(self._attached_links(), 80),
+        return {"op": "link_detach", "link": self._pick([(self._chain_list(LINKS), 80),
                                                          (self.links, 20)])}
 
     def link_close(self) -> Op:
@@ -697,7 +693,7 @@ class Generator:
             kind = "prog" if random() < 0.6 else "id_prog"
             return {"kind": kind, "ref": prog}
         if x < 0.88 or not self.w.raw_relatives:
-            link = self._pick([(self._attached_links(), 70), (self.links, 30)])
+            link = self._pick([(self._chain_list(LINKS), 70), (self.links, 30)])
             kind = "link" if random() < 0.6 else "id_link"
             return {"kind": kind, "ref": link}
         if x < 0.95:
@@ -706,7 +702,7 @@ class Generator:
 
     def _replace_target(self) -> Optional[Dict[str, Any]]:
         choice = self._choice
-        by_prog = self._by_prog()
+        by_prog = self._chain_list(BY_PROG)
         x = self._random()
         if x < 0.75 and by_prog:
             return {"kind": "prog", "ref": choice(by_prog)}
