@@ -381,13 +381,21 @@ class Executor {
   // state() == `mine` would say, without making state(). While neither the model's state
   // object nor the core's chain changed since they last agreed, they still agree.
   bool same_state(PyObject* mine) {
+    const Bundle& core = b_->core();
+    // (most ops change no chain: the bundle's generation, stepped by every publish, says so
+    // without reading the chain)
+    if (mine == agreed_.mine && core.generation() == agreed_generation_) return true;
     Chain& now = now_;
-    now.read(b_->core());
-    if (mine == agreed_.mine && now.same_as(agreed_)) return true;
+    now.read(core);
+    if (mine == agreed_.mine && now.same_as(agreed_)) {
+      agreed_generation_ = core.generation();
+      return true;
+    }
     Verdict v = walk_state(mine, now, agreed_);
     if (v == Unsure) v = equal(state().ptr(), mine) ? Same : Differ;
     if (v == Differ) return false;
     agreed_.keep(now, mine);
+    agreed_generation_ = core.generation();
     return true;
   }
 
@@ -968,6 +976,7 @@ class Executor {
   QueryHead head_;
   QueryEntry entries_[kSlots];
   Chain now_, agreed_;  // same_state's: the chain now, and when it last equalled the model's
+  std::uint64_t agreed_generation_ = 0;  // the core bundle's generation when agreed_ was read
   Chain order_;  // matches()': the chain's order
   // objects_of(): the objects the lists hold, and the items they were read from (held)
   std::vector<py::object> prog_items_, link_items_;
