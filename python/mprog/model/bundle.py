@@ -155,8 +155,12 @@ class Bundle(LinkCalls, Unique):
             if self._closed or type(flags) is not int:
                 flags, relative, _, anchor = self._placement(flags, relative, None)
             try:
-                check_args(flags, relative, expected_revision, prog)
-                prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
+                if not (type(flags) is int and not flags & ~self._rules.LINK_KNOWN
+                        and type(prog) is Program and not prog._closed and relative is None
+                        and type(expected_revision) is int and 0 <= expected_revision < _U64):
+                    # (the usual arguments pass these checks: skipped, as in attach)
+                    check_args(flags, relative, expected_revision, prog)
+                    prog = self._front("link", prog, flags, self._rules.LINK_KNOWN)
                 link = Link(self, prog)  # its id comes once attached (bpf_link_prime/settle)
                 new = self._rules.attach(self._slots, self._revision, "link", prog, link._link,
                                          flags, relative, None, expected_revision)
