@@ -148,7 +148,7 @@ Context& Context::locate(const Result& r, const Bundle& bundle) {
 Context& Context::locate(const Result& r, const Transaction& tx) {
   if (r.slot < tx.size()) {
     slot_prog_id = tx.entry().programs[r.slot]->id;
-    slot_link_id = tx.slot(r.slot).link ? tx.slot(r.slot).link->id : 0;
+    slot_link_id = tx.slot(r.slot).link() ? tx.slot(r.slot).link()->id : 0;
   }
   return *this;
 }

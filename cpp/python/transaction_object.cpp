@@ -14,7 +14,7 @@ TransactionObject::TransactionObject(py::object bundle, const IntArg& expected_r
   // closed), so the transaction holds them itself.
   for (std::uint32_t i = 0; i < tx_.size(); ++i) {
     held_.append(owner(ProgramObject::of(tx_.entry().programs[i])));
-    if (Link* l = tx_.slot(i).link) held_.append(owner(*static_cast<LinkObject*>(l->user)));
+    if (Link* l = tx_.slot(i).link()) held_.append(owner(*static_cast<LinkObject*>(l->user)));
   }
 }
 
@@ -65,7 +65,7 @@ Result TransactionObject::commit_result(Refusal refusal) {
   // in both never drops to zero references in between.
   std::vector<Program*> joining;
   for (std::uint32_t i = 0; i < tx_.size(); ++i)
-    if (!tx_.slot(i).link) joining.push_back(tx_.entry().programs[i]);
+    if (!tx_.slot(i).link()) joining.push_back(tx_.entry().programs[i]);
   for (Program* p : joining) hold(ProgramObject::of(p));
   std::vector<Program*> leaving;
   b.core().for_each_tuple([&](Program* p, const Link* link) {

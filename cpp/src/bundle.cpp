@@ -14,7 +14,7 @@ Bundle::Bundle(Dialect dialect) : active_(&entries_[0]), dialect_(dialect) {}
 
 Bundle::~Bundle() {
   for (std::uint32_t i = 0; i < count_; ++i)
-    if (slots_[i].link) slots_[i].link->bundle = nullptr;
+    if (slots_[i].link()) slots_[i].link()->bundle = nullptr;
 }
 
 // ---- mechanics: each fills the peer entry, publishes it, and keeps the slots in step ----
@@ -53,7 +53,7 @@ void Bundle::replace_at(std::uint32_t index, Program* prog, Slot slot) {
   std::copy(cur.programs.data(), cur.programs.data() + count_ + 1, next.programs.data());
   Program* old = next.programs[index];
   next.programs[index] = prog;
-  released_ = slots_[index].link ? nullptr : old;
+  released_ = slots_[index].link() ? nullptr : old;
   slots_[index] = slot;
   publish(next, count_);
 }
@@ -63,7 +63,7 @@ inline void Bundle::delete_at(const Entry& cur, std::uint32_t index) {
   const std::uint32_t count = count_;
   const auto* src = cur.programs.data();
   auto* dst = next.programs.data();
-  Link* const owner = slots_[index].link;
+  Link* const owner = slots_[index].link();
   Program* const leaving = src[index];
   std::copy(src, src + index, dst);
   std::copy(src + index + 1, src + count, dst + index);
@@ -96,7 +96,7 @@ inline void Bundle::publish(Entry& next, std::uint32_t count) {
 void Bundle::reset() {
   const Entry& cur = active_entry();
   for (std::uint32_t i = 0; i < count_; ++i) {
-    if (slots_[i].link) slots_[i].link->bundle = nullptr;
+    if (slots_[i].link()) slots_[i].link()->bundle = nullptr;
     slots_[i] = Slot{};
   }
   Entry& next = peer_of(cur);
@@ -150,12 +150,12 @@ Result Bundle::check_detach(const Request& request, Placement* where) const {
 void Bundle::install(const Entry& entry, const Slot* slots) {
   const Entry& cur = active_entry();
   for (std::uint32_t i = 0; i < count_; ++i)
-    if (slots_[i].link) slots_[i].link->bundle = nullptr;
+    if (slots_[i].link()) slots_[i].link()->bundle = nullptr;
   Entry& next = peer_of(cur);
   std::copy(entry.programs.data(), entry.programs.data() + entry.count + 1, next.programs.data());
   std::copy(slots, slots + kSlots, slots_);
   for (std::uint32_t i = 0; i < entry.count; ++i)
-    if (slots_[i].link) slots_[i].link->bundle = this;
+    if (slots_[i].link()) slots_[i].link()->bundle = this;
   released_ = nullptr;
   publish(next, entry.count);
 }
@@ -180,7 +180,7 @@ Result Bundle::update_link(Link& link, Program& new_prog) {
   const Entry& e = active_entry();
   if (find_program(view(e), &new_prog) >= 0) return {-EEXIST, Why::exists};
   for (std::uint32_t i = 0; i < count_; ++i) {
-    if (slots_[i].link != &link) continue;
+    if (slots_[i].link() != &link) continue;
     replace_at(i, &new_prog, slots_[i]);  // the slot keeps its link and its pins
     link.prog = &new_prog;
     return {};
@@ -196,10 +196,10 @@ Result Bundle::query(QueryHead& head, QueryEntry* entries, std::uint32_t capacit
   for (std::uint32_t i = 0; i < n; ++i) {
     const Slot& s = slots_[i];
     entries[i].prog_id = e.programs[i]->id;
-    entries[i].link_id = s.link ? s.link->id : 0;
-    const auto pins = static_cast<std::uint32_t>(s.pins);  // FIRST/LAST: low bits
-    entries[i].prog_flags = s.link ? 0 : pins;
-    entries[i].link_flags = s.link ? pins : 0;
+    entries[i].link_id = s.link() ? s.link()->id : 0;
+    const auto pins = static_cast<std::uint32_t>(s.pins());  // FIRST/LAST: low bits
+    entries[i].prog_flags = s.link() ? 0 : pins;
+    entries[i].link_flags = s.link() ? pins : 0;
   }
   if (capacity != 0 && capacity < count_) return {-ENOSPC, Why::query_short};
   return {};

@@ -10,7 +10,7 @@ int relative_index(const ChainView& b, const Relative& rel) {
   if (!rel.prog) return -1;
   const Entry& e = b.current();
   for (std::uint32_t i = 0; i < b.count(); ++i) {
-    if (e.programs[i] == rel.prog && (!rel.link || rel.link == b.slot(i).link))
+    if (e.programs[i] == rel.prog && (!rel.link || rel.link == b.slot(i).link()))
       return static_cast<int>(i);
   }
   return -ENOENT;

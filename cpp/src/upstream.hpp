@@ -34,7 +34,7 @@ inline bool has_directive(const Request& r) { return r.flags & (flag::before | f
 inline Result pos_exact(const ChainView& b, const Program* prog, const Link* link, int& index) {
   const int i = find_program(b, prog);
   if (i < 0) return {-ENOENT, Why::prog_absent};
-  if (b.slot(static_cast<std::uint32_t>(i)).link != link)
+  if (b.slot(static_cast<std::uint32_t>(i)).link() != link)
     return {-EBUSY, Why::link_owned, static_cast<std::uint8_t>(i)};
   index = i;
   return {};
@@ -126,7 +126,7 @@ inline Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan
   if (index == -1) index = 0;
   if (index == total) index = total - 1;
   const Program* there = b.current().programs[index];
-  const Link* owner = b.slot(index).link;
+  const Link* owner = b.slot(index).link();
   if (prog && prog != there) return {-ENOENT, Why::prog_absent};
   if (link && link != owner) return {-ENOENT, Why::prog_absent};
   if (!link && owner) return {-EBUSY, Why::link_owned_detach, static_cast<std::uint8_t>(index)};

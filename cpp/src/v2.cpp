@@ -10,13 +10,13 @@ namespace {
 
 using namespace v2flag;
 
-bool holds(const ChainView& b, std::uint32_t i, std::uint64_t pin) { return b.slot(i).pins & pin; }
+bool holds(const ChainView& b, std::uint32_t i, std::uint64_t pin) { return b.slot(i).pins() & pin; }
 
 // Index of the relative's slot (program, and link if one was named), or -1.
 int relative_index(const ChainView& b, const Relative& rel) {
   const Entry& e = b.current();
   for (std::uint32_t i = 0; i < b.count(); ++i)
-    if (e.programs[i] == rel.prog && (!rel.link || rel.link == b.slot(i).link))
+    if (e.programs[i] == rel.prog && (!rel.link || rel.link == b.slot(i).link()))
       return static_cast<int>(i);
   return -1;
 }
@@ -52,7 +52,7 @@ Result plan_replace(const ChainView& b, const Request& r, Program* prog, Link* l
   if (mine >= 0 && mine != at) return {-EEXIST, Why::exists};
   if (!r.relative.prog || at < 0) return {-ENOENT, Why::replace_absent};
   const auto i = static_cast<std::uint32_t>(at);
-  if (b.slot(i).link != link) return {-EBUSY, Why::slot_owned, static_cast<std::uint8_t>(i)};
+  if (b.slot(i).link() != link) return {-EBUSY, Why::slot_owned, static_cast<std::uint8_t>(i)};
   const std::uint64_t pins = r.flags & v2flag::pins;
   if ((pins & first) && i != 0) return {-EACCES, Why::pin_position, static_cast<std::uint8_t>(i)};
   if ((pins & last) && i + 1 != b.count())
@@ -211,7 +211,7 @@ Result plan_detach(const ChainView& b, const Request& r, Link* link, Plan& plan)
   if (Result t = detach_target(b, r, named, target); !t) return t;
   // Detaching a pinned program by program is allowed (the owner may leave); a link's slot
   // is left only through the link.
-  if (b.slot(static_cast<std::uint32_t>(target)).link != link)
+  if (b.slot(static_cast<std::uint32_t>(target)).link() != link)
     return {-EBUSY, Why::link_owned_detach, static_cast<std::uint8_t>(target)};
   plan.kind = Plan::Kind::remove;
   plan.index = static_cast<std::uint32_t>(target);

@@ -97,7 +97,7 @@ class Bundle {
   template <class F>
   void for_each_tuple(F&& f) const {
     const Entry& e = active_entry();
-    for (std::uint32_t i = 0; i < count_; ++i) f(e.programs[i], slots_[i].link);
+    for (std::uint32_t i = 0; i < count_; ++i) f(e.programs[i], slots_[i].link());
   }
 
   // ---- fast path ----
