@@ -130,8 +130,16 @@ class Bundle(LinkCalls, Unique):
             if self._closed or type(flags) is not int:  # (plain int flags: nothing to do)
                 flags, relative, replace, anchor = self._placement(flags, relative, replace)
             try:
-                new = self._plan_attach(self._slots, self._revision, prog, flags, relative,
-                                        replace, expected_revision)
+                if (type(flags) is int and not flags & ~self._rules.KNOWN and type(prog) is Program
+                        and not prog._closed and relative is None and replace is None
+                        and type(expected_revision) is int and 0 <= expected_revision < _U64):
+                    # The usual arguments pass every check of _plan_attach: straight to the
+                    # rules (every operation comes here; a call costs more than the test).
+                    new = self._rules.attach(self._slots, self._revision, "attach", prog, None,
+                                             flags, None, None, expected_revision)
+                else:
+                    new = self._plan_attach(self._slots, self._revision, prog, flags, relative,
+                                            replace, expected_revision)
             except MprogError as e:
                 self._failed(e, anchor)
                 raise
@@ -170,8 +178,15 @@ class Bundle(LinkCalls, Unique):
             if self._closed or type(flags) is not int:
                 flags, relative, _, anchor = self._placement(flags, relative, None)
             try:
-                new = self._plan_detach(self._slots, self._revision, prog, flags, relative,
-                                        expected_revision)
+                if (type(flags) is int and not flags & ~self._rules.KNOWN and type(prog) is Program
+                        and not prog._closed and relative is None and self._slots
+                        and type(expected_revision) is int and 0 <= expected_revision < _U64):
+                    # (the usual arguments, a chain that is not empty: as in attach)
+                    new = self._rules.detach(self._slots, self._revision, "detach", prog, flags,
+                                             None, expected_revision)
+                else:
+                    new = self._plan_detach(self._slots, self._revision, prog, flags, relative,
+                                            expected_revision)
             except MprogError as e:
                 self._failed(e, anchor)
                 raise
@@ -347,14 +362,8 @@ class Bundle(LinkCalls, Unique):
     def _plan_attach(self, slots: Slots, revision: int, prog: Any, flags: Any, relative: Any,
                      replace: Any, expected_revision: Any) -> Slots:
         """The chain an attach (by program) would leave, or its error; commits nothing."""
-        known = self._rules.KNOWN
-        # The usual arguments pass every check of check_args and _front (below), so those are
-        # not called for them (every operation comes here; a call costs more than the test).
-        if not (type(flags) is int and not flags & ~known and type(prog) is Program
-                and not prog._closed and relative is None and replace is None
-                and type(expected_revision) is int and 0 <= expected_revision < _U64):
-            check_args(flags, relative, expected_revision, prog, replace)
-            prog = self._front("attach", prog, flags, known)
+        check_args(flags, relative, expected_revision, prog, replace)
+        prog = self._front("attach", prog, flags, self._rules.KNOWN)
         new: Slots = self._rules.attach(slots, revision, "attach", prog, None, flags, relative,
                                         replace, expected_revision)
         return new
@@ -362,17 +371,12 @@ class Bundle(LinkCalls, Unique):
     def _plan_detach(self, slots: Slots, revision: int, prog: Any, flags: Any, relative: Any,
                      expected_revision: Any) -> Slots:
         """The chain a detach would leave, or its error; commits nothing."""
-        known = self._rules.KNOWN
-        # (the usual arguments pass the checks below: as in _plan_attach)
-        if not (type(flags) is int and not flags & ~known and type(prog) is Program
-                and not prog._closed and relative is None
-                and type(expected_revision) is int and 0 <= expected_revision < _U64):
-            check_args(flags, relative, expected_revision, prog)
-            check_known(flags, known, "detach")
-            if type(prog) is Program or not is_none(prog):
-                prog = program_arg(prog, "detach", "program")
-            else:
-                prog = None
+        check_args(flags, relative, expected_revision, prog)
+        check_known(flags, self._rules.KNOWN, "detach")
+        if type(prog) is Program or not is_none(prog):
+            prog = program_arg(prog, "detach", "program")
+        else:
+            prog = None
         if not slots:
             # tcx_prog_detach(): there is no entry at all (an emptied chain was freed).
             raise error(E.ENOENT, "detach", M.text("empty"))

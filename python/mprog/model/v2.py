@@ -36,7 +36,8 @@ def attach(slots: Slots, revision: int, op: str, prog: Program, link: Optional[B
     req = Request(op, prog, link, flags, relative, replace, expected_revision)
     if req.flags & ~KNOWN:  # only a link gets here with them (LINK_KNOWN): dropped
         req = req.with_flags(req.flags & KNOWN)
-    check_fresh(revision, req.expected_revision, req.op)
+    if expected_revision:  # (0: not checked; most operations give none)
+        check_fresh(revision, expected_revision, op)
     # Under REPLACE the relative *is* the program to replace. attach() names it replace=; a new
     # link has only its relative (the v2 ABI had one field for both).
     if req.flags & F.REPLACE and req.link is None:
@@ -54,7 +55,8 @@ def detach(slots: Slots, revision: int, op: str, prog: Optional[Program], flags:
            relative: Any, expected_revision: int) -> Slots:
     """``detach``: the target is the named program (``prog``, or None), a pinned end, or a
     relative's neighbour."""
-    check_fresh(revision, expected_revision, op)
+    if expected_revision:
+        check_fresh(revision, expected_revision, op)
     anchor = _resolve(relative, flags, op, "relative")
     if flags & F.REPLACE:
         raise error(E.EINVAL, op, "REPLACE means nothing to detach")
