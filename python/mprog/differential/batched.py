@@ -63,6 +63,9 @@ from ..ops.vocabulary import READ_ONLY, Op
 from . import invariants
 from .trial import LEARNS, Trial
 
+#: errno -> its name, as the executor answers (one dict for every trace's executor)
+_ERRNAMES: Dict[int, str] = dict(errno.errorcode)
+
 #: Ops queued before the queue runs anyway (a bound on memory, not a tuning knob).
 MAX_QUEUE = 512
 
@@ -100,7 +103,7 @@ class BatchedTrial(Trial):
         self._all_same = frozenset(self.names)
         try:
             # the transactions by label: the core interpreter's own dict, shared
-            self.executor = _core.Executor(self.core.bundle, errno.errorcode,
+            self.executor = _core.Executor(self.core.bundle, _ERRNAMES,
                                            self.core.txs)
         except BaseException:
             self.close()
