@@ -112,4 +112,8 @@ def error(err: int, op: str, what: str, *, full: bool = False, **kw: Any) -> Mpr
     ``full`` marks an ``ERANGE`` that comes from a full chain, so it is a ``ChainFull``.
     """
     cls = ChainFull if full else _BY_ERRNO.get(err, MprogError)
+    if not kw:  # the usual refusal: the same exception, without a keyword call's cost
+        e = cls(err, f"{op}: {what}")
+        e.op = op
+        return e
     return cls(err, f"{op}: {what}", op=op, **kw)

@@ -43,7 +43,7 @@ PROGRAM_ATTACH = "a program attach"
 
 def text(rule: str, **facts: Any) -> str:
     """The message of ``rule`` with its facts filled in."""
-    return TEXTS[rule].format(**facts)
+    return TEXTS[rule].format_map(facts)  # (format(**facts) would copy the dict again)
 
 
 def program(ident: Optional[int]) -> str:
