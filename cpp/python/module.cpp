@@ -1,6 +1,6 @@
 // The module: each concept registers its own classes (register_*.cpp), as boost-histogram
 // does; behaviour lives beside them (arguments, bundle_object, watchers, links,
-// transaction_object, replay_binding, executor, record, handle_states).
+// transaction_object, replay_binding, executor, record, stepper, handle_states).
 #include <pybind11/pybind11.h>
 
 #include "bundle_object.hpp"
@@ -10,6 +10,7 @@
 #include "links.hpp"
 #include "record.hpp"
 #include "replay_binding.hpp"
+#include "stepper.hpp"
 #include "transaction_object.hpp"
 
 PYBIND11_MODULE(_core, m) {
@@ -20,6 +21,7 @@ PYBIND11_MODULE(_core, m) {
   mprog::python::bind_replay(m);
   mprog::python::bind_executor(m);
   mprog::python::bind_record(m);
+  mprog::python::bind_stepper(m);
   mprog::python::bind_handle_states(m);
   mprog::python::register_injection(m);
 }

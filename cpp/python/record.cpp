@@ -450,13 +450,6 @@ int kind_is(PyObject* kind, PyObject* a, PyObject* b) {
   return r != 0 ? r : PyObject_RichCompareBool(kind, b, Py_EQ);
 }
 
-// The labels a known(op) reads (label_check's arguments): the sets of programs, links and
-// transactions made, the list [programs, links] of labels the executor's lists will hold
-// (the next ones made must be those), and whether the backends have transactions.
-struct LabelSets {
-  PyObject *progs, *links, *txs, *made, *transactions;
-};
-
 // known() for an op that places a program (attach, link, detach, tx_attach, tx_detach):
 // its program, a link's new label, its relative and its replace name what exists.
 int placement_known(PyObject* op, long kind, const LabelSets& l) {
@@ -552,13 +545,7 @@ PyObject* label_check_call(PyObject* self, PyObject* op) {
   const LabelSets l{PyTuple_GET_ITEM(self, 0), PyTuple_GET_ITEM(self, 1),
                     PyTuple_GET_ITEM(self, 2), PyTuple_GET_ITEM(self, 3),
                     PyTuple_GET_ITEM(self, 4)};
-  int r;
-  try {
-    r = known(op, l);
-  } catch (py::error_already_set& e) {
-    e.restore();
-    return nullptr;
-  }
+  const int r = labels_known(op, l);
   if (r < 0) return nullptr;
   if (r) Py_RETURN_TRUE;
   Py_RETURN_FALSE;
@@ -595,6 +582,17 @@ PyMethodDef record_def = {
     "(mprog.batch.record)."};
 
 }  // namespace
+
+PyObject* record_op(PyObject* op) { return record(nullptr, op); }
+
+int labels_known(PyObject* op, const LabelSets& labels) {
+  try {
+    return known(op, labels);
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return -1;
+  }
+}
 
 void bind_record(py::module_& m) {
   PyObject* f = PyCFunction_NewEx(&record_def, nullptr, m.attr("__name__").ptr());

@@ -17,4 +17,18 @@ namespace mprog::python {
 
 void bind_record(pybind11::module_& m);
 
+// The same two, called from C++ (the engine's usual step, stepper.cpp):
+// record(op): a new reference (bytes or None), or nullptr with the error set.
+PyObject* record_op(PyObject* op);
+
+// The labels a known(op) reads (label_check's arguments): the sets of programs, links and
+// transactions made, the list [programs, links] of labels the executor's lists will hold
+// (the next ones made must be those), and whether the backends have transactions.
+struct LabelSets {
+  PyObject *progs, *links, *txs, *made, *transactions;
+};
+
+// known(op): 1, 0, or -1 with the error set.
+int labels_known(PyObject* op, const LabelSets& labels);
+
 }  // namespace mprog::python

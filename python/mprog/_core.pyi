@@ -162,6 +162,18 @@ def record(op: Mapping[str, Any]) -> Optional[bytes]:
     """The 16-byte record of one vocabulary op, by label, or None (mprog.batch.record)."""
 
 
+class _Stepper:
+    """BatchedTrial.step's usual way, in C, for one trial (the rule stays the trial's
+    ``step``; see cpp/python/stepper.hpp)."""
+
+    batching: bool
+    state: tuple[Any, ...]
+    model_seconds: float
+
+    def __init__(self, trial: Any, timed_every: int, max_queue: int) -> None: ...
+    def step(self, op: Mapping[str, Any]) -> Dict[str, Any]: ...
+
+
 def label_check(progs: set[int], links: set[int], txs: set[int], made: List[int],
                 transactions: bool) -> Callable[[Mapping[str, Any]], bool]:
     """known(op): whether op names only labels in the sets and makes the next ones (made:

@@ -46,6 +46,11 @@ last snapshot's dict again, so the checks that follow mostly compare identities.
 
 Only core against model, upstream or v2 (``batchable``): the kernel and the cgroup dialect
 run in lockstep.
+
+``step`` below is the rule. In a trace checked by digests the trial's ``step`` is
+``mprog._core._Stepper``'s: the same way for the usual op, in C (most of an op's cost here
+was Python's own work), handing ``step`` (or ``_after_model``, once the model has answered)
+every op that is not usual.
 """
 from __future__ import annotations
 
@@ -108,8 +113,6 @@ class BatchedTrial(Trial):
         except BaseException:
             self.close()
             raise
-        #: False once labels stop being list positions (not the generator's): op by op then
-        self.batching = True
         self._made = [0, 0]  # program and link labels the executor's lists will hold
         #: ``_known(op)``: ``not Trial._skips(op)`` for an op ``record`` or ``record_aside``
         #: can say, read from the label sets and ``_made`` at each call: every program and
@@ -119,18 +122,56 @@ class BatchedTrial(Trial):
         #: every op, and in Python it was about 1.5% of a campaign.
         self._known = _core.label_check(self.prog_labels, self.link_labels, self.tx_labels,
                                         self._made, self.transactions)
-        self._state = self.model.state()  # the model's state after the last op
-        self._see(self._state)
         #: queued ops, what ``Executor.check`` takes, one append per op: (record, the model's
         #: answer, state and handles, the op's position in self.ops, the arguments the record
-        #: leaves aside or None)
+        #: leaves aside or None); the one list, emptied by ``flush``
         self._queue: List[Tuple[Any, ...]] = []
         self._snapshots_queued: List[Any] = []  # ... and the model's snapshots (full checks)
-        self._model_seconds = 0.0  # the model's time since the last flush
+        #: ``step``'s usual way in C (``_core._Stepper``), which also keeps ``batching``, the
+        #: model's last state and its time since the last flush (the properties below). In a
+        #: trace checked in nothing but digests it *is* this trial's ``step``: the method
+        #: below stays the rule, and the Stepper hands it every op that is not usual.
+        self._fast = _core._Stepper(self, TIMED_EVERY, MAX_QUEUE)
+        if not full:
+            self.step = self._fast.step  # type: ignore[method-assign]
+        self._state = self.model.state()  # the model's state after the last op
+        self._see(self._state)
+
+    # (kept in the Stepper, which reads and writes them on its usual way)
+    @property
+    def batching(self) -> bool:
+        """False once labels stop being list positions (not the generator's): op by op then."""
+        return bool(self._fast.batching)
+
+    @batching.setter
+    def batching(self, value: bool) -> None:
+        self._fast.batching = value
+
+    @property
+    def _state(self) -> Tuple[Any, ...]:
+        """The model's state after the last op."""
+        state: Tuple[Any, ...] = self._fast.state
+        return state
+
+    @_state.setter
+    def _state(self, state: Tuple[Any, ...]) -> None:
+        self._fast.state = state
+
+    @property
+    def _model_seconds(self) -> float:
+        """The model's time since the last flush."""
+        seconds: float = self._fast.model_seconds
+        return seconds
+
+    @_model_seconds.setter
+    def _model_seconds(self, seconds: float) -> None:
+        self._fast.model_seconds = seconds
 
     # ----------------------------------------------------------------- stepping
 
     def step(self, op: Op) -> Dict[str, Any]:
+        """The rule for one op (in a digest-depth trace the instance's ``step`` is the
+        Stepper's, which takes the usual op the same way and hands this every other)."""
         if not self.batching:
             return self._lockstep(op)
         rec = record(op)
@@ -149,6 +190,13 @@ class BatchedTrial(Trial):
             t0 = perf_counter()
             answer = model.apply(op)
             self._model_seconds += (perf_counter() - t0) * TIMED_EVERY
+        return self._after_model(op, rec, aside, answer)
+
+    def _after_model(self, op: Op, rec: bytes, aside: Tuple[str, ...],
+                     answer: Any) -> Dict[str, Any]:
+        """The rest of ``step`` once the model gave ``answer`` (``rec``: the op's record,
+        ``aside``: the arguments it leaves aside)."""
+        model = self.model
         if self.full and answer[0] != "ok":
             return self._core_alone(op, answer)
         state = model.state()
@@ -318,11 +366,11 @@ class BatchedTrial(Trial):
             name = self.model.name
             self.seconds[name] = self.seconds.get(name, 0.0) + self._model_seconds
             self._model_seconds = 0.0
-        queue = self._queue
-        if not queue:
+        if not self._queue:
             return
+        queue = self._queue[:]
+        self._queue.clear()  # (the one list: the Stepper appends to it)
         snapshots = self._snapshots_queued if self.full else None
-        self._queue = []
         self._snapshots_queued = []
         core = self.core
         t0 = perf_counter()
