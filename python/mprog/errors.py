@@ -13,6 +13,11 @@ from typing import Any, Dict, Optional, Type
 class MprogError(OSError):
     """Base of every mprog failure. ``op`` is the operation ("attach", "detach", ...)."""
 
+    # (None where not given: ``error`` sets only what it was given, see ``_bare``)
+    op: Optional[str] = None
+    revision: Optional[int] = None
+    anchor: Any = None
+
     def __init__(self, err: int, message: str, *, op: Optional[str] = None,
                  revision: Optional[int] = None, anchor: Any = None) -> None:
         super().__init__(err, message)
@@ -26,9 +31,22 @@ class MprogError(OSError):
 
 def _rebuild(cls: Type["MprogError"], err: int, message: str,
              state: Dict[str, Any]) -> "MprogError":
-    e = cls.__new__(cls, err, message)
-    OSError.__init__(e, err, message)
+    e = _bare(cls, err, message)
     e.__dict__.update(state)
+    return e
+
+
+_OSERROR_NEW = OSError.__new__
+_OSERROR_INIT = OSError.__init__
+
+
+def _bare(cls: Type["MprogError"], err: int, message: str) -> "MprogError":
+    """An instance of ``cls`` with its errno and message and nothing else, made without a
+    call of its ``__init__``. (An OSError subclass with an ``__init__`` of its own takes its
+    arguments there, through a Python frame and ``super()``: the usual refusal cost twice as
+    much to build. The attributes ``__init__`` would set read as the class's None.)"""
+    e: MprogError = _OSERROR_NEW(cls, err, message)
+    _OSERROR_INIT(e, err, message)
     return e
 
 
@@ -112,8 +130,8 @@ def error(err: int, op: str, what: str, *, full: bool = False, **kw: Any) -> Mpr
     ``full`` marks an ``ERANGE`` that comes from a full chain, so it is a ``ChainFull``.
     """
     cls = ChainFull if full else _BY_ERRNO.get(err, MprogError)
-    if not kw:  # the usual refusal: the same exception, without a keyword call's cost
-        e = cls(err, f"{op}: {what}")
+    if not kw:  # the usual refusal: the same exception, built without __init__ (_bare)
+        e = _bare(cls, err, f"{op}: {what}")
         e.op = op
         return e
     return cls(err, f"{op}: {what}", op=op, **kw)
