@@ -52,3 +52,66 @@ def test_init_after_new_makes_it_whole():
     finally:
         b.close()
         p.close()
+
+
+# ---- every backend, as arguments (docs/protocol.md, Bad input, rule 14) ----
+
+def _ghosts(module):
+    return (module.Program.__new__(module.Program), module.Link.__new__(module.Link))
+
+
+def test_every_backend_refuses_an_uninitialized_handle_as_an_argument(backend):
+    """A Program or Link never initialized, in every place a handle goes: TypeError, nothing
+    changed (the core, the model and the live kernel alike)."""
+    _refused_everywhere(backend, "upstream")
+
+
+def test_every_v2_backend_refuses_an_uninitialized_handle_as_an_argument(v2_rules_backend):
+    """The same in v2 (the core, the model and the oracle)."""
+    _refused_everywhere(v2_rules_backend, "v2")
+
+
+def _refused_everywhere(backend, dialect):
+    F = mprog.Flag
+    b = backend.Bundle(dialect=dialect)
+    p, q, r = (backend.Program(name) for name in "pqr")
+    made = [b, p, q, r]
+    try:
+        b.attach(p)
+        link = b.link(q)
+        made.insert(0, link)
+        prog, link_ghost = _ghosts(backend)
+        calls = {
+            "attach": lambda: b.attach(prog),
+            "link": lambda: b.link(prog),
+            "detach": lambda: b.detach(prog),
+            "relative": lambda: b.attach(r, F.BEFORE, relative=prog),
+            "relative link": lambda: b.attach(r, F.BEFORE | F.LINK, relative=link_ghost),
+            "relative by id": lambda: b.attach(r, F.BEFORE | F.ID, relative=prog),
+            "replace": lambda: b.attach(r, F.REPLACE, replace=prog),
+            "detach relative": lambda: b.detach(None, F.AFTER, relative=prog),
+            "update": lambda: link.update(prog),
+            "update old_prog": lambda: link.update(r, F.REPLACE, old_prog=prog),
+        }
+        for what, call in calls.items():
+            before = b.query()
+            with pytest.raises(TypeError, match="never initialized"):
+                call()
+            after = b.query()
+            assert (after.revision, after.prog_ids, after.link_ids) == (
+                before.revision, before.prog_ids, before.link_ids), what
+        assert link.prog.id == q.id
+    finally:
+        for obj in made:
+            obj.close()
+
+
+def test_every_cgroup_backend_refuses_an_uninitialized_program(cg):
+    b = cg.bundle()
+    (p,) = cg.programs(1)
+    b.attach(p, mprog.CgroupFlag.ALLOW_MULTI)
+    ghost, _ = _ghosts(cg.module)
+    for call in (lambda: b.attach(ghost, mprog.CgroupFlag.ALLOW_MULTI), lambda: b.detach(ghost)):
+        with pytest.raises(TypeError, match="never initialized"):
+            call()
+    assert list(b.query().prog_ids) == [p.id]

@@ -104,7 +104,11 @@ bool is_link(py::handle h) {
 }
 
 void check_handle(py::handle h, const char* name) {
-  if (h.is_none() || is_program(h) || is_link(h)) return;
+  if (h.is_none()) return;
+  // A Program or Link never initialized is refused as its type is checked, wherever a handle
+  // goes (read or not): TypeError from its caster (initialized.hpp; docs/protocol.md, rule 14).
+  if (is_program(h)) return static_cast<void>(unwrap<ProgramObject>(h));
+  if (is_link(h)) return static_cast<void>(unwrap<LinkObject>(h));
   if (!PyLong_Check(h.ptr()))
     raise_type_error(std::string(name) + " must be a Program, a Link, an int or None, not " +
                      Py_TYPE(h.ptr())->tp_name);

@@ -117,7 +117,12 @@ def _fd(value: Any, what: str) -> int:
 def _check(value: Any, what: str) -> None:
     """None, a Program, a Link, or an int that a u32 holds (docs/protocol.md)."""
     from .backend import Link, Program
-    if value is None or isinstance(value, (Program, Link)):
+    if value is None:
+        return
+    if isinstance(value, (Program, Link)):
+        if "id" not in vars(value):  # made by T.__new__(T): docs/protocol.md, rule 14
+            raise TypeError(f"{what}: {type(value).__name__} was never initialized (its "
+                            "__init__ did not run)")
         return
     if not isinstance(value, int):
         raise TypeError(f"{what} must be a Program, a Link, an int or None, "

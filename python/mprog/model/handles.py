@@ -86,8 +86,21 @@ def handle_states(programs: List["Program"], links: List["Link"],
     return closed, link_states, None if bundle is None else [prog._id for prog in bundle]
 
 
+def never_initialized(handle: Any) -> bool:
+    """Whether ``handle`` is a Program or Link whose ``__init__`` never ran (made by
+    ``T.__new__(T)``): every backend refuses one as an argument with TypeError
+    (docs/protocol.md, Bad input, rule 14)."""
+    if isinstance(handle, Program):
+        return "_id" not in vars(handle)
+    return isinstance(handle, Link) and "_link" not in vars(handle)
+
+
 class Program(Unique):
     """A thing that can be attached. ``fn(ctx) -> int`` is what ``Bundle.run`` calls."""
+
+    # (until __init__ has made it: one never initialized reads as closed, so the usual
+    # arguments' fast paths pass it on to the checks, which refuse it: never_initialized)
+    _closed = True
 
     def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None,
                  dialect: str = "upstream") -> None:
@@ -209,7 +222,8 @@ class Link(LinkScope):
     def __del__(self) -> None:
         # Only a link that was handed out (settled) and never closed: a failed link() made
         # no link.
-        if self._link.id and not self._link.closed:
+        link = self.__dict__.get("_link")  # (none: never initialized)
+        if link is not None and link.id and not link.closed:
             warn_unclosed(self)
             self.close()
 

@@ -14,7 +14,7 @@ from typing import Any, Optional, Type, Union
 from .. import messages as M
 from ..errors import error
 from .chain import Anchor, describe
-from .handles import Link, Program, link_by_id, program_by_id
+from .handles import Link, Program, link_by_id, never_initialized, program_by_id
 
 _U32 = 1 << 32
 _U64 = 1 << 64
@@ -37,6 +37,9 @@ def check_handle(value: Any, name: str) -> None:
     elif value is not None and not isinstance(value, (Program, Link)):
         raise TypeError(f"{name} must be a Program, a Link, an int or None, "
                         f"not {type(value).__name__}")
+    elif never_initialized(value):
+        raise TypeError(f"{name}: {type(value).__name__} was never initialized (its "
+                        "__init__ did not run)")
 
 
 def check_args(flags: Any, relative: Any, expected_revision: Any, prog: Any,
@@ -50,7 +53,7 @@ def check_args(flags: Any, relative: Any, expected_revision: Any, prog: Any,
         check_handle(relative, "relative")
     if type(expected_revision) is not int or not 0 <= expected_revision < _U64:
         check_int(expected_revision, "expected_revision", _U64)
-    if type(prog) is not Program:
+    if type(prog) is not Program or prog._closed:  # (closed: or never initialized)
         check_handle(prog, "prog")
     if replace is not None:
         check_handle(replace, "replace")

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple, Type, cast
 
 from .. import errors
 from ..errors import MprogError
-from .vocabulary import BAD_VALUES, Op, is_bad
+from .vocabulary import BAD_VALUES, UNMADE, Op, is_bad
 
 #: Names ``MprogError`` messages start with, per op (docs/protocol.md, "Results").
 ERROR_PREFIX = {"attach": "attach", "link": "link", "detach": "detach", "query": "query",
@@ -308,6 +308,9 @@ class Interpreter:
             return self._foreign_object("prog")
         if name == "foreign_link":
             return self._foreign_object("link")
+        if name in UNMADE:  # a new one each time (nothing to close: nothing was made)
+            cls = self.module.Program if name == "unmade_prog" else self.module.Link
+            return cls.__new__(cls)
         value = BAD_VALUES[name]
         return list(value) if isinstance(value, list) else value
 

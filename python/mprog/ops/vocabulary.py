@@ -49,8 +49,9 @@ op runs, so a minimized trace keeps meaning "the current revision". ``F`` is an 
 
 Bad input: wherever an argument goes (``P``, ``F``, ``REL``, ``REV``, ``COUNT``), a
 ``{"kind": "bad", "value": NAME}`` passes the value ``BAD_VALUES`` names instead: another
-type, an int out of range, or a foreign object (another backend's program, a link of another
-bundle). Every backend must answer it alike (docs/protocol.md).
+type, an int out of range, a foreign object (another backend's program, a link of another
+bundle), or a Program or Link of the backend whose ``__init__`` never ran. Every backend must
+answer it alike (docs/protocol.md).
 """
 from __future__ import annotations
 
@@ -74,15 +75,18 @@ TRANSACTION_OPS = frozenset({"tx_begin", "tx_attach", "tx_detach", "tx_commit", 
 READ_ONLY = frozenset({"new_prog", "prog_close", "query", "tx_begin", "tx_attach",
                        "tx_detach", "tx_discard"})
 
-#: The values a ``{"kind": "bad", "value": NAME}`` argument stands for (the foreign ones are
-#: made by the interpreter: they are objects of a backend).
+#: The values a ``{"kind": "bad", "value": NAME}`` argument stands for (the foreign and the
+#: unmade ones are made by the interpreter: they are objects of a backend).
 BAD_VALUES: Dict[str, Any] = {
     "str": "1", "float": 1.0, "list": [], "bytes": b"\x01", "bool": True,
     "neg": -1, "u32": 1 << 32, "u64": 1 << 64, "huge": 1 << 200,
-    "foreign_prog": None, "foreign_link": None,
+    "foreign_prog": None, "foreign_link": None, "unmade_prog": None, "unmade_link": None,
 }
 #: Bad values that are no object of the interpreter's backend.
 FOREIGN = ("foreign_prog", "foreign_link")
+#: Bad values that are a Program and a Link of the interpreter's backend whose ``__init__``
+#: never ran (``T.__new__(T)``; docs/protocol.md, Bad input, rule 14).
+UNMADE = ("unmade_prog", "unmade_link")
 
 
 def _by_name(flags: Type[enum.IntFlag]) -> Dict[str, int]:

@@ -97,8 +97,14 @@ def count_arg(value: Any) -> Optional[int]:
 
 
 def handle_arg(value: Any, what: str, link_type: type) -> Any:
-    """Rule 3: None, a Program or Link of this backend, or an int 0 <= v < 2**32."""
-    if value is None or isinstance(value, (Program, link_type)):
+    """Rule 3: None, a Program or Link of this backend, or an int 0 <= v < 2**32; rule 14:
+    not one whose ``__init__`` never ran (``T.__new__(T)``: it has no ``closed`` of its own)."""
+    if value is None:
+        return value
+    if isinstance(value, (Program, link_type)):
+        if "closed" not in vars(value):
+            raise TypeError(f"{what}: {type(value).__name__} was never initialized (its "
+                            "__init__ did not run)")
         return value
     value = integer(value, what)
     if not 0 <= value < 2**32:
