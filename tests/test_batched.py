@@ -167,6 +167,9 @@ class _Counting:
     def agrees(self, state, snapshot):
         return self._executor.agrees(state, snapshot)
 
+    def close_made(self, name):
+        return self._executor.close_made(name)
+
 
 def _steps_to_divergence(modules, seeds=range(60)):
     for seed in seeds:
@@ -217,7 +220,7 @@ def test_a_core_that_differs_in_one_op_is_found_at_that_op():
                        for j in range(i + 1, len(ops))):
                 continue
             t.flush()
-            t.core.progs[victim].close()  # the core alone now answers EBADF for it
+            t.executor.programs[victim].close()  # the core alone now answers EBADF for it
             with pytest.raises(Divergence) as caught:
                 t.run(ops[i + 1:])
                 t.check_full()
@@ -244,7 +247,7 @@ def test_a_link_only_the_model_made_is_reported_where_it_was_made():
     try:
         t.step({"op": "new_prog", "as": 0})
         t.flush()
-        t.core.progs[0].close()  # the core alone now answers EBADF for it
+        t.executor.programs[0].close()  # the core alone now answers EBADF for it
         with pytest.raises(Divergence) as caught:
             t.run(ops)
             t.check_full()
@@ -260,3 +263,17 @@ def test_campaign_uses_the_batched_engine_and_finds_nothing_on_healthy_backends(
                           out=None)
     assert result.divergences == 0, [f.divergence.report() for f in result.found]
     assert result.full_traces == 3 and result.ops > 40 * 150
+
+
+def test_a_batched_trace_closes_what_the_executor_made_without_handing_it_over():
+    """The core's interpreter is handed the executor's objects only when something reads them
+    there (an op run op by op, a full read, a report); closing the trial closes them all."""
+    ops = [op for op in trace(3, "upstream", RECORDABLE, 150)
+           if op["op"] in ("new_prog", "attach", "link", "detach", "query")]
+    t = BatchedTrial({"core": mprog, "model": model}, "upstream")
+    t.run(ops)
+    t.check_full()
+    made = [o for o in list(t.executor.programs) + list(t.executor.links) if o is not None]
+    assert len(made) > 20 and not t.core.progs and not t.core.links
+    assert t.close() == []
+    assert all(o.closed for o in made)

@@ -219,11 +219,11 @@ def test_nothing_planted_nothing_found(op: Dict[str, Any]) -> None:
 
 
 def _close_core_program(trial: BatchedTrial) -> None:
-    trial.core.progs[3].close()  # its handle only: the program lives on in link 1
+    trial.executor.programs[3].close()  # its handle only: the program lives on in link 1
 
 
 def _close_core_link(trial: BatchedTrial) -> None:
-    trial.core.links[1].close()  # detached already: the chain does not change
+    trial.executor.links[1].close()  # detached already: the chain does not change
 
 
 @pytest.mark.parametrize("plant", [_close_core_program, _close_core_link])

@@ -173,6 +173,29 @@ class Executor {
     return v == Same && matches(snapshot);
   }
 
+  // Close the links, then the programs, it made (as Interpreter.close closes a backend's,
+  // where the interpreter had to be handed them first, and closed each through a Python
+  // call): what failed, as "<name>: l<label>.close(): <class>: <message>".
+  py::list close_made(const std::string& name) {
+    py::list problems;
+    const auto each = [&](const py::list& made, const char* kind, auto&& close) {
+      for (std::size_t label = 0; label < made.size(); ++label) {
+        const py::handle obj = made[label];
+        if (obj.is_none()) continue;
+        try {
+          close(obj);
+        } catch (py::error_already_set& e) {
+          problems.append(name + ": " + kind + std::to_string(label) + ".close(): " +
+                          py::str(e.type().attr("__name__")).cast<std::string>() + ": " +
+                          py::str(e.value()).cast<std::string>());
+        }
+      }
+    };
+    each(links, "l", [](py::handle obj) { unwrap<LinkObject>(obj).close(); });
+    each(programs, "p", [](py::handle obj) { unwrap<ProgramObject>(obj).close(); });
+    return problems;
+  }
+
   py::list programs, links;
   py::dict txs;  // transactions by label (shared with the core's interpreter)
 
@@ -1031,6 +1054,9 @@ void bind_executor(py::module_& m) {
       .def("agrees", &Executor::agrees, py::arg("state"), py::arg("snapshot"),
            "Whether the core's chain reads as state (Interpreter.state()) and its programs, "
            "links and bundle as snapshot (Interpreter.snapshot()) say.")
+      .def("close_made", &Executor::close_made, py::arg("name"),
+           "Close the links, then the programs, the executor made; returns what failed, as "
+           "Interpreter.close words it for the backend `name`.")
       .def_readonly("programs", &Executor::programs, "Programs by label (appended to).")
       .def_readonly("links", &Executor::links, "Links by label (None: its link op failed).")
       .def_readonly("txs", &Executor::txs, "Transactions by label.");

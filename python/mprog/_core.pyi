@@ -141,6 +141,9 @@ class Executor:
     def agrees(self, state: tuple[Any, ...], snapshot: Dict[str, Any]) -> bool:
         """Whether the core's chain reads as state (Interpreter.state()) and its programs,
         links and bundle as snapshot (Interpreter.snapshot()) say."""
+    def close_made(self, name: str) -> List[str]:
+        """Close the links, then the programs, the executor made; returns what failed, as
+        Interpreter.close words it for the backend name."""
     @property
     def programs(self) -> List[Program]:
         """Programs by label (appended to)."""

@@ -275,6 +275,7 @@ class BatchedTrial(Trial):
         is (``_agrees_alone``); where anything differs or fails, the lockstep checks of
         ``Trial._check_step`` read both backends in full and report it."""
         self.flush()
+        self._adopt()
         core = self.core
         t0 = perf_counter()
         theirs = core.apply(op)
@@ -353,6 +354,7 @@ class BatchedTrial(Trial):
     def _lockstep(self, op: Op) -> Dict[str, Any]:
         """``op`` on every backend, op by op, after the queue."""
         self.flush()
+        self._adopt()
         state = self._state
         self.digests = [state for _ in self.sides]  # what Trial.step compares a step with
         answers = super().step(op)
@@ -379,9 +381,9 @@ class BatchedTrial(Trial):
             theirs = self.executor.check(queue, snapshots)
         finally:
             self.seconds[core.name] = self.seconds.get(core.name, 0.0) + perf_counter() - t0
-            core.adopt(self.executor.programs, self.executor.links)
         if theirs is None:
             return
+        self._adopt()
         answers, states, handles = theirs
         mine = tuple(zip(*queue[:len(answers)]))[1:4]  # the model's answers, states, handles
         for i in range(len(answers)):  # the last one differs
@@ -408,9 +410,16 @@ class BatchedTrial(Trial):
 
     # ----------------------------------------------------------------- reading, cleanup
 
+    def _adopt(self) -> None:
+        """The objects the executor made, into the core's interpreter (labels and ids), before
+        anything reads them there: an op run op by op, a full read of the core, a report.
+        A trace that needs none of these never hands them over (``close`` closes them)."""
+        self.core.adopt(self.executor.programs, self.executor.links)
+
     @property
     def state(self) -> Dict[str, Any]:
         self.flush()
+        self._adopt()
         return super().state
 
     def check_full(self) -> None:
@@ -420,12 +429,15 @@ class BatchedTrial(Trial):
         self.flush()
         model = self.model
         if not self.batching:
+            self._adopt()
             return super().check_full()
         try:
             snap = model.snapshot()
         except Exception:  # noqa: BLE001 - reported the lockstep way
+            self._adopt()
             return super().check_full()
         if not self.executor.agrees(model.state(), snap):
+            self._adopt()
             return super().check_full()
         self.states = dict.fromkeys(self.names, snap)
         problems = self._state_problems(snap)
@@ -434,9 +446,6 @@ class BatchedTrial(Trial):
                           {s.name: problems for s in self.sides})
 
     def close(self) -> List[str]:
-        # objects the executor made are closed by the core's interpreter like its own
-        if hasattr(self, "executor"):
-            self.core.adopt(self.executor.programs, self.executor.links)
         # Each bundle first: that detaches every link at once, where closing attached links
         # one by one plans and commits a chain per link (on the model, in Python). Only the
         # core and the model run here; the order a live kernel tears down in is Trial's.
@@ -446,4 +455,8 @@ class BatchedTrial(Trial):
                 side.bundle.close()
             except Exception as e:  # noqa: BLE001 - reported like Interpreter.close's
                 problems.append(f"{side.name}: bundle.close(): {type(e).__name__}: {e}")
+        # then the objects the executor made, closed there as Interpreter.close closes its
+        # own (those it was handed as well: closing is idempotent)
+        if hasattr(self, "executor"):
+            problems += self.executor.close_made(self.core.name)
         return problems + super().close()
