@@ -69,20 +69,22 @@ const Names& names() {
   return n;
 }
 
-PyObject* trial_of(Stepper* s) {
+// The trial (a strong reference, held through the calls below), or null with
+// ReferenceError set once it is gone.
+py::object trial_of(Stepper* s) {
   PyObject* trial = PyWeakref_GetObject(s->trial);  // borrowed
   if (trial == Py_None) {
     PyErr_SetString(PyExc_ReferenceError, "the trial of this Stepper is gone");
-    return nullptr;
+    return {};
   }
-  return trial;
+  return py::reinterpret_borrow<py::object>(trial);
 }
 
 // The rule for the whole op: BatchedTrial.step(trial, op).
 PyObject* rule(Stepper* s, PyObject* op) {
-  PyObject* trial = trial_of(s);
-  if (trial == nullptr) return nullptr;
-  PyObject* args[] = {trial, op};
+  const py::object trial = trial_of(s);
+  if (!trial) return nullptr;
+  PyObject* args[] = {trial.ptr(), op};
   return PyObject_Vectorcall(s->rule, args, 2, nullptr);
 }
 
@@ -90,8 +92,8 @@ PyObject* rule(Stepper* s, PyObject* op) {
 // Steals rec and answer.
 PyObject* after_model(Stepper* s, PyObject* op, PyObject* rec, PyObject* answer) {
   PyObject* out = nullptr;
-  if (PyObject* trial = trial_of(s)) {
-    PyObject* args[] = {trial, op, rec, names().empty, answer};
+  if (const py::object trial = trial_of(s)) {
+    PyObject* args[] = {trial.ptr(), op, rec, names().empty, answer};
     out = PyObject_Vectorcall(s->after_model, args, 5, nullptr);
   }
   Py_DECREF(rec);
@@ -157,9 +159,9 @@ int learn(Stepper* s, PyObject* op, PyObject* kind, PyObject* answer) {
   }
   const int link = PyObject_RichCompareBool(kind, n.link, Py_EQ);
   if (link < 0 || (link && count_made(s->made, 1) < 0)) return -1;
-  PyObject* trial = trial_of(s);
-  if (trial == nullptr) return -1;
-  PyObject* args[] = {trial, op, answer};
+  const py::object trial = trial_of(s);
+  if (!trial) return -1;
+  PyObject* args[] = {trial.ptr(), op, answer};
   PyObject* done = PyObject_Vectorcall(s->learn_labels, args, 3, nullptr);
   Py_XDECREF(done);
   return done == nullptr ? -1 : 0;
@@ -236,9 +238,10 @@ PyObject* after_usual(Stepper* s, PyObject* op, PyObject* rec_, PyObject* answer
   if (learns < 0) return nullptr;
   if (learns && learn(s, op, kind, answer.ptr()) < 0) return nullptr;
   if (PyList_GET_SIZE(s->queue) >= s->max_queue) {
-    PyObject* trial = trial_of(s);
-    if (trial == nullptr) return nullptr;
-    py::object done = py::reinterpret_steal<py::object>(PyObject_CallOneArg(s->flush, trial));
+    const py::object trial = trial_of(s);
+    if (!trial) return nullptr;
+    py::object done =
+        py::reinterpret_steal<py::object>(PyObject_CallOneArg(s->flush, trial.ptr()));
     if (!done) return nullptr;
   }
   return answers.release().ptr();
@@ -246,7 +249,7 @@ PyObject* after_usual(Stepper* s, PyObject* op, PyObject* rec_, PyObject* answer
 
 PyObject* step(PyObject* self, PyObject* op) {
   auto* s = reinterpret_cast<Stepper*>(self);
-  if (trial_of(s) == nullptr) return nullptr;  // (its lists are the trial's: no trial, no step)
+  if (!trial_of(s)) return nullptr;  // (its lists are the trial's: no trial, no step)
   if (!s->batching || s->full || !PyDict_CheckExact(op)) return rule(s, op);
   PyObject* rec = record_op(op);
   if (rec == nullptr) return nullptr;
