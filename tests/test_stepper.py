@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import gc
+import time
 
 import pytest
 
@@ -141,10 +142,12 @@ def test_a_stepper_outliving_its_trial_raises():
 
 def test_a_stepper_needs_a_trial_of_two_backends():
     with pytest.raises(AttributeError):
-        _core._Stepper(object(), 8, 512)
+        _core._Stepper(object(), 8, 512, time.perf_counter)
     t = BatchedTrial(BACKENDS, "upstream")
     try:
         with pytest.raises(ValueError):
-            _core._Stepper(t, 0, 512)
+            _core._Stepper(t, 0, 512, time.perf_counter)
+        with pytest.raises(TypeError):
+            _core._Stepper(t, 8, 512, None)
     finally:
         t.close()

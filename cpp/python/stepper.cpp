@@ -10,8 +10,6 @@
 
 #include <structmember.h>
 
-#include <chrono>
-
 #include "record.hpp"
 
 namespace mprog::python {
@@ -30,6 +28,7 @@ struct Stepper {
   PyObject *rule, *after_model, *flush, *learn_labels;  // the trial class's functions
   PyObject *apply, *model_state, *handles;              // the model interpreter's methods
   PyObject* model;
+  PyObject* clock;  // the rule's clock (batched.perf_counter): the model's time is read on it
   PyObject *first, *second;  // the two backends' names
   PyObject *view, *ops, *answers, *queue;
   PyObject *progs, *links, *txs, *made, *transactions;  // what known(op) reads
@@ -247,6 +246,19 @@ PyObject* after_usual(Stepper* s, PyObject* op, PyObject* rec_, PyObject* answer
   return answers.release().ptr();
 }
 
+// The clock's reading in seconds, or -1 with an error set.
+double now(Stepper* s) {
+  py::object t = py::reinterpret_steal<py::object>(PyObject_CallNoArgs(s->clock));
+  if (!t) return -1;
+  const double seconds = PyFloat_AsDouble(t.ptr());
+  if (seconds == -1 && PyErr_Occurred()) return -1;
+  if (seconds < 0) {
+    PyErr_SetString(PyExc_ValueError, "Stepper: the clock read a negative time");
+    return -1;
+  }
+  return seconds;
+}
+
 PyObject* step(PyObject* self, PyObject* op) {
   auto* s = reinterpret_cast<Stepper*>(self);
   if (!trial_of(s)) return nullptr;  // (its lists are the trial's: no trial, no step)
@@ -268,10 +280,11 @@ PyObject* step(PyObject* self, PyObject* op) {
   if (position % s->timed_every) {
     answer = PyObject_CallOneArg(s->apply, op);
   } else {  // the model's time, on a sample of its ops (batched.TIMED_EVERY)
-    const auto t0 = std::chrono::steady_clock::now();
-    answer = PyObject_CallOneArg(s->apply, op);
-    const std::chrono::duration<double> spent = std::chrono::steady_clock::now() - t0;
-    s->model_seconds += spent.count() * static_cast<double>(s->timed_every);
+    const double t0 = now(s);
+    answer = t0 < 0 ? nullptr : PyObject_CallOneArg(s->apply, op);
+    const double t1 = answer == nullptr ? -1 : now(s);
+    if (t1 < 0) Py_CLEAR(answer);
+    else s->model_seconds += (t1 - t0) * static_cast<double>(s->timed_every);
   }
   if (answer == nullptr) {
     Py_DECREF(rec);
@@ -299,6 +312,7 @@ template <typename F>
 void each_reference(Stepper* s, F&& f) {
   for (PyObject** p : {&s->state, &s->trial, &s->rule, &s->after_model, &s->flush,
                        &s->learn_labels, &s->apply, &s->model_state, &s->handles, &s->model,
+                       &s->clock,
                        &s->first, &s->second, &s->view, &s->ops, &s->answers, &s->queue,
                        &s->progs, &s->links, &s->txs, &s->made, &s->transactions})
     f(p);
@@ -325,17 +339,21 @@ void dealloc(PyObject* self) {
   Py_DECREF(type);
 }
 
-// Stepper(trial, timed_every, max_queue): everything else is read from the trial, which has
-// made its lists, sets, view, model and queue (BatchedTrial.__init__).
+// Stepper(trial, timed_every, max_queue, clock): everything else is read from the trial,
+// which has made its lists, sets, view, model and queue (BatchedTrial.__init__).
 PyObject* make(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-  PyObject* trial;
+  PyObject *trial, *clock;
   Py_ssize_t timed_every, max_queue;
-  static const char* keywords[] = {"trial", "timed_every", "max_queue", nullptr};
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Onn:Stepper", const_cast<char**>(keywords),
-                                   &trial, &timed_every, &max_queue))
+  static const char* keywords[] = {"trial", "timed_every", "max_queue", "clock", nullptr};
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OnnO:Stepper", const_cast<char**>(keywords),
+                                   &trial, &timed_every, &max_queue, &clock))
     return nullptr;
   if (timed_every < 1 || max_queue < 1) {
     PyErr_SetString(PyExc_ValueError, "Stepper: timed_every and max_queue must be positive");
+    return nullptr;
+  }
+  if (!PyCallable_Check(clock)) {
+    PyErr_SetString(PyExc_TypeError, "Stepper: clock must be callable");
     return nullptr;
   }
   py::object self = py::reinterpret_steal<py::object>(type->tp_alloc(type, 0));
@@ -371,6 +389,7 @@ PyObject* make(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     s->model_state = take(model.attr("state"));
     s->handles = take(model.attr("handles"));
     s->model = take(model);
+    s->clock = take(py::reinterpret_borrow<py::object>(clock));
     s->first = take(names[0]);
     s->second = take(names[1]);
     s->view = take(t.attr("view"));
@@ -399,7 +418,7 @@ PyObject* make(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
 
 PyType_Slot slots[] = {
     {Py_tp_doc, const_cast<char*>(
-                    "_Stepper(trial, timed_every, max_queue): BatchedTrial.step's usual way, in C "
+                    "_Stepper(trial, timed_every, max_queue, clock): BatchedTrial.step's usual way, in C "
                     "(the rule stays in Python; see stepper.hpp).")},
     {Py_tp_new, reinterpret_cast<void*>(make)},
     {Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},

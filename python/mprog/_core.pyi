@@ -173,7 +173,8 @@ class _Stepper:
     state: tuple[Any, ...]
     model_seconds: float
 
-    def __init__(self, trial: Any, timed_every: int, max_queue: int) -> None: ...
+    def __init__(self, trial: Any, timed_every: int, max_queue: int,
+                 clock: Callable[[], float]) -> None: ...
     def step(self, op: Mapping[str, Any]) -> Dict[str, Any]: ...
 
 

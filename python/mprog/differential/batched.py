@@ -131,7 +131,7 @@ class BatchedTrial(Trial):
         #: model's last state and its time since the last flush (the properties below). In a
         #: trace checked in nothing but digests it *is* this trial's ``step``: the method
         #: below stays the rule, and the Stepper hands it every op that is not usual.
-        self._fast = _core._Stepper(self, TIMED_EVERY, MAX_QUEUE)
+        self._fast = _core._Stepper(self, TIMED_EVERY, MAX_QUEUE, perf_counter)
         if not full:
             self.step = self._fast.step  # type: ignore[method-assign]
         self._state = self.model.state()  # the model's state after the last op
