@@ -71,12 +71,16 @@ const Names& names() {
 // The trial (a strong reference, held through the calls below), or null with
 // ReferenceError set once it is gone.
 py::object trial_of(Stepper* s) {
-  PyObject* trial = PyWeakref_GetObject(s->trial);  // borrowed
-  if (trial == Py_None) {
-    PyErr_SetString(PyExc_ReferenceError, "the trial of this Stepper is gone");
-    return {};
-  }
-  return py::reinterpret_borrow<py::object>(trial);
+#if PY_VERSION_HEX >= 0x030D0000  // (PyWeakref_GetObject is deprecated from 3.13 on)
+  PyObject* trial = nullptr;
+  if (PyWeakref_GetRef(s->trial, &trial) < 0) return {};
+  py::object held = py::reinterpret_steal<py::object>(trial);
+#else
+  py::object held = py::reinterpret_borrow<py::object>(PyWeakref_GetObject(s->trial));
+  if (held.is_none()) held = py::object();
+#endif
+  if (!held) PyErr_SetString(PyExc_ReferenceError, "the trial of this Stepper is gone");
+  return held;
 }
 
 // The rule for the whole op: BatchedTrial.step(trial, op).
@@ -373,7 +377,7 @@ PyObject* make(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
     };
     const auto set = [&](const char* name) {
       py::object o = t.attr(name);
-      if (!PySet_CheckExact(o.ptr())) throw py::type_error(std::string(name) + ": a set");
+      if (Py_TYPE(o.ptr()) != &PySet_Type) throw py::type_error(std::string(name) + ": a set");
       return take(o);
     };
     s->batching = 1;
