@@ -428,16 +428,14 @@ class BatchedTrial(Trial):
         problems); both read in full where they differ, to report it."""
         self.flush()
         model = self.model
-        if not self.batching:
-            self._adopt()
-            return super().check_full()
-        try:
-            snap = model.snapshot()
-        except Exception:  # noqa: BLE001 - reported the lockstep way
-            self._adopt()
-            return super().check_full()
-        if not self.executor.agrees(model.state(), snap):
-            self._adopt()
+        snap = None
+        if self.batching:
+            try:
+                snap = model.snapshot()
+            except Exception:  # noqa: BLE001 - reported the lockstep way, below
+                pass
+        if snap is None or not self.executor.agrees(model.state(), snap):
+            self._adopt()  # both read in full, the lockstep way, to report it
             return super().check_full()
         self.states = dict.fromkeys(self.names, snap)
         problems = self._state_problems(snap)
