@@ -104,6 +104,13 @@ PyObject* after_model(Stepper* s, PyObject* op, PyObject* rec, PyObject* answer)
   return out;
 }
 
+// op[key] for an op that is a dict (see step): borrowed, or null with KeyError set.
+PyObject* field(PyObject* op, PyObject* key) {
+  PyObject* value = PyDict_GetItemWithError(op, key);
+  if (value == nullptr && !PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+  return value;
+}
+
 // An exact int's value, or false (anything else: the rule decides).
 bool small_int(PyObject* v, long long& out) {
   if (!PyLong_CheckExact(v)) return false;
@@ -151,11 +158,8 @@ int learn(Stepper* s, PyObject* op, PyObject* kind, PyObject* answer) {
     if (count_made(s->made, 0) < 0) return -1;
     const int ok = PyObject_RichCompareBool(PyList_GET_ITEM(answer, 0), n.ok, Py_EQ);
     if (ok <= 0) return ok;
-    PyObject* label = PyDict_GetItemWithError(op, n.as);
-    if (label == nullptr) {
-      if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, n.as);
-      return -1;
-    }
+    PyObject* label = field(op, n.as);
+    if (label == nullptr) return -1;
     if (PySet_Add(s->progs, label) < 0) return -1;
     py::object progs = py::reinterpret_steal<py::object>(PyObject_GetAttr(s->view, n.progs));
     return progs ? PyList_Append(progs.ptr(), label) : -1;
@@ -196,11 +200,8 @@ PyObject* after_usual(Stepper* s, PyObject* op, PyObject* rec_, PyObject* answer
   if (!PyTuple_CheckExact(state.ptr()) || PyTuple_GET_SIZE(state.ptr()) < 1 ||
       !PyTuple_CheckExact(before) || PyTuple_GET_SIZE(before) < 1)
     return to_rule();
-  PyObject* kind = PyDict_GetItemWithError(op, n.op);  // (op is a dict: see step)
-  if (kind == nullptr) {
-    if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, n.op);
-    return nullptr;
-  }
+  PyObject* kind = field(op, n.op);
+  if (kind == nullptr) return nullptr;
   const bool is_open = PyTuple_GET_SIZE(state.ptr()) > 1;  // ("closed",) once the bundle is
   const bool moved = state.ptr() != before;
   if (moved && is_open && PyTuple_GET_SIZE(before) > 1) {
