@@ -2,7 +2,10 @@
 pybind11's caster handed out raw storage for it, so any method or property read
 uninitialized members (``Program.__new__(Program).fn`` crashed the interpreter). Every class
 of ``mprog._core`` now refuses such an instance with a TypeError, as ``self`` and as an
-argument (cpp/python/initialized.hpp); running ``__init__`` on it afterwards makes it whole."""
+argument (cpp/python/initialized.hpp); running ``__init__`` on it afterwards makes it whole.
+
+Every other backend (the model, the live kernel, the v2 oracle) answers the same, as an
+argument and as the object itself (docs/protocol.md, Bad input, rule 14)."""
 import pytest
 
 import mprog
@@ -115,3 +118,124 @@ def test_every_cgroup_backend_refuses_an_uninitialized_program(cg):
         with pytest.raises(TypeError, match="never initialized"):
             call()
     assert list(b.query().prog_ids) == [p.id]
+
+
+# ---- every backend, as the object itself (docs/protocol.md, Bad input, rule 14) ----
+
+#: What is read or called on a handle never initialized, by class: every member the protocol
+#: gives it, with arguments a real handle would take (a ghost must be refused for being one,
+#: not for a missing argument), and the special uses (``repr``, ``len``, iteration, ``with``).
+def _uses(module, dialect, real_prog):
+    p = real_prog
+    return {
+        "Program": {
+            "id": lambda g: g.id, "name": lambda g: g.name, "fn": lambda g: g.fn,
+            "closed": lambda g: g.closed, "dialect": lambda g: g.dialect,
+            "close()": lambda g: g.close(), "repr": repr,
+        },
+        "Link": {
+            "id": lambda g: g.id, "prog": lambda g: g.prog, "attached": lambda g: g.attached,
+            "closed": lambda g: g.closed, "close()": lambda g: g.close(),
+            "detach()": lambda g: g.detach(), "update()": lambda g: g.update(p),
+            "keep()": lambda g: g.keep(), "repr": repr, "with": _enter,
+        },
+        "Bundle": {
+            "attach()": lambda g: g.attach(p), "link()": lambda g: g.link(p),
+            "detach()": lambda g: g.detach(p), "query()": lambda g: g.query(),
+            "revision": lambda g: g.revision, "dialect": lambda g: g.dialect,
+            "closed": lambda g: g.closed, "close()": lambda g: g.close(),
+            "programs()": lambda g: g.programs(), "run()": lambda g: g.run(None),
+            "transaction()": lambda g: g.transaction(), "parent": lambda g: g.parent,
+            "repr": repr, "len": len, "iter": lambda g: list(g), "with": _enter,
+        },
+    }
+
+
+def _enter(ghost):
+    with ghost:
+        pass
+
+
+def _refused_as_itself(module, dialect):
+    real = module.Program("p", dialect="cgroup") if dialect == "cgroup" else module.Program("p")
+    bundle = module.Bundle(dialect=dialect)  # its class: the cgroup dialect's may be its own
+    classes = {"Program": type(real), "Link": module.Link, "Bundle": type(bundle)}
+    refused, missed = [], []
+    try:
+        for what, uses in _uses(module, dialect, real).items():
+            cls = classes[what]
+            for use, call in uses.items():
+                name = use.rstrip("()")
+                if name.isidentifier() and name not in ("repr", "len", "iter") and not hasattr(
+                        cls, name):
+                    continue  # a member this backend's class does not have at all
+                ghost = cls.__new__(cls)
+                try:
+                    call(ghost)
+                except TypeError as e:
+                    if "never initialized" in str(e):
+                        refused.append(f"{what}.{use}")
+                        continue
+                    missed.append(f"{what}.{use}: TypeError: {e}")
+                except Exception as e:  # noqa: BLE001 - reported below, every one
+                    missed.append(f"{what}.{use}: {type(e).__name__}: {e}")
+                else:
+                    missed.append(f"{what}.{use}: no error")
+    finally:
+        bundle.close()
+        real.close()
+    assert not missed, missed
+    assert len(refused) >= 15, refused  # (the test reached the members)
+
+
+def test_every_backend_refuses_every_use_of_an_uninitialized_instance(backend):
+    """``T.__new__(T)`` as the object itself, on the core, the model and the live kernel:
+    every member, ``repr``, ``len``, iteration and ``with`` are TypeError ("never
+    initialized"), as the core's binding has them."""
+    _refused_as_itself(backend, "upstream")
+
+
+def test_every_v2_backend_refuses_every_use_of_an_uninitialized_instance(v2_rules_backend):
+    _refused_as_itself(v2_rules_backend, "v2")
+
+
+def test_every_cgroup_backend_refuses_every_use_of_an_uninitialized_instance(cg):
+    _refused_as_itself(cg.module, "cgroup")
+
+
+def test_every_transaction_refuses_use_when_uninitialized(api_backend):
+    """Transactions (the core's and the model's; the kernel has none)."""
+    b = api_backend.Bundle()
+    p = api_backend.Program("p")
+    cls = type(b.transaction())
+    try:
+        for call in (lambda g: g.attach(p), lambda g: g.detach(p), lambda g: g.commit(),
+                     lambda g: g.discard(), lambda g: g.programs(), len):
+            with pytest.raises(TypeError, match="never initialized"):
+                call(cls.__new__(cls))
+    finally:
+        b.close()
+        p.close()
+
+
+def test_dropping_an_uninitialized_instance_is_silent(backend, v2_rules_backend):
+    """It holds nothing to release: no ResourceWarning, nothing sent to sys.unraisablehook
+    (its ``__del__`` does not meet the refusal its members give)."""
+    import gc
+    import sys
+    import warnings
+
+    unraisable = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for module in {backend, v2_rules_backend}:
+                for cls in (module.Program, module.Link, module.Bundle):
+                    ghost = cls.__new__(cls)
+                    del ghost
+            gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert not unraisable, [u.exc_value for u in unraisable]
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from .. import anchors, errors
 from ..flags import MAX_PROGRAMS, NEXT, Flag
-from ..lifetime import LinkScope, Unique, warn_unclosed
+from ..lifetime import LinkScope, Unique, refuses_uninitialized, warn_unclosed
 from ..query import QueryResult
 from ..verdict import checked
 from . import args, handles, netns, syscall
@@ -39,6 +39,7 @@ def _name(name: str) -> bytes:
     return safe[:15].encode()
 
 
+@refuses_uninitialized("name")  # T.__new__(T): docs/protocol.md, rule 14
 class Program(Unique):
     """A loaded SCHED_CLS program (``r0 = TCX_NEXT; exit``), or with ``dialect="cgroup"`` a
     CGROUP_SKB program for BPF_CGROUP_INET_INGRESS (``r0 = 1; exit``: allow). ``fn`` is
@@ -88,6 +89,7 @@ class Program(Unique):
         return f"<kernel Program {self.name!r} id={self.id}{state}>"
 
 
+@refuses_uninitialized("prog")
 class Link(LinkScope):
     """A tcx link (BPF_LINK_CREATE); closing its fd releases it, detaching it if attached.
     Dropped without ``close()`` it is released when collected, with a ResourceWarning."""
@@ -152,6 +154,7 @@ class Link(LinkScope):
         return f"<kernel Link id={self.id} prog={self.prog.id}{state}>"
 
 
+@refuses_uninitialized("dialect")
 class Bundle(Unique):
     """The tcx ingress chain of ``lo`` in a network namespace of its own; with the cgroup
     dialect, a cgroup's list (``mprog.kernel.cgroup.CgroupBundle``). Dropped without

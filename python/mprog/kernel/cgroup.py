@@ -24,6 +24,7 @@ from ..anchors import to_cgroup_request
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
 from ..query import QueryResult
 from . import args, cgroupfs, handles, syscall
+from ..lifetime import refuses_uninitialized
 from .backend import Bundle, Link, Program, _errno
 from .explain import fail as _fail
 
@@ -50,6 +51,7 @@ ATTACH_TYPE = syscall.CGROUP_INET_INGRESS
 _EFFECTIVE_SLOTS = CGROUP_MAX_PROGRAMS * 16
 
 
+@refuses_uninitialized("prog")  # (its own members too: docs/protocol.md, rule 14)
 class CgroupLink(Link):
     """A cgroup link (BPF_LINK_TYPE_CGROUP); ``with`` closes it unless ``keep()`` was called."""
 
@@ -75,6 +77,7 @@ class CgroupLink(Link):
         return (info[4] | info[5]) != 0  # bpf_link_info.cgroup.cgroup_id (u64)
 
 
+@refuses_uninitialized("dialect")
 class CgroupBundle(Bundle):
     """One cgroup's program list for BPF_CGROUP_INET_INGRESS, in a private cgroup."""
 

@@ -21,7 +21,7 @@ from .. import messages as M
 from ..errors import MprogError, QueryTooSmall, error
 from ..explain import Explanation
 from ..flags import MAX_PROGRAMS, NEXT, Flag
-from ..lifetime import Unique, warn_unclosed
+from ..lifetime import Unique, initialized, refuses_uninitialized, uninitialized, warn_unclosed
 from ..query import QueryResult
 from ..unraisable import report_unraisable
 from ..verdict import checked
@@ -43,6 +43,13 @@ _U64 = 1 << 64
 Watcher = Callable[[QueryResult, QueryResult], object]
 
 
+# One never initialized (T.__new__(T)) refuses every use with TypeError as the core's does
+# (docs/protocol.md, rule 14). The members a campaign calls check for themselves: attach, link
+# and detach where they take the lock, query where it reads its kept answer, the rest where
+# _closed's class default sends them to _check_open.
+@refuses_uninitialized("_lock", fields=False, checks_itself=(
+    "attach", "link", "detach", "query", "revision", "closed", "__len__", "__iter__",
+    "programs", "run"))
 class Bundle(LinkCalls, Unique):
     """A chain of at most 63 programs at one hook, in the rules of one dialect; with the
     cgroup dialect, one cgroup's list in a hierarchy (``mprog.model.cgroup.CgroupBundle``)."""
@@ -83,7 +90,15 @@ class Bundle(LinkCalls, Unique):
         chains.add(self)
 
     dialect = property(lambda self: self._dialect)
-    closed = property(lambda self: self._closed)
+
+    @property
+    def closed(self) -> bool:
+        if self._closed:  # (_check_open's way, for one never initialized: TypeError)
+            try:
+                self._check_open()
+            except ValueError:
+                pass
+        return self._closed
 
     @property
     def revision(self) -> int:
@@ -124,7 +139,10 @@ class Bundle(LinkCalls, Unique):
 
     def attach(self, prog: Any, flags: Any = 0, relative: Any = None, replace: Any = None,
                expected_revision: int = 0) -> None:
-        self._lock.acquire()
+        try:
+            self._lock.acquire()
+        except AttributeError:  # (never initialized: the try itself costs nothing)
+            raise uninitialized(self) from None
         try:
             anchor = None
             if self._closed or type(flags) is not int:  # (plain int flags: nothing to do)
@@ -149,7 +167,10 @@ class Bundle(LinkCalls, Unique):
 
     def link(self, prog: Any, flags: Any = 0, relative: Any = None,
              expected_revision: int = 0) -> Link:
-        self._lock.acquire()
+        try:
+            self._lock.acquire()
+        except AttributeError:  # (never initialized: the try itself costs nothing)
+            raise uninitialized(self) from None
         try:
             anchor = None
             if self._closed or type(flags) is not int:
@@ -176,7 +197,10 @@ class Bundle(LinkCalls, Unique):
 
     def detach(self, prog: Any = None, flags: Any = 0, relative: Any = None,
                expected_revision: int = 0) -> None:
-        self._lock.acquire()
+        try:
+            self._lock.acquire()
+        except AttributeError:  # (never initialized: the try itself costs nothing)
+            raise uninitialized(self) from None
         try:
             anchor = None
             if self._closed or type(flags) is not int:
@@ -202,7 +226,10 @@ class Bundle(LinkCalls, Unique):
         # The kept answer is read without the lock: it is one immutable object, a commit
         # drops it before it lets go of the lock, and a closed bundle keeps none. (The
         # differential fuzzer asks after every operation; most of them changed nothing.)
-        answer = self._query_cache
+        try:
+            answer = self._query_cache
+        except AttributeError:  # (never initialized: no field at all)
+            raise uninitialized(self) from None
         if answer is not None and count is None:
             return answer
         self._lock.acquire()  # (not ``with``: see attach)
@@ -234,7 +261,7 @@ class Bundle(LinkCalls, Unique):
         """Call each program in order until one returns something other than NEXT."""
         self._check_open()
         for slot in self._slots:  # a tuple: writers replace it, never edit it
-            fn = slot.prog.fn
+            fn = slot.prog._fn
             verdict = NEXT if fn is None else checked(fn(ctx), slot.prog)
             if verdict != NEXT:
                 return verdict
@@ -348,6 +375,8 @@ class Bundle(LinkCalls, Unique):
     def _check_open(self) -> None:
         # Like a closed file (and the kernel backend, whose namespace is gone): ValueError.
         if self._closed:
+            if not initialized(self, "_lock"):  # (never made, rather: the class's default)
+                raise uninitialized(self)
             raise ValueError("the bundle is closed")
 
     def _placement(self, flags: Any, relative: Any, replace: Any) -> Tuple[Any, Any, Any, Any]:
@@ -425,6 +454,7 @@ class Bundle(LinkCalls, Unique):
                 report_unraisable(e, "Exception ignored in mprog watcher", watcher)
 
 
+@refuses_uninitialized("_bundle", fields=False)  # T.__new__(T): docs/protocol.md, rule 14
 class Transaction:
     """Attach/detach operations staged on a copy of the chain, committed as one change.
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from ..anchors import to_cgroup_request
 from ..errors import QueryTooSmall, error
 from ..flags import ALLOW, CGROUP_MAX_PROGRAMS, DENY, CgroupFlag
-from ..lifetime import Unique, warn_unclosed
+from ..lifetime import Unique, refuses_uninitialized, warn_unclosed
 from ..query import QueryResult
 from .chain import describe, find_link, plain
 from .handles import BpfLink, Link, Program, chains
@@ -53,6 +53,7 @@ class Entry:
 Entries = Tuple[Entry, ...]
 
 
+@refuses_uninitialized("_lock", fields=False)  # T.__new__(T): docs/protocol.md, rule 14
 class CgroupBundle(LinkCalls, Unique):
     """One cgroup's list for one attach type, in a hierarchy of cgroup bundles. Dropped
     without ``close()`` it is released when collected, with a ResourceWarning."""
@@ -162,8 +163,8 @@ class CgroupBundle(LinkCalls, Unique):
             if flags or not is_none(relative):
                 raise error(E.EINVAL, op, "cgroup detach takes no flags and no relative")
             # A handle that is no open cgroup program is read as no program (not EBADF).
-            named = prog if isinstance(prog, Program) and not prog.closed \
-                and prog.dialect == "cgroup" else None
+            named = prog if isinstance(prog, Program) and not prog._closed \
+                and prog._dialect == "cgroup" else None
             _check_fresh(self._revision, expected_revision, op)
             entries = self._entries
             if self._mode & F.ALLOW_MULTI:
@@ -210,7 +211,7 @@ class CgroupBundle(LinkCalls, Unique):
         if each allowed (an odd verdict; a program without ``fn`` allows), else DENY."""
         verdict = ALLOW
         for prog in self.effective():
-            if prog.fn is not None and not prog.fn(ctx) & 1:
+            if prog._fn is not None and not prog._fn(ctx) & 1:
                 verdict = DENY
         return verdict
 
@@ -253,7 +254,7 @@ class CgroupBundle(LinkCalls, Unique):
         with self._lock:
             op = "update"
             new_prog = check_update(link, new_prog, flags, old_prog)  # then cgroup_bpf_replace()
-            if new_prog.dialect != "cgroup":
+            if new_prog._dialect != "cgroup":
                 raise error(E.EINVAL, op, f"{describe(new_prog)} is not a cgroup program")
             # No duplicate check, and the link's own program again is a change all the same.
             link.run(new_prog)
@@ -347,7 +348,7 @@ class CgroupBundle(LinkCalls, Unique):
 def _cgroup_program(value: Any, op: str, what: str) -> Program:
     """bpf_prog_get_type(fd, CGROUP_SKB): closed EBADF, not a program or another type EINVAL."""
     prog = program_arg(value, op, what)
-    if prog.dialect != "cgroup":
+    if prog._dialect != "cgroup":
         raise error(E.EINVAL, op, f"{what} ({describe(prog)}) is not a cgroup program")
     return prog
 

@@ -24,7 +24,7 @@ import weakref
 from operator import attrgetter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..lifetime import LinkScope, Unique, warn_unclosed
+from ..lifetime import LinkScope, Unique, refuses_uninitialized, uninitialized, warn_unclosed
 
 PROGRAM_DIALECTS = ("upstream", "v2", "cgroup")
 _program_ids = itertools.count(1)
@@ -95,8 +95,13 @@ def never_initialized(handle: Any) -> bool:
     return isinstance(handle, Link) and "_link" not in vars(handle)
 
 
+@refuses_uninitialized("_id", checks_itself=("id", "close"), fields=False)
 class Program(Unique):
-    """A thing that can be attached. ``fn(ctx) -> int`` is what ``Bundle.run`` calls."""
+    """A thing that can be attached. ``fn(ctx) -> int`` is what ``Bundle.run`` calls.
+
+    One never initialized (``T.__new__(T)``) refuses every use with TypeError, as the core's
+    does (docs/protocol.md, rule 14): the decorator checks the members off the campaign's
+    path, ``id`` and ``close`` check for themselves."""
 
     # (until __init__ has made it: one never initialized reads as closed, so the usual
     # arguments' fast paths pass it on to the checks, which refuse it: never_initialized)
@@ -112,7 +117,7 @@ class Program(Unique):
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {PROGRAM_DIALECTS}")
         # What kind of program it is, as the kernel's program type: a tcx (SCHED_CLS) program
         # serves the upstream and v2 dialects, a cgroup (CGROUP_SKB) program the cgroup one.
-        self.dialect = dialect
+        self._dialect = dialect
         self._id = ident = next(_program_ids)
         self._name = name
         self._fn = fn
@@ -122,15 +127,25 @@ class Program(Unique):
         ref.prog_id = ident
         _live_programs[ident] = ref
 
-    # Read-only attributes; attrgetter reads them without a Python call (the model reads
-    # ids on every query).
-    id = property(attrgetter("_id"))
+    # Read-only attributes (the model itself reads the fields behind them).
     name = property(attrgetter("_name"))
     fn = property(attrgetter("_fn"))
     closed = property(attrgetter("_closed"))
+    dialect = property(attrgetter("_dialect"))
+
+    @property
+    def id(self) -> int:
+        try:  # (a try costs nothing until it catches; read for every program a trace makes)
+            return self._id
+        except AttributeError:
+            raise uninitialized(self) from None
 
     def close(self) -> None:
         """Close the handle (idempotent); the program lives on while something holds it."""
+        try:
+            self._id
+        except AttributeError:
+            raise uninitialized(self) from None
         self._closed = True
 
     def __repr__(self) -> str:
@@ -177,6 +192,23 @@ class BpfLink:
         return bundle if self.attached else None
 
 
+def _link_field(name: str) -> Any:
+    """A Link's read-only attribute: its BpfLink's field ``name`` (one never initialized has
+    no BpfLink: TypeError, docs/protocol.md rule 14; the try costs nothing until it
+    catches)."""
+    read = attrgetter(name)
+
+    def get(self: "Link") -> Any:
+        try:
+            link = self._link
+        except AttributeError:
+            raise uninitialized(self) from None
+        return read(link)
+    return property(get)
+
+
+@refuses_uninitialized("_link", fields=False, checks_itself=(
+    "id", "prog", "attached", "closed", "update", "detach", "close", "__repr__", "__del__"))
 class Link(LinkScope):
     """An attachment through a link (the handle: an fd); created only by ``Bundle.link``.
 
@@ -188,36 +220,45 @@ class Link(LinkScope):
     def __init__(self, bundle: Any, prog: Program) -> None:
         self._link = BpfLink(bundle, prog)
 
-    id = property(attrgetter("_link.id"))
-    prog = property(attrgetter("_link.prog"))
-    attached = property(attrgetter("_link.attached"))
-    closed = property(attrgetter("_link.closed"))
+    id = _link_field("id")
+    prog = _link_field("prog")
+    attached = _link_field("attached")
+    closed = _link_field("closed")
+
+    def _bpf_link(self) -> "BpfLink":
+        try:
+            return self._link
+        except AttributeError:
+            raise uninitialized(self) from None
 
     def update(self, new_prog: Any, flags: int = 0, old_prog: Any = None) -> None:
         """Swap the link's program in place (``BPF_LINK_UPDATE``)."""
-        bundle = self._link.owner()
+        link = self._bpf_link()
+        bundle = link.owner()
         if bundle is not None:
-            bundle._link_update(self._link, new_prog, flags, old_prog)
+            bundle._link_update(link, new_prog, flags, old_prog)
         else:  # detached: the checks up to ENOLINK are all there is
             from .naming import check_update
-            check_update(self._link, new_prog, flags, old_prog)
+            check_update(link, new_prog, flags, old_prog)
 
     def detach(self) -> None:
         """Leave the chain; the link stays open (``BPF_LINK_DETACH``)."""
-        bundle = self._link.owner()
+        link = self._bpf_link()
+        bundle = link.owner()
         if bundle is not None:
-            bundle._link_detach(self._link)
-        elif self._link.closed:
+            bundle._link_detach(link)
+        elif link.closed:
             from .naming import closed_link
-            raise closed_link(self._link, "link detach")
+            raise closed_link(link, "link detach")
 
     def close(self) -> None:
         """Release the link (idempotent): detaches it first if it is still attached."""
-        bundle = self._link.owner()
+        link = self._bpf_link()
+        bundle = link.owner()
         if bundle is not None:
-            bundle._link_close(self._link)
-        elif not self._link.closed:
-            self._link.forget()
+            bundle._link_close(link)
+        elif not link.closed:
+            link.forget()
 
     def __del__(self) -> None:
         # Only a link that was handed out (settled) and never closed: a failed link() made

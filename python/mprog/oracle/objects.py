@@ -14,9 +14,10 @@ from typing import Any, Callable, Optional
 
 from ..errors import error
 from ..flags import NEXT
-from ..lifetime import Unique
+from ..lifetime import Unique, refuses_uninitialized
 
 
+@refuses_uninitialized("id")  # T.__new__(T): docs/protocol.md, rule 14
 class Program(Unique):
     """A program handle: ``id`` (> 0, never reused), ``name``, ``closed``; ``fn(ctx)`` runs it."""
 

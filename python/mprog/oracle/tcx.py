@@ -25,7 +25,7 @@ from typing import Any, Iterator, List, NoReturn, Optional, Tuple as TypingTuple
 from .. import anchors
 from ..errors import QueryTooSmall, error
 from ..flags import NEXT
-from ..lifetime import LinkScope, Unique
+from ..lifetime import LinkScope, Unique, refuses_uninitialized
 from ..query import QueryResult
 from . import v2
 from .objects import (Program, count_arg, handle_arg, integer, is_nothing, program_fd,
@@ -47,6 +47,7 @@ def _raise(op: str, fail: Fail) -> NoReturn:
     raise error(fail.errno, op, fail.what) from None
 
 
+@refuses_uninitialized("prog")  # T.__new__(T): docs/protocol.md, rule 14
 class Link(LinkScope):
     """A tcx link: ``id``, ``prog``, ``attached``, ``closed``; it keeps only its pins."""
 
@@ -121,6 +122,7 @@ class Link(LinkScope):
         return f"<oracle Link {self.id} prog={self.prog.id} {state}>"
 
 
+@refuses_uninitialized("_entry")
 class Bundle(Unique):
     """One tcx hook of a device in the v2 series: no entry, or an entry and its revision."""
 
