@@ -167,3 +167,22 @@ def test_bad_input_campaign_agrees_and_reaches_the_backends():
             for op in gen.next(trial.view):
                 seen.append(trial.step(op)["core"][0])
     assert "raise" in seen
+
+
+@pytest.mark.parametrize("dialect", ["upstream", "v2"])
+def test_a_small_int_of_bad_input_under_id_names_no_object(dialect):
+    """``True`` (the bad value ``bool``) as a relative under ID is id 1: whatever object has
+    that number in each backend (model and oracle agreed, the core's id 1 was gone: a
+    divergence of numbering, not of rules). It becomes an id nobody has, as a small int
+    does; without ID it stays what it is (a handle's type is checked then)."""
+    from mprog.ops.vocabulary import NO_SUCH_ID, disambiguate, flag
+
+    ID, LINK, AFTER = (flag(dialect, n) for n in ("ID", "LINK", "AFTER"))
+    for flags in (AFTER | ID, AFTER | ID | LINK):
+        op = {"op": "detach", "prog": None, "flags": flags,
+              "relative": {"kind": "bad", "value": "bool"},
+              "expected_revision": {"kind": "zero"}}
+        assert disambiguate(op, dialect)["relative"] == {"kind": "id_raw", "value": NO_SUCH_ID}
+    op = {"op": "detach", "prog": None, "flags": AFTER,
+          "relative": {"kind": "bad", "value": "bool"}, "expected_revision": {"kind": "zero"}}
+    assert disambiguate(op, dialect) is op

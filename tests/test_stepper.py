@@ -53,7 +53,7 @@ def test_the_stepper_leaves_the_trial_as_the_rule_does(dialect, monkeypatch):
 
     monkeypatch.setattr(BatchedTrial, "step", counted)  # what the Stepper hands on
     total = 0
-    for seed in range(16):
+    for seed in range(24):
         weights = Weights(bundle_close=0.3, transaction=6, query=4)
         ops = trace(seed, dialect, weights, 150)
         fast = BatchedTrial(BACKENDS, dialect)

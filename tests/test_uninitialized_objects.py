@@ -239,3 +239,64 @@ def test_dropping_an_uninitialized_instance_is_silent(backend, v2_rules_backend)
         sys.unraisablehook = hook
     assert not unraisable, [u.exc_value for u in unraisable]
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+# ---- in the fuzzer's vocabulary: ``unmade_use`` ----
+
+def test_campaigns_use_instances_never_initialized_and_compare_them():
+    """The generator draws ``unmade_use`` ops (bad input of their own kind), and every
+    backend answers each with TypeError."""
+    import random
+
+    import mprog.model
+    from mprog.differential.batched import BatchedTrial
+    from mprog.differential.campaign import weights_for
+    from mprog.ops import Generator
+
+    seen = set()
+    for seed in range(40):
+        trial = BatchedTrial({"core": mprog, "model": mprog.model}, "upstream")
+        generator = Generator("upstream", random.Random(seed), weights_for(trial, 40))
+        try:
+            while len(trial.ops) < 150:
+                for op in generator.next(trial.view):
+                    answers = trial.step(op)
+                    if op["op"] == "unmade_use":
+                        assert answers == {"core": ["raise", "TypeError"],
+                                           "model": ["raise", "TypeError"]}, op
+                        seen.add((op["of"], op["use"]))
+            trial.check_full()
+        finally:
+            trial.close()
+    assert len(seen) >= 10, seen
+
+
+def test_a_campaign_finds_a_backend_that_lets_one_through(monkeypatch):
+    """Planted: the model's Program.close() without its check (what it did before rule 14
+    covered the object itself). A campaign with bad input finds it, at an ``unmade_use``."""
+    import mprog.model
+    from mprog.differential.campaign import run_campaign
+    from mprog.model.handles import Program
+
+    def close(self):
+        self._closed = True
+
+    monkeypatch.setattr(Program, "close", close)
+    result = run_campaign({"core": mprog, "model": mprog.model}, traces=300, seed=3,
+                          out=None, bad_input=40, minimize=False)
+    assert result.divergences, "the planted fault went unnoticed"
+    last = result.found[0].divergence.ops[-1]
+    assert last == {"op": "unmade_use", "of": "Program", "use": "close()"}, last
+
+
+@pytest.mark.parametrize("op", [
+    {"op": "unmade_use", "of": "Program"},
+    {"op": "unmade_use", "of": "Program", "use": "revision"},
+    {"op": "unmade_use", "of": "Queue", "use": "id"},
+    {"op": "unmade_use", "of": ["Program"], "use": "id"},
+])
+def test_a_malformed_unmade_use_is_refused(op):
+    from mprog.ops.vocabulary import validate
+
+    with pytest.raises(ValueError):
+        validate(op)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..flags import MAX_PROGRAMS
-from .vocabulary import BAD_VALUES, KNOWN_FLAGS, Op, disambiguate, flag
+from .vocabulary import BAD_VALUES, KNOWN_FLAGS, UNMADE_USES, Op, disambiguate, flag
 
 #: Bits no dialect knows, plus the other dialect's ID/FIRST/LAST where they are unknown.
 UNKNOWN_BITS = (1 << 0, 1 << 1, 1 << 9, 1 << 15, 1 << 31, 1 << 32)
@@ -31,6 +31,13 @@ RAW_IDS = (0, 0xFFFFFFF0, 0x7FFFFFFE, 0xFFFFFFFF)
 
 #: The cases of an expected revision, in the order of ``Weights.revisions``.
 REVISION_KINDS = ("zero", "current", "stale", "future", "value")
+
+#: ``unmade_use``'s weight per percent of bad input (``Weights.bad``): at the default 2%, one
+#: op in a few hundred of those the kind table draws (a fill draws none).
+UNMADE_SHARE = 0.05
+
+#: The classes ``unmade_use`` draws from.
+_UNMADE_CLASSES = tuple(UNMADE_USES)
 
 #: The cases of a query's count, and their weights.
 COUNT_KINDS = (("none", 4), ("zero", 1), ("short", 3), ("exact", 1), ("larger", 1),
@@ -400,7 +407,9 @@ class Generator:
         choices = [(cls.new_prog, w.new_prog * (3 if few_free else 1)),
                    (cls.attach, w.attach), (cls.link, w.link), (cls.detach, w.detach),
                    (cls.query, w.query), (cls.prog_close, w.prog_close * self.close_bias),
-                   (cls.bundle_close, w.bundle_close)]
+                   (cls.bundle_close, w.bundle_close),
+                   # bad input of its own kind: an instance never initialized, as itself
+                   (cls.unmade_use, w.bad * UNMADE_SHARE)]
         if links:
             choices += [(cls.update, w.update), (cls.link_detach, w.link_detach),
                         (cls.link_close, w.link_close * self.close_bias)]
@@ -620,6 +629,11 @@ class Generator:
         return {"op": "tx_discard", "tx": self._tx()}
 
     # -- bad input ---------------------------------------------------------------------
+
+    def unmade_use(self) -> Op:
+        """A Program, Link or Bundle never initialized (``T.__new__(T)``), used as itself."""
+        of = self._choice(_UNMADE_CLASSES)
+        return {"op": "unmade_use", "of": of, "use": self._choice(UNMADE_USES[of])}
 
     def bad(self, op: Op) -> Op:
         """``op`` with one of its arguments replaced by bad input (a wrong type, an int out of

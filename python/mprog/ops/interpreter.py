@@ -257,7 +257,31 @@ class Interpreter:
         if kind == "bundle_close":
             b.close()
             return None
+        if kind == "unmade_use":
+            self._unmade_use(op["of"], op["use"])
+            return None  # (a backend that let it through: what it gave is not compared)
         raise ValueError(f"unknown op {kind!r}")
+
+    def _unmade_use(self, of: str, use: str) -> None:
+        """``use`` (``UNMADE_USES``) of a ``Program``, ``Link`` or ``Bundle`` of this backend
+        made by ``T.__new__(T)``, its ``__init__`` never run (the bundle's class is the
+        trial's: the cgroup dialect's may be its own). Nothing is made: nothing to close."""
+        cls: Any = (self.module.Program if of == "Program" else self.module.Link if of == "Link"
+               else type(self.bundle))
+        ghost = cls.__new__(cls)
+        if use == "repr":
+            repr(ghost)
+        elif use == "len":
+            len(ghost)
+        elif use == "iter":
+            list(ghost)
+        elif use == "with":
+            with ghost:
+                pass
+        elif use.endswith("()"):
+            getattr(ghost, use[:-2])()
+        else:
+            getattr(ghost, use)
 
     # ------------------------------------------------------- symbolic arguments
 

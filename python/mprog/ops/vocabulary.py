@@ -25,6 +25,7 @@ Every operation has an ``"op"`` key::
     {"op": "tx_discard", "tx": 0}
     {"op": "bundle_close"}
     {"op": "new_cgroup", "as": 1, "parent": 0}                 cgroup dialect only
+    {"op": "unmade_use", "of": "Link", "use": "detach()"}      bad input: see below
 
 The cgroup dialect drives a tree of cgroups: the trial's bundle is cgroup 0, ``new_cgroup``
 makes cgroup ``as`` below cgroup ``parent``, and ``attach``, ``link``, ``detach`` and
@@ -51,7 +52,9 @@ Bad input: wherever an argument goes (``P``, ``F``, ``REL``, ``REV``, ``COUNT``)
 ``{"kind": "bad", "value": NAME}`` passes the value ``BAD_VALUES`` names instead: another
 type, an int out of range, a foreign object (another backend's program, a link of another
 bundle), or a Program or Link of the backend whose ``__init__`` never ran. Every backend must
-answer it alike (docs/protocol.md).
+answer it alike (docs/protocol.md). ``unmade_use`` uses such an instance (a ``Program``,
+``Link`` or ``Bundle`` made by ``T.__new__(T)``) as itself, one of ``UNMADE_USES``: every
+backend refuses it with TypeError (docs/protocol.md, Bad input, rule 14).
 """
 from __future__ import annotations
 
@@ -65,7 +68,7 @@ Op = Dict[str, Any]
 
 OPS = ("new_prog", "attach", "link", "update", "link_detach", "link_close", "prog_close",
        "detach", "query", "tx_begin", "tx_attach", "tx_detach", "tx_commit", "tx_discard",
-       "bundle_close", "new_cgroup")
+       "bundle_close", "new_cgroup", "unmade_use")
 
 #: Operations of a transaction: a backend without ``Bundle.transaction`` (the live kernel:
 #: every syscall is one change) cannot run them, so a trial with such a backend skips them.
@@ -73,7 +76,7 @@ TRANSACTION_OPS = frozenset({"tx_begin", "tx_attach", "tx_detach", "tx_commit", 
 
 #: Operations whose success never changes the chain.
 READ_ONLY = frozenset({"new_prog", "prog_close", "query", "tx_begin", "tx_attach",
-                       "tx_detach", "tx_discard"})
+                       "tx_detach", "tx_discard", "unmade_use"})
 
 #: The values a ``{"kind": "bad", "value": NAME}`` argument stands for (the foreign and the
 #: unmade ones are made by the interpreter: they are objects of a backend).
@@ -87,6 +90,16 @@ FOREIGN = ("foreign_prog", "foreign_link")
 #: Bad values that are a Program and a Link of the interpreter's backend whose ``__init__``
 #: never ran (``T.__new__(T)``; docs/protocol.md, Bad input, rule 14).
 UNMADE = ("unmade_prog", "unmade_link")
+
+#: What ``unmade_use`` does with an instance never initialized, by its class: the members
+#: every backend's instances have (read, or called where the name ends in "()"), and
+#: ``repr``, ``len``, ``iter`` (all of it) and ``with``.
+UNMADE_USES: Dict[str, Tuple[str, ...]] = {
+    "Program": ("id", "name", "fn", "closed", "close()", "repr"),
+    "Link": ("id", "prog", "attached", "closed", "close()", "detach()", "keep()", "repr",
+             "with"),
+    "Bundle": ("revision", "dialect", "close()", "query()", "repr", "len", "iter", "with"),
+}
 
 
 def _by_name(flags: Type[enum.IntFlag]) -> Dict[str, int]:
@@ -232,6 +245,8 @@ def describe(op: Op, dialect: str = "upstream") -> str:
         return f"l{op['link']}.{kind[5:]}()"
     if kind == "new_cgroup":
         return f"c{op['as']} = cgroup(parent=c{op['parent']})"
+    if kind == "unmade_use":
+        return f"{op['of']}.__new__({op['of']}): {op['use']}"
     on = f"c{op['cgroup']}." if op.get("cgroup") else ""
     if kind == "query":
         effective = ", effective" if op.get("effective") else ""
@@ -277,6 +292,7 @@ _NEED: Dict[str, Tuple[str, ...]] = {
                                                            "expected_revision"),
     "tx_detach": ("tx", "flags", "expected_revision"), "tx_commit": ("tx",),
     "tx_discard": ("tx",), "bundle_close": (), "new_cgroup": ("as", "parent"),
+    "unmade_use": ("of", "use"),
 }
 _LABELS = ("as", "link", "tx", "cgroup", "parent")
 _PROGS = ("prog", "new_prog", "old_prog")
@@ -297,6 +313,10 @@ def validate(op: Any) -> None:
     missing = [k for k in _NEED[kind] if k not in op]
     if missing:
         raise ValueError(f"{kind}: missing {missing}")
+    if kind == "unmade_use" and not (isinstance(op["of"], str) and isinstance(op["use"], str)
+                                     and op["use"] in UNMADE_USES.get(op["of"], ())):
+        raise ValueError(f"unmade_use: no use {op['use']!r} of {op['of']!r} (known: "
+                         f"{UNMADE_USES})")
     for key in _LABELS:
         if key in op and not _label(op[key]):
             raise ValueError(f"{kind}: {key!r} must be a label (an int), not {op[key]!r}")
@@ -346,9 +366,10 @@ def disambiguate(op: Op, dialect: str) -> Op:
     With ID the relative is an id, and a handle stands for its own id (the kernel can only be
     told an id). An id of the other kind (a program's id under ID|LINK, a link's id under ID
     alone) or a small int names whatever object happens to have that number in the other id
-    space: in the kernel, even another process's program. Such relatives become an id nobody
-    has, so every backend must say "no such object". (Which errno a handle of the wrong kind
-    under ID deserves is a question for SPEC.md; see docs.)
+    space: in the kernel, even another process's program. So does bad input that is a small
+    int (``True``, the bad value ``bool``, is id 1). Such relatives become an id nobody has,
+    so every backend must say "no such object". (Which errno a handle of the wrong kind under
+    ID deserves is a question for SPEC.md; see docs.)
     """
     spec = op.get("relative")
     flags: Any = op.get("flags")
@@ -361,7 +382,7 @@ def disambiguate(op: Op, dialect: str) -> Op:
     names_link = kind in ("link", "id_link")
     names_prog = kind in ("prog", "id_prog")
     if (names_link and not wants_link) or (names_prog and wants_link) or (
-            kind == "int" and spec["value"] != 0):
+            kind == "int" and spec["value"] != 0) or (kind == "bad" and spec["value"] == "bool"):
         op = dict(op)
         op["relative"] = {"kind": "id_raw", "value": NO_SUCH_ID}
     return op
