@@ -120,7 +120,7 @@ def _check(value: Any, what: str) -> None:
     if value is None:
         return
     if isinstance(value, (Program, Link)):
-        if "id" not in vars(value):  # made by T.__new__(T): docs/protocol.md, rule 14
+        if "_id" not in vars(value):  # made by T.__new__(T): docs/protocol.md, rule 14
             raise TypeError(f"{what}: {type(value).__name__} was never initialized (its "
                             "__init__ did not run)")
         return

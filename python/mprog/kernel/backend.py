@@ -22,6 +22,9 @@ DIALECTS = ("upstream", "cgroup")
 #: What Program(dialect=...) loads: tcx runs SCHED_CLS, the cgroup dialect CGROUP_SKB.
 _PROGRAM_TYPES = {
     "upstream": (syscall.PROG_TYPE_SCHED_CLS, 0, syscall.NEXT_PROGRAM),
+    # a v2 program is a tcx program too (every backend makes one; only its bundle is not the
+    # kernel's)
+    "v2": (syscall.PROG_TYPE_SCHED_CLS, 0, syscall.NEXT_PROGRAM),
     "cgroup": (syscall.PROG_TYPE_CGROUP_SKB, syscall.CGROUP_INET_INGRESS, syscall.ALLOW_PROGRAM),
 }
 
@@ -39,7 +42,7 @@ def _name(name: str) -> bytes:
     return safe[:15].encode()
 
 
-@refuses_uninitialized("name")  # T.__new__(T): docs/protocol.md, rule 14
+@refuses_uninitialized("_name")  # T.__new__(T): docs/protocol.md, rule 14
 class Program(Unique):
     """A loaded SCHED_CLS program (``r0 = TCX_NEXT; exit``), or with ``dialect="cgroup"`` a
     CGROUP_SKB program for BPF_CGROUP_INET_INGRESS (``r0 = 1; exit``: allow). ``fn`` is
@@ -56,20 +59,27 @@ class Program(Unique):
         if fn is not None and not callable(fn):
             raise TypeError("fn must be callable or None")
         if dialect not in _PROGRAM_TYPES:
-            raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
-        self.name = name
-        self.fn = fn
-        self.dialect = dialect
+            raise ValueError(f"unknown dialect {dialect!r}; expected one of "
+                             f"{tuple(_PROGRAM_TYPES)}")
+        self._name = name
+        self._fn = fn
+        self._dialect = dialect
         prog_type, attach_type, code = _PROGRAM_TYPES[dialect]
         self.fd: Optional[int] = handles.above_zero(syscall.prog_load(
             _name(name), code, prog_type=prog_type, expected_attach_type=attach_type))
         try:
-            self.id: int = syscall.obj_id(self.fd)
+            self._id: int = syscall.obj_id(self.fd)
         except BaseException:
             os.close(self.fd)
             raise
         handles.open_programs.add(self)
         handles.programs_by_id[self.id] = self
+
+    # Read-only, as on every backend (the kernel's own id and name cannot be changed either).
+    id = property(lambda self: self._id)
+    name = property(lambda self: self._name)
+    fn = property(lambda self: self._fn)
+    dialect = property(lambda self: self._dialect)
 
     @property
     def closed(self) -> bool:
@@ -89,7 +99,7 @@ class Program(Unique):
         return f"<kernel Program {self.name!r} id={self.id}{state}>"
 
 
-@refuses_uninitialized("prog")
+@refuses_uninitialized("_prog")
 class Link(LinkScope):
     """A tcx link (BPF_LINK_CREATE); closing its fd releases it, detaching it if attached.
     Dropped without ``close()`` it is released when collected, with a ResourceWarning."""
@@ -98,13 +108,16 @@ class Link(LinkScope):
 
     def __init__(self, fd: int, prog: Program) -> None:
         self.fd: Optional[int] = fd
-        self.prog = prog
+        self._prog = prog
         try:
-            self.id: int = syscall.obj_id(fd)
+            self._id: int = syscall.obj_id(fd)
         except BaseException:
             os.close(fd)
             raise
         handles.open_links.add(self)
+
+    id = property(lambda self: self._id)  # read-only, as on every backend
+    prog = property(lambda self: self._prog)
 
     @property
     def closed(self) -> bool:
@@ -130,7 +143,7 @@ class Link(LinkScope):
         except OSError as e:
             raise fail(_errno(e), "update", f"link {self.id}, new "
                        f"{handles.describe(new_prog)}") from None
-        self.prog = new_prog
+        self._prog = new_prog
 
     def detach(self) -> None:
         try:
@@ -154,7 +167,7 @@ class Link(LinkScope):
         return f"<kernel Link id={self.id} prog={self.prog.id}{state}>"
 
 
-@refuses_uninitialized("dialect")
+@refuses_uninitialized("_dialect")
 class Bundle(Unique):
     """The tcx ingress chain of ``lo`` in a network namespace of its own; with the cgroup
     dialect, a cgroup's list (``mprog.kernel.cgroup.CgroupBundle``). Dropped without
@@ -180,7 +193,7 @@ class Bundle(Unique):
                              f"not {dialect!r}")
         if parent is not None:
             raise ValueError("parent= places a cgroup bundle; tcx bundles have none")
-        self.dialect = dialect
+        self._dialect = dialect
         self._held: Dict[int, Program] = {}
         self.netns: Optional[int] = netns.create()
         try:
@@ -202,7 +215,7 @@ class Bundle(Unique):
         speak to the one chain in the kernel; closing this one only lets go of its handle on
         the namespace (the chain and what is attached stay with their maker)."""
         self = cls.__new__(cls)
-        self.dialect = "upstream"
+        self._dialect = "upstream"
         self._held = {}
         self.netns = handles.above_zero(os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC))
         try:
@@ -215,6 +228,8 @@ class Bundle(Unique):
         self._owner = False
         handles.open_bundles.add(self)
         return self
+
+    dialect = property(lambda self: self._dialect)  # read-only, as on every backend
 
     @property
     def netns_path(self) -> str:

@@ -51,7 +51,7 @@ ATTACH_TYPE = syscall.CGROUP_INET_INGRESS
 _EFFECTIVE_SLOTS = CGROUP_MAX_PROGRAMS * 16
 
 
-@refuses_uninitialized("prog")  # (its own members too: docs/protocol.md, rule 14)
+@refuses_uninitialized("_prog")  # (its own members too: docs/protocol.md, rule 14)
 class CgroupLink(Link):
     """A cgroup link (BPF_LINK_TYPE_CGROUP); ``with`` closes it unless ``keep()`` was called."""
 
@@ -77,7 +77,7 @@ class CgroupLink(Link):
         return (info[4] | info[5]) != 0  # bpf_link_info.cgroup.cgroup_id (u64)
 
 
-@refuses_uninitialized("dialect")
+@refuses_uninitialized("_dialect")
 class CgroupBundle(Bundle):
     """One cgroup's program list for BPF_CGROUP_INET_INGRESS, in a private cgroup."""
 
@@ -90,8 +90,8 @@ class CgroupBundle(Bundle):
                                 f"{type(parent).__name__}")
             if parent.cgroup_fd is None:
                 raise ValueError("parent is a closed Bundle")
-        self.dialect = dialect
-        self.parent: Optional[CgroupBundle] = parent
+        self._dialect = dialect
+        self._parent: Optional[CgroupBundle] = parent
         self.children: List[CgroupBundle] = []
         self.path = cgroupfs.make(None if parent is None else parent.path)
         try:
@@ -121,8 +121,8 @@ class CgroupBundle(Bundle):
             raise ValueError("ifindex= names a tcx device; a cgroup bundle has none")
         self: CgroupBundle = object.__new__(cls)
         self.cgroup_fd = handles.above_zero(cgroupfs.open_dir(path))
-        self.dialect = "cgroup"
-        self.parent = None
+        self._dialect = "cgroup"
+        self._parent = None
         self.children = []
         self.path = path
         self._links = weakref.WeakSet()
@@ -130,6 +130,8 @@ class CgroupBundle(Bundle):
         self._owner = False
         handles.open_bundles.add(self)
         return self
+
+    parent = property(lambda self: self._parent)  # read-only, as on every backend
 
     @property
     def closed(self) -> bool:

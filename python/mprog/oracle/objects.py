@@ -17,7 +17,7 @@ from ..flags import NEXT
 from ..lifetime import Unique, refuses_uninitialized
 
 
-@refuses_uninitialized("id")  # T.__new__(T): docs/protocol.md, rule 14
+@refuses_uninitialized("_id")  # T.__new__(T): docs/protocol.md, rule 14
 class Program(Unique):
     """A program handle: ``id`` (> 0, never reused), ``name``, ``closed``; ``fn(ctx)`` runs it."""
 
@@ -31,14 +31,20 @@ class Program(Unique):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         if fn is not None and not callable(fn):
             raise TypeError(f"fn must be callable or None, not {type(fn).__name__}")
-        self.id = next(Program._ids)
-        self.name = name
-        self.fn = fn
-        self.closed = False
-        Program._by_id[self.id] = self
+        self._id = next(Program._ids)
+        self._name = name
+        self._fn = fn
+        self._closed = False
+        Program._by_id[self._id] = self
+
+    # Read-only, as on every backend.
+    id = property(lambda self: self._id)
+    name = property(lambda self: self._name)
+    fn = property(lambda self: self._fn)
+    closed = property(lambda self: self._closed)
 
     def close(self) -> None:
-        self.closed = True
+        self._closed = True
 
     def alive(self) -> bool:
         """Open, or held by a chain slot or an open link (bpf_prog_by_id finds it)."""
@@ -99,11 +105,11 @@ def count_arg(value: Any) -> Optional[int]:
 
 def handle_arg(value: Any, what: str, link_type: type) -> Any:
     """Rule 3: None, a Program or Link of this backend, or an int 0 <= v < 2**32; rule 14:
-    not one whose ``__init__`` never ran (``T.__new__(T)``: it has no ``closed`` of its own)."""
+    not one whose ``__init__`` never ran (``T.__new__(T)``: it has no ``_closed`` of its own)."""
     if value is None:
         return value
     if isinstance(value, (Program, link_type)):
-        if "closed" not in vars(value):
+        if "_closed" not in vars(value):
             raise TypeError(f"{what}: {type(value).__name__} was never initialized (its "
                             "__init__ did not run)")
         return value

@@ -47,7 +47,7 @@ def _raise(op: str, fail: Fail) -> NoReturn:
     raise error(fail.errno, op, fail.what) from None
 
 
-@refuses_uninitialized("prog")  # T.__new__(T): docs/protocol.md, rule 14
+@refuses_uninitialized("_prog")  # T.__new__(T): docs/protocol.md, rule 14
 class Link(LinkScope):
     """A tcx link: ``id``, ``prog``, ``attached``, ``closed``; it keeps only its pins."""
 
@@ -55,16 +55,21 @@ class Link(LinkScope):
     _by_id: "weakref.WeakValueDictionary[int, Link]" = weakref.WeakValueDictionary()
 
     def __init__(self, bundle: "Bundle", prog: Program, flags: int) -> None:
-        self.id = 0  # bpf_link_settle(): a link has an id once it is attached
-        self.prog = prog
+        self._id = 0  # bpf_link_settle(): a link has an id once it is attached
+        self._prog = prog
         self.flags = flags & (FIRST | LAST)  # tcx_link_attach(): link->flags
-        self.closed = False
+        self._closed = False
         self._bundle: Optional[Bundle] = bundle  # link->dev
 
     def _settle(self) -> None:
-        self.id = next(Link._ids)
-        Link._by_id[self.id] = self
+        self._id = next(Link._ids)
+        Link._by_id[self._id] = self
         Program.holders.add(self)
+
+    # Read-only, as on every backend.
+    id = property(lambda self: self._id)
+    prog = property(lambda self: self._prog)
+    closed = property(lambda self: self._closed)
 
     @property
     def attached(self) -> bool:
@@ -99,7 +104,7 @@ class Link(LinkScope):
         if new_prog is self.prog:
             return
         bundle._replace_for(self, new_prog)
-        self.prog = new_prog
+        self._prog = new_prog
 
     def detach(self) -> None:
         if self.closed:
@@ -109,7 +114,7 @@ class Link(LinkScope):
     def close(self) -> None:
         if not self.closed:
             self._release()
-            self.closed = True
+            self._closed = True
 
     def _release(self) -> None:
         """tcx_link_release(): detach the link's slot, with the flags the link kept."""
@@ -134,9 +139,11 @@ class Bundle(Unique):
             raise TypeError(f"dialect must be a str, not {type(dialect).__name__}")
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; the v2 oracle offers {DIALECTS}")
-        self.dialect = dialect
+        self._dialect = dialect
         self._closed = False
         Program.holders.add(self)
+
+    dialect = property(lambda self: self._dialect)  # read-only, as on every backend
 
     # ------------------------------------------------------------------ protocol
 

@@ -1,0 +1,69 @@
+"""The attributes a handle reports are read-only on every backend (docs/protocol.md,
+"Handles"): assigning or deleting one is AttributeError, as on the core's binding, and the
+handle stays as it was. (The live kernel's backend and the v2 oracle used to keep them as
+plain attributes: ``p.id = 5`` went through there and renamed the program for the backend.)"""
+import pytest
+
+import mprog
+
+#: What each handle reports (only those its class on that backend has).
+ATTRIBUTES = {"Program": ("id", "name", "fn", "closed", "dialect"),
+              "Link": ("id", "prog", "attached", "closed"),
+              "Bundle": ("revision", "dialect", "closed", "parent")}
+
+
+def _check(module, dialect):
+    bundle = module.Bundle(dialect=dialect)
+    prog = module.Program("p", dialect="cgroup") if dialect == "cgroup" else module.Program("p")
+    link = bundle.link(prog)
+    checked = []
+    try:
+        for what, obj in (("Program", prog), ("Link", link), ("Bundle", bundle)):
+            for name in ATTRIBUTES[what]:
+                if not hasattr(obj, name):
+                    continue  # not this backend's (the oracle's bundle has no closed)
+                before = getattr(obj, name)
+                with pytest.raises(AttributeError):
+                    setattr(obj, name, 5)
+                with pytest.raises(AttributeError):
+                    delattr(obj, name)
+                assert getattr(obj, name) == before, (what, name)
+                checked.append(f"{what}.{name}")
+        assert link.prog.id == prog.id and [p.id for p in bundle] == [prog.id]
+    finally:
+        link.close()
+        bundle.close()
+        prog.close()
+    assert len(checked) >= 9, checked
+
+
+def test_every_backend_keeps_what_a_handle_reports_read_only(backend):
+    _check(backend, "upstream")
+
+
+def test_every_v2_backend_keeps_what_a_handle_reports_read_only(v2_rules_backend):
+    _check(v2_rules_backend, "v2")
+
+
+def test_every_cgroup_backend_keeps_what_a_handle_reports_read_only(cg):
+    _check(cg.module, "cgroup")
+
+
+def test_every_backend_makes_a_v2_program(backend):
+    """A v2 program is a tcx program: every backend makes one, and an upstream chain takes
+    it (the live kernel's backend refused the dialect's name with ValueError)."""
+    b = backend.Bundle()
+    p = backend.Program("p", dialect="v2")
+    try:
+        assert p.dialect == "v2"
+        b.attach(p)
+        assert [q.id for q in b] == [p.id]
+        with pytest.raises(mprog.errors.InvalidArgument):
+            c = backend.Bundle(dialect="cgroup")
+            try:
+                c.attach(p, mprog.CgroupFlag.ALLOW_MULTI)
+            finally:
+                c.close()
+    finally:
+        b.close()
+        p.close()
