@@ -93,7 +93,8 @@ def test_odd_arguments_are_batched_and_answer_as_in_lockstep(dialect, monkeypatc
 
     def counting(self, op):
         nonlocal lockstep
-        lockstep += 1
+        # (the ops that are bad input themselves, of no argument: op by op by design)
+        lockstep += op["op"] not in ("unmade_use", "assign")
         return real_lockstep(self, op)
 
     monkeypatch.setattr(BatchedTrial, "_lockstep", counting)

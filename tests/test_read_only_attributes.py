@@ -67,3 +67,34 @@ def test_every_backend_makes_a_v2_program(backend):
     finally:
         b.close()
         p.close()
+
+
+# ---- in the fuzzer's vocabulary: ``assign`` ----
+
+def test_campaigns_assign_what_handles_report_and_every_backend_refuses():
+    from misuse_helpers import drawn
+
+    seen = set()
+    for op, answers in drawn("assign"):
+        if answers["core"] != ["skip"]:  # (a link the trace never made)
+            # (a closed bundle's revision is ValueError before any assignment)
+            assert set(map(tuple, answers.values())) <= {
+                ("ok", "refused"), ("raise", "ValueError")}, (op, answers)
+            seen.add((("prog" in op) + 2 * ("link" in op), op["attr"]))
+    assert len(seen) >= 8, seen
+
+
+def test_a_campaign_finds_a_backend_that_lets_an_assignment_through(monkeypatch):
+    """Planted: the model's Program.name assignable (as the kernel backend's was), still
+    refusing an instance never initialized."""
+    import mprog.model
+    from mprog.differential.campaign import run_campaign
+    from mprog.model.handles import Program
+
+    monkeypatch.setattr(Program, "name", property(Program.name.fget,
+                                                  lambda self, value: None))
+    result = run_campaign({"core": mprog, "model": mprog.model}, traces=300, seed=3,
+                          out=None, bad_input=40, minimize=False)
+    assert result.divergences, "the planted fault went unnoticed"
+    last = result.found[0].divergence.ops[-1]
+    assert last["op"] == "assign" and last["attr"] == "name" and "prog" in last, last

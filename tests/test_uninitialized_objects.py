@@ -246,28 +246,12 @@ def test_dropping_an_uninitialized_instance_is_silent(backend, v2_rules_backend)
 def test_campaigns_use_instances_never_initialized_and_compare_them():
     """The generator draws ``unmade_use`` ops (bad input of their own kind), and every
     backend answers each with TypeError."""
-    import random
-
-    import mprog.model
-    from mprog.differential.batched import BatchedTrial
-    from mprog.differential.campaign import weights_for
-    from mprog.ops import Generator
+    from misuse_helpers import drawn
 
     seen = set()
-    for seed in range(40):
-        trial = BatchedTrial({"core": mprog, "model": mprog.model}, "upstream")
-        generator = Generator("upstream", random.Random(seed), weights_for(trial, 40))
-        try:
-            while len(trial.ops) < 150:
-                for op in generator.next(trial.view):
-                    answers = trial.step(op)
-                    if op["op"] == "unmade_use":
-                        assert answers == {"core": ["raise", "TypeError"],
-                                           "model": ["raise", "TypeError"]}, op
-                        seen.add((op["of"], op["use"]))
-            trial.check_full()
-        finally:
-            trial.close()
+    for op, answers in drawn("unmade_use"):
+        assert answers == {"core": ["raise", "TypeError"], "model": ["raise", "TypeError"]}, op
+        seen.add((op["of"], op["use"]))
     assert len(seen) >= 10, seen
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..flags import MAX_PROGRAMS
-from .vocabulary import BAD_VALUES, KNOWN_FLAGS, UNMADE_USES, Op, disambiguate, flag
+from .vocabulary import (ASSIGNABLE, BAD_VALUES, KNOWN_FLAGS, UNMADE_USES, Op, disambiguate,
+                         flag)
 
 #: Bits no dialect knows, plus the other dialect's ID/FIRST/LAST where they are unknown.
 UNKNOWN_BITS = (1 << 0, 1 << 1, 1 << 9, 1 << 15, 1 << 31, 1 << 32)
@@ -32,9 +33,13 @@ RAW_IDS = (0, 0xFFFFFFF0, 0x7FFFFFFE, 0xFFFFFFFF)
 #: The cases of an expected revision, in the order of ``Weights.revisions``.
 REVISION_KINDS = ("zero", "current", "stale", "future", "value")
 
-#: ``unmade_use``'s weight per percent of bad input (``Weights.bad``): at the default 2%, one
-#: op in a few hundred of those the kind table draws (a fill draws none).
-UNMADE_SHARE = 0.05
+#: The weight of each kind of op that is bad input itself (``unmade_use``, ``assign``) per
+#: percent of bad input (``Weights.bad``): at the default 2%, one op in a few hundred of those
+#: the kind table draws (a fill draws none).
+MISUSE_SHARE = 0.05
+
+#: The kinds of op that are bad input themselves (given no bad argument besides).
+_MISUSES = ("unmade_use", "assign")
 
 #: The classes ``unmade_use`` draws from.
 _UNMADE_CLASSES = tuple(UNMADE_USES)
@@ -390,7 +395,7 @@ class Generator:
                                                         bool(view.txs))
         values, bounds = kinds  # self._draw(kinds), spelled out: this runs for every op
         op = values[bisect_right(bounds, random())](self)
-        if w.bad and random() * 100 < w.bad:
+        if w.bad and random() * 100 < w.bad and op["op"] not in _MISUSES:
             op = self.bad(op)
         # only a relative under ID can need disambiguating (flags of bad input: let it say)
         if op.get("relative"):
@@ -408,8 +413,9 @@ class Generator:
                    (cls.attach, w.attach), (cls.link, w.link), (cls.detach, w.detach),
                    (cls.query, w.query), (cls.prog_close, w.prog_close * self.close_bias),
                    (cls.bundle_close, w.bundle_close),
-                   # bad input of its own kind: an instance never initialized, as itself
-                   (cls.unmade_use, w.bad * UNMADE_SHARE)]
+                   # bad input of its own kinds: an instance never initialized, as itself;
+                   # an attribute a handle reports, assigned
+                   (cls.unmade_use, w.bad * MISUSE_SHARE), (cls.assign, w.bad * MISUSE_SHARE)]
         if links:
             choices += [(cls.update, w.update), (cls.link_detach, w.link_detach),
                         (cls.link_close, w.link_close * self.close_bias)]
@@ -629,6 +635,15 @@ class Generator:
         return {"op": "tx_discard", "tx": self._tx()}
 
     # -- bad input ---------------------------------------------------------------------
+
+    def assign(self) -> Op:
+        """An attribute a handle reports (read-only everywhere) assigned: a program's, a
+        link's or the bundle's."""
+        on = self._choice(("prog", "link", "bundle") if self.links else ("prog", "bundle"))
+        op: Op = {"op": "assign", "attr": self._choice(ASSIGNABLE[on])}
+        if on != "bundle":
+            op[on] = self._choice(self.links if on == "link" else self.progs)
+        return op
 
     def unmade_use(self) -> Op:
         """A Program, Link or Bundle never initialized (``T.__new__(T)``), used as itself."""

@@ -260,6 +260,14 @@ class Interpreter:
         if kind == "unmade_use":
             self._unmade_use(op["of"], op["use"])
             return None  # (a backend that let it through: what it gave is not compared)
+        if kind == "assign":
+            target = (self.progs[op["prog"]] if "prog" in op else
+                      self.links[op["link"]] if "link" in op else b)
+            try:  # the value it has: a backend that lets it through is not corrupted by it
+                setattr(target, op["attr"], getattr(target, op["attr"]))
+            except AttributeError:
+                return "refused"  # read-only (docs/protocol.md, "Program")
+            return "assigned"
         raise ValueError(f"unknown op {kind!r}")
 
     def _unmade_use(self, of: str, use: str) -> None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from ..flags import MAX_PROGRAMS
 from .generate import PLACEMENTS, RAW_IDS, UNKNOWN_BITS
-from .vocabulary import BAD_VALUES, KNOWN_FLAGS, UNMADE_USES, Op, disambiguate, flag
+from .vocabulary import ASSIGNABLE, BAD_VALUES, KNOWN_FLAGS, UNMADE_USES, Op, disambiguate, flag
 
 PINS = ("FIRST", "LAST")
 
@@ -153,9 +153,16 @@ def _op(draw: Callable[..., Any], dialect: str, made: _Labels, transactions: boo
         op["op"] = kind
         op["tx"] = draw(st.sampled_from(made.txs))
     if bad and draw(st.integers(0, 49)) == 0:  # about 2% of ops, as the campaign's default
-        if draw(st.integers(0, 9)) == 0:  # and now and then an instance never initialized
+        misuse = draw(st.integers(0, 19))
+        if misuse == 0:  # and now and then an instance never initialized
             of = draw(st.sampled_from(sorted(UNMADE_USES)))
             return [{"op": "unmade_use", "of": of, "use": draw(st.sampled_from(UNMADE_USES[of]))}]
+        if misuse == 1:  # or an attribute a handle reports, assigned
+            on = draw(st.sampled_from(("prog", "bundle") + (("link",) if links else ())))
+            assigned: Op = {"op": "assign", "attr": draw(st.sampled_from(ASSIGNABLE[on]))}
+            if on != "bundle":
+                assigned[on] = draw(links if on == "link" and links is not None else progs)
+            return [assigned]
         op = _bad(op, draw)
     return [disambiguate(op, dialect)]
 

@@ -26,6 +26,7 @@ Every operation has an ``"op"`` key::
     {"op": "bundle_close"}
     {"op": "new_cgroup", "as": 1, "parent": 0}                 cgroup dialect only
     {"op": "unmade_use", "of": "Link", "use": "detach()"}      bad input: see below
+    {"op": "assign", "link": 0, "attr": "prog"}                bad input: see below
 
 The cgroup dialect drives a tree of cgroups: the trial's bundle is cgroup 0, ``new_cgroup``
 makes cgroup ``as`` below cgroup ``parent``, and ``attach``, ``link``, ``detach`` and
@@ -54,7 +55,10 @@ type, an int out of range, a foreign object (another backend's program, a link o
 bundle), or a Program or Link of the backend whose ``__init__`` never ran. Every backend must
 answer it alike (docs/protocol.md). ``unmade_use`` uses such an instance (a ``Program``,
 ``Link`` or ``Bundle`` made by ``T.__new__(T)``) as itself, one of ``UNMADE_USES``: every
-backend refuses it with TypeError (docs/protocol.md, Bad input, rule 14).
+backend refuses it with TypeError (docs/protocol.md, Bad input, rule 14). ``assign`` sets
+an attribute a handle reports (``ASSIGNABLE``) to the value it has, on program ``"prog"``,
+link ``"link"`` or (naming neither) the bundle: every backend refuses (AttributeError), and
+the answer is ``["ok", "refused"]`` (``"assigned"`` where one let it through).
 """
 from __future__ import annotations
 
@@ -68,7 +72,7 @@ Op = Dict[str, Any]
 
 OPS = ("new_prog", "attach", "link", "update", "link_detach", "link_close", "prog_close",
        "detach", "query", "tx_begin", "tx_attach", "tx_detach", "tx_commit", "tx_discard",
-       "bundle_close", "new_cgroup", "unmade_use")
+       "bundle_close", "new_cgroup", "unmade_use", "assign")
 
 #: Operations of a transaction: a backend without ``Bundle.transaction`` (the live kernel:
 #: every syscall is one change) cannot run them, so a trial with such a backend skips them.
@@ -76,7 +80,7 @@ TRANSACTION_OPS = frozenset({"tx_begin", "tx_attach", "tx_detach", "tx_commit", 
 
 #: Operations whose success never changes the chain.
 READ_ONLY = frozenset({"new_prog", "prog_close", "query", "tx_begin", "tx_attach",
-                       "tx_detach", "tx_discard", "unmade_use"})
+                       "tx_detach", "tx_discard", "unmade_use", "assign"})
 
 #: The values a ``{"kind": "bad", "value": NAME}`` argument stands for (the foreign and the
 #: unmade ones are made by the interpreter: they are objects of a backend).
@@ -99,6 +103,14 @@ UNMADE_USES: Dict[str, Tuple[str, ...]] = {
     "Link": ("id", "prog", "attached", "closed", "close()", "detach()", "keep()", "repr",
              "with"),
     "Bundle": ("revision", "dialect", "close()", "query()", "repr", "len", "iter", "with"),
+}
+
+#: What ``assign`` assigns, by the handle it names: what every backend's handles report, all
+#: read-only (docs/protocol.md, "Program").
+ASSIGNABLE: Dict[str, Tuple[str, ...]] = {
+    "prog": ("id", "name", "fn", "closed"),
+    "link": ("id", "prog", "attached", "closed"),
+    "bundle": ("revision", "dialect"),
 }
 
 
@@ -163,7 +175,7 @@ def _label(value: Any) -> bool:
 def prog_refs(op: Op) -> Iterator[int]:
     """Labels of programs an op names (besides the one a ``new_prog`` creates)."""
     kind = op["op"]
-    if kind in ("attach", "link", "prog_close", "detach", "tx_attach", "tx_detach"):
+    if kind in ("attach", "link", "prog_close", "detach", "tx_attach", "tx_detach", "assign"):
         if _label(op.get("prog")):
             yield op["prog"]
     elif kind == "update":
@@ -178,7 +190,8 @@ def prog_refs(op: Op) -> Iterator[int]:
 
 def link_refs(op: Op) -> Iterator[int]:
     """Labels of links an op names (besides the one a ``link`` op creates)."""
-    if op["op"] in ("update", "link_detach", "link_close"):
+    if op["op"] in ("update", "link_detach", "link_close") or (
+            op["op"] == "assign" and "link" in op):
         yield op["link"]
     for key in ("relative", "replace"):
         spec = op.get(key)
@@ -247,6 +260,10 @@ def describe(op: Op, dialect: str = "upstream") -> str:
         return f"c{op['as']} = cgroup(parent=c{op['parent']})"
     if kind == "unmade_use":
         return f"{op['of']}.__new__({op['of']}): {op['use']}"
+    if kind == "assign":
+        on = (_prog(op["prog"]) if "prog" in op else f"l{op['link']}" if "link" in op
+              else "bundle")
+        return f"{on}.{op['attr']} = (the same)"
     on = f"c{op['cgroup']}." if op.get("cgroup") else ""
     if kind == "query":
         effective = ", effective" if op.get("effective") else ""
@@ -292,7 +309,7 @@ _NEED: Dict[str, Tuple[str, ...]] = {
                                                            "expected_revision"),
     "tx_detach": ("tx", "flags", "expected_revision"), "tx_commit": ("tx",),
     "tx_discard": ("tx",), "bundle_close": (), "new_cgroup": ("as", "parent"),
-    "unmade_use": ("of", "use"),
+    "unmade_use": ("of", "use"), "assign": ("attr",),
 }
 _LABELS = ("as", "link", "tx", "cgroup", "parent")
 _PROGS = ("prog", "new_prog", "old_prog")
@@ -317,6 +334,11 @@ def validate(op: Any) -> None:
                                      and op["use"] in UNMADE_USES.get(op["of"], ())):
         raise ValueError(f"unmade_use: no use {op['use']!r} of {op['of']!r} (known: "
                          f"{UNMADE_USES})")
+    if kind == "assign":
+        on = "prog" if "prog" in op else "link" if "link" in op else "bundle"
+        if not isinstance(op["attr"], str) or op["attr"] not in ASSIGNABLE[on]:
+            raise ValueError(f"assign: no attribute {op['attr']!r} of a {on} to assign "
+                             f"(known: {ASSIGNABLE[on]})")
     for key in _LABELS:
         if key in op and not _label(op[key]):
             raise ValueError(f"{kind}: {key!r} must be a label (an int), not {op[key]!r}")
