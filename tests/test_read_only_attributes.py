@@ -98,3 +98,23 @@ def test_a_campaign_finds_a_backend_that_lets_an_assignment_through(monkeypatch)
     assert result.divergences, "the planted fault went unnoticed"
     last = result.found[0].divergence.ops[-1]
     assert last["op"] == "assign" and last["attr"] == "name" and "prog" in last, last
+
+
+def test_every_v2_backend_takes_the_same_constructor_arguments(v2_rules_backend):
+    """The v2 oracle took neither a Program's dialect nor a Bundle's parent (TypeError where
+    the core and the model make a tcx program, and refuse a chain's parent with
+    ValueError)."""
+    m = v2_rules_backend
+    b = m.Bundle(dialect="v2")
+    p = m.Program("p", dialect="v2")
+    try:
+        assert p.dialect == "v2"
+        b.attach(p)
+        assert [q.id for q in b] == [p.id]
+        with pytest.raises(ValueError):
+            m.Program("q", dialect=5)
+        with pytest.raises(ValueError):
+            m.Bundle(dialect="v2", parent=b)
+    finally:
+        b.close()
+        p.close()

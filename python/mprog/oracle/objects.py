@@ -26,11 +26,16 @@ class Program(Unique):
     #: who may hold a program: every bundle and every link of this backend (weakly)
     holders: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
-    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None) -> None:
+    def __init__(self, name: str = "", fn: Optional[Callable[[Any], int]] = None,
+                 dialect: str = "upstream") -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         if fn is not None and not callable(fn):
             raise TypeError(f"fn must be callable or None, not {type(fn).__name__}")
+        if dialect not in ("upstream", "v2"):  # (a tcx program; the oracle has no cgroup)
+            raise ValueError(f"the v2 oracle makes tcx programs (dialect 'upstream' or 'v2'), "
+                             f"not {dialect!r}")
+        self._dialect = dialect
         self._id = next(Program._ids)
         self._name = name
         self._fn = fn
@@ -42,6 +47,7 @@ class Program(Unique):
     name = property(lambda self: self._name)
     fn = property(lambda self: self._fn)
     closed = property(lambda self: self._closed)
+    dialect = property(lambda self: self._dialect)
 
     def close(self) -> None:
         self._closed = True

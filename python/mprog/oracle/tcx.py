@@ -131,7 +131,7 @@ class Link(LinkScope):
 class Bundle(Unique):
     """One tcx hook of a device in the v2 series: no entry, or an entry and its revision."""
 
-    def __init__(self, dialect: str = "upstream") -> None:
+    def __init__(self, dialect: str = "upstream", parent: Any = None) -> None:
         self._entry: Optional[List[Slot]] = None  # dev->tcx_ingress; None: no entry
         self._revision = 0
         self._closed = True
@@ -139,6 +139,8 @@ class Bundle(Unique):
             raise TypeError(f"dialect must be a str, not {type(dialect).__name__}")
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; the v2 oracle offers {DIALECTS}")
+        if parent is not None:
+            raise ValueError("parent= places a cgroup bundle; a chain has none")
         self._dialect = dialect
         self._closed = False
         Program.holders.add(self)
