@@ -322,8 +322,10 @@ def test_same_backend_twice_never_diverges():
 def test_broken_backend_is_found_minimized_and_replayed(tmp_path):
     name, module = _reference()
     modules = {name: module, "broken": broken(module)}
+    # (no bad input: the stand-in wraps a bundle and nothing more, so a Link or a Bundle
+    # never initialized would be the first thing to differ, not the deliberate bug)
     result = run_campaign(modules, "upstream", traces=200, seed=1, trace_len=120,
-                          out=str(tmp_path), minimize_seconds=60)
+                          out=str(tmp_path), minimize_seconds=60, bad_input=0)
     assert result.found, "the deliberately broken backend was not caught"
     found = result.found[0]
     small = found.divergence

@@ -36,7 +36,7 @@ def _perturbed(op, rng):
 #: The fields that name a program where it may also be None or bad input.
 PROGRAM_FIELDS = {"attach": ("prog",), "link": ("prog",), "detach": ("prog",),
                   "tx_attach": ("prog",), "tx_detach": ("prog",),
-                  "update": ("new_prog", "old_prog")}
+                  "update": ("new_prog", "old_prog"), "prog_close": ("prog",)}
 
 
 def _expected(trial, op):

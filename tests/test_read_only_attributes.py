@@ -49,26 +49,6 @@ def test_every_cgroup_backend_keeps_what_a_handle_reports_read_only(cg):
     _check(cg.module, "cgroup")
 
 
-def test_every_backend_makes_a_v2_program(backend):
-    """A v2 program is a tcx program: every backend makes one, and an upstream chain takes
-    it (the live kernel's backend refused the dialect's name with ValueError)."""
-    b = backend.Bundle()
-    p = backend.Program("p", dialect="v2")
-    try:
-        assert p.dialect == "v2"
-        b.attach(p)
-        assert [q.id for q in b] == [p.id]
-        with pytest.raises(mprog.errors.InvalidArgument):
-            c = backend.Bundle(dialect="cgroup")
-            try:
-                c.attach(p, mprog.CgroupFlag.ALLOW_MULTI)
-            finally:
-                c.close()
-    finally:
-        b.close()
-        p.close()
-
-
 # ---- in the fuzzer's vocabulary: ``assign`` ----
 
 def test_campaigns_assign_what_handles_report_and_every_backend_refuses():
@@ -98,23 +78,3 @@ def test_a_campaign_finds_a_backend_that_lets_an_assignment_through(monkeypatch)
     assert result.divergences, "the planted fault went unnoticed"
     last = result.found[0].divergence.ops[-1]
     assert last["op"] == "assign" and last["attr"] == "name" and "prog" in last, last
-
-
-def test_every_v2_backend_takes_the_same_constructor_arguments(v2_rules_backend):
-    """The v2 oracle took neither a Program's dialect nor a Bundle's parent (TypeError where
-    the core and the model make a tcx program, and refuse a chain's parent with
-    ValueError)."""
-    m = v2_rules_backend
-    b = m.Bundle(dialect="v2")
-    p = m.Program("p", dialect="v2")
-    try:
-        assert p.dialect == "v2"
-        b.attach(p)
-        assert [q.id for q in b] == [p.id]
-        with pytest.raises(ValueError):
-            m.Program("q", dialect=5)
-        with pytest.raises(ValueError):
-            m.Bundle(dialect="v2", parent=b)
-    finally:
-        b.close()
-        p.close()

@@ -43,7 +43,7 @@ enum class Got { value, cannot, error };
 struct Names {
   PyObject *op, *as, *prog, *flags, *expected_revision, *kind, *relative, *ref, *value,
       *replace, *tx, *link, *new_prog, *old_prog, *count, *effective, *cgroup, *get, *prog_kind,
-      *id_prog, *id_link;
+      *id_prog, *id_link, *dialect;
   PyObject* kinds;      // op kind -> Kind
   PyObject* expect;     // expected_revision kind -> Expect (mprog.batch._EXPECT_BY_LABEL)
   PyObject* relatives;  // relative kind -> Arg, for those naming a label (_BY_LABEL)
@@ -82,6 +82,7 @@ const Names& names() {
     m.count = intern("count");
     m.effective = intern("effective");
     m.cgroup = intern("cgroup");
+    m.dialect = intern("dialect");
     m.get = intern("get");
     m.prog_kind = intern("prog");
     m.id_prog = intern("id_prog");
@@ -330,9 +331,16 @@ Got placed(PyObject* op, bool staged, Opcode direct, std::uint8_t staged_code, O
 Got encode(PyObject* op, long kind, Op& rec) {
   const Names& n = names();
   switch (kind) {
-    case kNewProg:
+    case kNewProg: {
+      // A program of a dialect the op names (not the trial's): made op by op, by the
+      // interpreters (the executor makes the trial's).
+      PyObject* dialect = nullptr;
+      py::object keep;
+      READ(get(op, n.dialect, dialect, keep));
+      if (dialect != Py_None) return Got::cannot;
       rec.code = Opcode::new_program;
       return label(op, n.as, rec.prog);
+    }
     case kAttach:
     case kTxAttachOp:
       READ(placed(op, kind == kTxAttachOp, Opcode::attach, kTxAttach, rec));

@@ -216,6 +216,8 @@ def encode(ops: Sequence[Dict[str, Any]], dialect: str = "upstream") -> Tuple[Re
         kind = op["op"]
         try:
             if kind == "new_prog":
+                if op.get("dialect") is not None:
+                    raise ValueError("records make programs of the replay's dialect only")
                 if op["as"] != programs:
                     raise ValueError("programs must be made as 0, 1, ... in order")
                 programs += 1

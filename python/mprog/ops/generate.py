@@ -38,6 +38,11 @@ REVISION_KINDS = ("zero", "current", "stale", "future", "value")
 #: the kind table draws (a fill draws none).
 MISUSE_SHARE = 0.05
 
+#: The dialect of the programs a ``new_prog`` now and then makes instead of the trial's: a
+#: tcx program of the other chain dialect (the same kind of program to the kernel), or in the
+#: cgroup dialect a tcx one (which a cgroup list refuses).
+OTHER_DIALECT_PROGRAM = {"upstream": "v2", "v2": "upstream", "cgroup": "upstream"}
+
 #: The kinds of op that are bad input themselves (given no bad argument besides).
 _MISUSES = ("unmade_use", "assign")
 
@@ -269,6 +274,9 @@ class Weights:
     bad: float = 2.0
     #: revisions: zero, current, stale, future, value
     revisions: Tuple[float, ...] = (55, 25, 10, 6, 1)
+    #: percent of the programs a ``new_prog`` makes (not a fill's) that are of another dialect
+    #: than the trial's (``OTHER_DIALECT_PROGRAM``)
+    other_dialect: float = 5.0
     #: relative kinds: id_raw and int (the rest is by handle or by id)
     raw_relatives: bool = True
     #: flags beyond 32 bits now and then (records hold a u32)
@@ -285,7 +293,8 @@ _FILL_ATTACH: Op = {"op": "attach", "prog": None, "flags": 0, "relative": None, 
 #: What the batch records (``mprog.batch``) can say: a fixed set of programs made up front, no
 #: query, transaction or bad input, no stale or literal revision, no closing of the bundle.
 BATCH = Weights(new_prog=0, query=0, transaction=0, bundle_close=0, bad=0,
-                revisions=(75, 18, 0, 7, 0), raw_relatives=False, wide_flags=False)
+                revisions=(75, 18, 0, 7, 0), other_dialect=0, raw_relatives=False,
+                wide_flags=False)
 
 
 @dataclass
@@ -482,6 +491,8 @@ class Generator:
     def new_prog(self) -> Op:
         op = {"op": "new_prog", "as": self.next_prog}
         self.next_prog += 1
+        if self.w.other_dialect and self._random() * 100 < self.w.other_dialect:
+            op["dialect"] = OTHER_DIALECT_PROGRAM[self.dialect]
         return op
 
     def fill(self, upto: int) -> List[Op]:

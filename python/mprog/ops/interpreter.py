@@ -191,7 +191,7 @@ class Interpreter:
         kind = op["op"]
         if kind == "new_prog":
             label = op["as"]
-            p = self._new_program(f"p{label}")
+            p = self._new_program(f"p{label}", op.get("dialect"))
             self.progs[label] = p
             self.prog_ids[label] = pid = p.id
             self._prog_label[pid] = label
@@ -293,8 +293,11 @@ class Interpreter:
 
     # ------------------------------------------------------- symbolic arguments
 
-    def _new_program(self, name: str) -> Any:
-        """A program of the kind the dialect attaches (the cgroup dialect's are their own)."""
+    def _new_program(self, name: str, dialect: Optional[str] = None) -> Any:
+        """A program of the kind the dialect attaches (the cgroup dialect's are their own), or
+        of ``dialect``."""
+        if dialect is not None:
+            return self.module.Program(name, dialect=dialect)
         if self.dialect == "cgroup":
             return self.module.Program(name, dialect="cgroup")
         return self.module.Program(name)  # (by position: keywords cost a new_prog a tenth)

@@ -8,7 +8,8 @@ references to 3 "skip" instead of silently renaming every later program.
 
 Every operation has an ``"op"`` key::
 
-    {"op": "new_prog", "as": 0}
+    {"op": "new_prog", "as": 0}                                optional "dialect": a program of
+                                                               that dialect, not the trial's
     {"op": "attach", "prog": P, "flags": F, "relative": REL, "replace": REL,
      "expected_revision": REV}
     {"op": "link", "as": 0, "prog": P, "flags": F, "relative": REL, "expected_revision": REV}
@@ -251,7 +252,8 @@ def describe(op: Op, dialect: str = "upstream") -> str:
     """One readable line: ``attach(p3, BEFORE|ID, rel=id(p1), rev=stale)``."""
     kind = op["op"]
     if kind == "new_prog":
-        return f"p{op['as']} = new_prog()"
+        dialect = f"dialect={op['dialect']}" if op.get("dialect") is not None else ""
+        return f"p{op['as']} = new_prog({dialect})"
     if kind == "prog_close":
         return f"{_prog(op['prog'])}.close()"
     if kind in ("link_detach", "link_close"):
@@ -334,6 +336,9 @@ def validate(op: Any) -> None:
                                      and op["use"] in UNMADE_USES.get(op["of"], ())):
         raise ValueError(f"unmade_use: no use {op['use']!r} of {op['of']!r} (known: "
                          f"{UNMADE_USES})")
+    if kind == "new_prog" and op.get("dialect") not in (None, "upstream", "v2", "cgroup"):
+        raise ValueError(f"new_prog: 'dialect' must be upstream, v2 or cgroup, not "
+                         f"{op['dialect']!r}")
     if kind == "assign":
         on = "prog" if "prog" in op else "link" if "link" in op else "bundle"
         if not isinstance(op["attr"], str) or op["attr"] not in ASSIGNABLE[on]:
