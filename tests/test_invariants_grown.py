@@ -111,7 +111,7 @@ def test_a_proof_only_where_the_full_check_finds_nothing() -> None:
 
 
 def test_no_proof_for_v2_or_a_closed_bundle() -> None:
-    before, now = next((b, n) for b, n in _pairs(1)
+    before, now = next((b, n) for b, n in _pairs(3)
                        if len(n["chain"]["progs"]) > len(b["chain"]["progs"]))
     assert grown_clean(before, now, "upstream")
     assert not grown_clean(before, now, "v2")

@@ -110,3 +110,23 @@ def test_an_op_not_of_the_vocabulary_s_form_raises_as_indexing_it_does():
         known({"op": "attach"})
     with pytest.raises(TypeError):
         known([])
+
+
+def test_a_bool_as_the_program_prog_close_closes_is_left_to_the_interpreters():
+    """``prog_close`` of ``True``: no label (every backend refuses it with TypeError). The
+    check called it label 1, so the batched core leg closed program 1 (["ok", None]) where
+    the model said TypeError: a divergence of the engine's own making."""
+    from mprog.differential.trial import Trial
+
+    ops = [{"op": "new_prog", "as": 0}, {"op": "new_prog", "as": 1},
+           {"op": "prog_close", "prog": True},
+           {"op": "attach", "prog": 1, "flags": 0, "relative": None, "replace": None,
+            "expected_revision": {"kind": "zero"}}]
+    backends = {"core": mprog, "model": model}
+    with BatchedTrial(backends, "upstream") as batched, Trial(backends, "upstream") as lockstep:
+        assert not batched._known(ops[2])
+        batched.run(ops)
+        batched.check_full()
+        lockstep.run(ops)
+        assert batched.answers == lockstep.answers
+        assert batched.answers[2]["core"] == ["raise", "TypeError"]

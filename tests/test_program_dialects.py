@@ -49,7 +49,7 @@ def test_every_v2_backend_takes_the_same_constructor_arguments(v2_rules_backend)
 def test_campaigns_make_programs_of_another_dialect():
     from misuse_helpers import drawn
 
-    made = [op for op, answers in drawn("new_prog", traces=20, bad_input=0)
+    made = [op for op, answers in drawn("new_prog", traces=20, bad_input=0, other_dialect=20)
             if op.get("dialect") is not None]
     assert made and {op["dialect"] for op in made} == {"v2"}
 

@@ -520,8 +520,13 @@ int known(PyObject* op, const LabelSets& l) {
     case kLinkDetach:
     case kLinkClose:
       return has(op, n.link, l.links);
-    case kProgClose:
-      return has(op, n.prog, l.progs);
+    case kProgClose: {
+      // Only an int is a program's label (Trial._skips: a bool is none, and every backend
+      // refuses it with TypeError): anything else op by op, where that is answered.
+      py::object prog = py::reinterpret_steal<py::object>(at(op, n.prog));
+      if (!prog) return -1;
+      return PyLong_CheckExact(prog.ptr()) ? PySet_Contains(l.progs, prog.ptr()) : 0;
+    }
     case kUpdate: {
       int r = has(op, n.link, l.links);
       if (r == 1) r = names_known(op, n.new_prog, l.progs);

@@ -34,9 +34,11 @@ RAW_IDS = (0, 0xFFFFFFF0, 0x7FFFFFFE, 0xFFFFFFFF)
 REVISION_KINDS = ("zero", "current", "stale", "future", "value")
 
 #: The weight of each kind of op that is bad input itself (``unmade_use``, ``assign``) per
-#: percent of bad input (``Weights.bad``): at the default 2%, one op in a few hundred of those
-#: the kind table draws (a fill draws none).
-MISUSE_SHARE = 0.05
+#: percent of bad input (``Weights.bad``): at the default 2%, about one op in a thousand of
+#: those the kind table draws (a fill draws none). Kept rare: records cannot say them, so each
+#: is run op by op, and the first such op of a trace hands the core's interpreter every
+#: object the executor made (what a trace that needs none of it saves: about 3%).
+MISUSE_SHARE = 0.02
 
 #: The dialect of the programs a ``new_prog`` now and then makes instead of the trial's: a
 #: tcx program of the other chain dialect (the same kind of program to the kernel), or in the
@@ -275,8 +277,8 @@ class Weights:
     #: revisions: zero, current, stale, future, value
     revisions: Tuple[float, ...] = (55, 25, 10, 6, 1)
     #: percent of the programs a ``new_prog`` makes (not a fill's) that are of another dialect
-    #: than the trial's (``OTHER_DIALECT_PROGRAM``)
-    other_dialect: float = 5.0
+    #: than the trial's (``OTHER_DIALECT_PROGRAM``; op by op, as ``MISUSE_SHARE`` says why)
+    other_dialect: float = 1.0
     #: relative kinds: id_raw and int (the rest is by handle or by id)
     raw_relatives: bool = True
     #: flags beyond 32 bits now and then (records hold a u32)
