@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import warnings
-from typing import Any, Callable, NoReturn, Tuple, TypeVar
+from typing import Any, Callable, NoReturn, Optional, Tuple, TypeVar
 
 _L = TypeVar("_L", bound="LinkScope")
 _T = TypeVar("_T", bound=type)
@@ -66,6 +66,13 @@ def uninitialized(obj: object) -> TypeError:
                      "__init__ did not run)")
 
 
+def uninitialized_argument(what: str, value: object) -> TypeError:
+    """The error for such an instance passed as the argument ``what`` (every backend checks
+    a handle's type first, so this comes before anything else of the call)."""
+    return TypeError(f"{what}: {type(value).__name__} was never initialized (its __init__ "
+                     "did not run)")
+
+
 #: The special methods a never-initialized instance refuses, besides its public members.
 REFUSED_SPECIAL = ("__repr__", "__len__", "__iter__", "__enter__", "__exit__")
 
@@ -86,6 +93,7 @@ def refuses_uninitialized(marker: str, *, checks_itself: Tuple[str, ...] = (),
     whose type is a Python class, or any class attribute on a field that is written, keeps
     the instances' reads or writes of that name from being specialized.)"""
     def decorate(cls: _T) -> _T:
+        setattr(cls, "_initialized_by", marker)  # (what initialized() reads: one place)
         if fields:
             setattr(cls, "__getattr__", _missing_field(marker))
         release = inspect.getattr_static(cls, "__del__", None)
@@ -137,9 +145,12 @@ def _missing_field(marker: str) -> Callable[[Any, str], Any]:
     return __getattr__
 
 
-def initialized(obj: Any, marker: str) -> bool:
+def initialized(obj: Any, marker: Optional[str] = None) -> bool:
     """Whether ``obj`` has ``marker``, a field its ``__init__`` sets (and its class has no
-    default for)."""
+    default for); by default the one its class was decorated with (``refuses_uninitialized``:
+    the same test for an instance used as itself and as an argument)."""
+    if marker is None:
+        marker = type(obj)._initialized_by
     # (the plain look-up, which never calls __getattr__: no recursion through it)
     try:
         object.__getattribute__(obj, marker)

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from .. import errors
 from ..flags import Flag
+from ..lifetime import initialized, uninitialized_argument
 from . import handles
 
 U32 = 1 << 32
@@ -120,9 +121,8 @@ def _check(value: Any, what: str) -> None:
     if value is None:
         return
     if isinstance(value, (Program, Link)):
-        if "_id" not in vars(value):  # made by T.__new__(T): docs/protocol.md, rule 14
-            raise TypeError(f"{what}: {type(value).__name__} was never initialized (its "
-                            "__init__ did not run)")
+        if not initialized(value):  # made by T.__new__(T): docs/protocol.md, rule 14
+            raise uninitialized_argument(what, value)
         return
     if not isinstance(value, int):
         raise TypeError(f"{what} must be a Program, a Link, an int or None, "

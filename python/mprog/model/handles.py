@@ -24,7 +24,8 @@ import weakref
 from operator import attrgetter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..lifetime import LinkScope, Unique, refuses_uninitialized, uninitialized, warn_unclosed
+from ..lifetime import (LinkScope, Unique, initialized, refuses_uninitialized, uninitialized,
+                        warn_unclosed)
 
 PROGRAM_DIALECTS = ("upstream", "v2", "cgroup")
 _program_ids = itertools.count(1)
@@ -90,9 +91,7 @@ def never_initialized(handle: Any) -> bool:
     """Whether ``handle`` is a Program or Link whose ``__init__`` never ran (made by
     ``T.__new__(T)``): every backend refuses one as an argument with TypeError
     (docs/protocol.md, Bad input, rule 14)."""
-    if isinstance(handle, Program):
-        return "_id" not in vars(handle)
-    return isinstance(handle, Link) and "_link" not in vars(handle)
+    return isinstance(handle, (Program, Link)) and not initialized(handle)
 
 
 @refuses_uninitialized("_id", checks_itself=("id", "close"), fields=False)

@@ -12,6 +12,7 @@ import errno as E
 from typing import Any, Optional, Type, Union
 
 from .. import messages as M
+from ..lifetime import uninitialized_argument
 from ..errors import error
 from .chain import Anchor, describe
 from .handles import Link, Program, link_by_id, never_initialized, program_by_id
@@ -38,8 +39,7 @@ def check_handle(value: Any, name: str) -> None:
         raise TypeError(f"{name} must be a Program, a Link, an int or None, "
                         f"not {type(value).__name__}")
     elif never_initialized(value):
-        raise TypeError(f"{name}: {type(value).__name__} was never initialized (its "
-                        "__init__ did not run)")
+        raise uninitialized_argument(name, value)
 
 
 def check_args(flags: Any, relative: Any, expected_revision: Any, prog: Any,

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 from ..errors import error
 from ..flags import NEXT
-from ..lifetime import Unique, refuses_uninitialized
+from ..lifetime import Unique, initialized, refuses_uninitialized, uninitialized_argument
 
 
 @refuses_uninitialized("_id")  # T.__new__(T): docs/protocol.md, rule 14
@@ -111,13 +111,12 @@ def count_arg(value: Any) -> Optional[int]:
 
 def handle_arg(value: Any, what: str, link_type: type) -> Any:
     """Rule 3: None, a Program or Link of this backend, or an int 0 <= v < 2**32; rule 14:
-    not one whose ``__init__`` never ran (``T.__new__(T)``: it has no ``_closed`` of its own)."""
+    not one whose ``__init__`` never ran (``T.__new__(T)``)."""
     if value is None:
         return value
     if isinstance(value, (Program, link_type)):
-        if "_closed" not in vars(value):
-            raise TypeError(f"{what}: {type(value).__name__} was never initialized (its "
-                            "__init__ did not run)")
+        if not initialized(value):
+            raise uninitialized_argument(what, value)
         return value
     value = integer(value, what)
     if not 0 <= value < 2**32:
