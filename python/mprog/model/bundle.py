@@ -93,11 +93,9 @@ class Bundle(LinkCalls, Unique):
 
     @property
     def closed(self) -> bool:
-        if self._closed:  # (_check_open's way, for one never initialized: TypeError)
-            try:
-                self._check_open()
-            except ValueError:
-                pass
+        # (_closed's class default is True: one never initialized reads as closed)
+        if self._closed and not initialized(self):
+            raise uninitialized(self)
         return self._closed
 
     @property
@@ -375,7 +373,7 @@ class Bundle(LinkCalls, Unique):
     def _check_open(self) -> None:
         # Like a closed file (and the kernel backend, whose namespace is gone): ValueError.
         if self._closed:
-            if not initialized(self, "_lock"):  # (never made, rather: the class's default)
+            if not initialized(self):  # (never made, rather: the class's default)
                 raise uninitialized(self)
             raise ValueError("the bundle is closed")
 

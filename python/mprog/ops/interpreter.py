@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple, Type, cast
 
 from .. import errors
 from ..errors import MprogError
-from .vocabulary import BAD_VALUES, UNMADE, Op, is_bad
+from .vocabulary import BAD_VALUES, UNMADE, Op, assigned, is_bad
 
 #: Names ``MprogError`` messages start with, per op (docs/protocol.md, "Results").
 ERROR_PREFIX = {"attach": "attach", "link": "link", "detach": "detach", "query": "query",
@@ -261,8 +261,8 @@ class Interpreter:
             self._unmade_use(op["of"], op["use"])
             return None  # (a backend that let it through: what it gave is not compared)
         if kind == "assign":
-            target = (self.progs[op["prog"]] if "prog" in op else
-                      self.links[op["link"]] if "link" in op else b)
+            on = assigned(op)
+            target = b if on == "bundle" else (self.progs if on == "prog" else self.links)[op[on]]
             try:  # the value it has: a backend that lets it through is not corrupted by it
                 setattr(target, op["attr"], getattr(target, op["attr"]))
             except AttributeError:

@@ -169,6 +169,11 @@ def is_bad(value: Any) -> bool:
     return isinstance(value, dict) and value.get("kind") == "bad"
 
 
+def assigned(op: Op) -> str:
+    """What an ``assign`` op names: ``"prog"``, ``"link"`` or (naming neither) ``"bundle"``."""
+    return "prog" if "prog" in op else "link" if "link" in op else "bundle"
+
+
 def _label(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -263,9 +268,9 @@ def describe(op: Op, dialect: str = "upstream") -> str:
     if kind == "unmade_use":
         return f"{op['of']}.__new__({op['of']}): {op['use']}"
     if kind == "assign":
-        on = (_prog(op["prog"]) if "prog" in op else f"l{op['link']}" if "link" in op
-              else "bundle")
-        return f"{on}.{op['attr']} = (the same)"
+        on = assigned(op)
+        name = _prog(op["prog"]) if on == "prog" else f"l{op['link']}" if on == "link" else on
+        return f"{name}.{op['attr']} = (the same)"
     on = f"c{op['cgroup']}." if op.get("cgroup") else ""
     if kind == "query":
         effective = ", effective" if op.get("effective") else ""
@@ -340,7 +345,7 @@ def validate(op: Any) -> None:
         raise ValueError(f"new_prog: 'dialect' must be upstream, v2 or cgroup, not "
                          f"{op['dialect']!r}")
     if kind == "assign":
-        on = "prog" if "prog" in op else "link" if "link" in op else "bundle"
+        on = assigned(op)
         if not isinstance(op["attr"], str) or op["attr"] not in ASSIGNABLE[on]:
             raise ValueError(f"assign: no attribute {op['attr']!r} of a {on} to assign "
                              f"(known: {ASSIGNABLE[on]})")
