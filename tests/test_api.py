@@ -780,6 +780,35 @@ def test_a_raising_watcher_neither_fails_the_change_nor_silences_the_others(name
 
 
 @pytest.mark.parametrize("name", ["core", "model"])
+def test_a_watcher_told_of_close_finds_the_bundle_closed(name):
+    """close() tells the watchers of the freed chain once the bundle is closed: one that
+    queries or attaches then is refused (ValueError), and nothing is taken in."""
+    m = mprog if name == "core" else mprog.model
+    b = m.Bundle()
+    p, q = m.Program(), m.Program()
+    b.attach(p)
+    b.query()  # an answer kept: not to be handed out once closed
+    seen = []
+
+    def watcher(old, new):
+        seen.append((old.count, new.revision, new.count))
+        for call in (b.query, lambda: b.attach(q), lambda: len(b)):
+            try:
+                call()
+            except ValueError:
+                seen.append("refused")
+
+    b.watch(watcher)
+    b.close()
+    assert seen == [(1, 1, 0), "refused", "refused", "refused"]
+    with pytest.raises(ValueError):
+        b.query()
+    assert not q.closed
+    q.close()
+    p.close()
+
+
+@pytest.mark.parametrize("name", ["core", "model"])
 def test_a_raising_watcher_reaches_the_default_unraisable_hook(name, capsys, monkeypatch):
     """With Python's own sys.unraisablehook (it takes only its own argument type; pytest
     replaces it with one that takes anything), the change still succeeds, the later watchers

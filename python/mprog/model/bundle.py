@@ -283,13 +283,12 @@ class Bundle(LinkCalls, Unique):
         self._slots = ()
         self._revision = 1
         self._query_cache = self._appended_to = None
-        try:
-            if before is not None:
-                self._notify(before)
-        finally:
-            self._closed = True
-            self._watchers = []
-            self._query_cache = None  # the watchers' query() kept one: a closed bundle has none
+        # Closed before any watcher hears of it: a watcher that queries or attaches meets a
+        # closed bundle (ValueError), not a half-closed one that would take a program in.
+        self._closed = True
+        watchers, self._watchers = self._watchers, []
+        if before is not None:
+            self._tell(watchers, before, QueryResult(1, 0))  # the freed chain
 
     # -- off the kernel's ABI: dry runs, watchers, transactions -----------------------------
 
@@ -442,10 +441,13 @@ class Bundle(LinkCalls, Unique):
             self._notify(cached or _state(before, old, pinned=self._dialect == "v2"))
 
     def _notify(self, before: QueryResult) -> None:
+        self._tell(list(self._watchers), before, self.query())  # (a watcher may unwatch itself)
+
+    @staticmethod
+    def _tell(watchers: List[Watcher], before: QueryResult, after: QueryResult) -> None:
         # The change is committed: a watcher that raises cannot make it look failed, so its
         # exception goes to sys.unraisablehook and the other watchers are still told.
-        after = self.query()
-        for watcher in list(self._watchers):  # a watcher may unwatch itself
+        for watcher in watchers:
             try:
                 watcher(before, after)
             except Exception as e:
