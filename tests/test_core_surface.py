@@ -2,6 +2,7 @@
 binding is tied to the package, and limits checked before anything is allocated."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -56,6 +57,20 @@ def test_injection_is_all_or_nothing() -> None:
             _core._inject(**{k: v for k, v in good.items() if k != missing})
     with pytest.raises(TypeError, match="query_result must be callable"):
         _core._inject(**{**good, "query_result": 3})
+    # The binding makes QueryResults itself, field by field (query_result.cpp): a class with
+    # other fields, or a __new__ of its own, is refused at import, not met at a query.
+    @dataclasses.dataclass(frozen=True)
+    class Reordered:
+        count: int
+        revision: int
+
+    class OwnNew(mprog.QueryResult):
+        def __new__(cls, *args: object) -> "OwnNew":
+            return super().__new__(cls)
+
+    for cls, what in ((Reordered, "fields"), (OwnNew, "object.__new__"), (dict, "fields")):
+        with pytest.raises(TypeError, match=what):
+            _core._inject(**{**good, "query_result": cls})
     _core._inject(**good)
     b = Bundle()
     assert b.query() == mprog.QueryResult(1, 0)

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "injected.hpp"
+#include "query_result.hpp"
 #include "raise.hpp"
 
 namespace mprog::python {
@@ -175,22 +176,24 @@ py::object BundleObject::query(const OptionalIntArg& count, py::handle effective
   // effective= is the cgroup dialect's: a chain has no hierarchy (False asks for nothing).
   if (effective && effective.ptr() != Py_False)
     raise_type_error("effective= asks for a cgroup's effective array; a chain has none");
+  const bool whole = count.is_none();
+  if (whole && kept_query_ && kept_generation_ == core_.generation()) return kept_query_;
   const std::uint32_t capacity = to_count(count);
   QueryHead head;
   QueryEntry entries[kSlots];
   const Result res = core_.query(head, entries, capacity);
   const std::uint32_t n = std::min(capacity, head.count);
-  py::tuple prog_ids(n), link_ids(n), prog_flags(n), link_flags(n);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    prog_ids[i] = entries[i].prog_id;
-    link_ids[i] = entries[i].link_id;
-    prog_flags[i] = entries[i].prog_flags;
-    link_flags[i] = entries[i].link_flags;
+  py::object result = query_result(
+      head.revision, head.count, int_tuple(n, [&](std::uint32_t i) { return entries[i].prog_id; }),
+      int_tuple(n, [&](std::uint32_t i) { return entries[i].link_id; }),
+      int_tuple(n, [&](std::uint32_t i) { return entries[i].prog_flags; }),
+      int_tuple(n, [&](std::uint32_t i) { return entries[i].link_flags; }));
+  if (whole) {
+    kept_query_ = result;
+    kept_generation_ = core_.generation();
   }
-  const Injected& py_side = injected();
-  py::object result = py_side.query_result(head.revision, head.count, prog_ids, link_ids,
-                                           prog_flags, link_flags);
   if (res) return result;
+  const Injected& py_side = injected();
   py::object e = py_side.query_too_small(
       ENOSPC, "query: count " + std::to_string(capacity) + " is smaller than the chain's " +
                   std::to_string(head.count),
@@ -269,10 +272,11 @@ void BundleObject::close() {
   });
   core_.reset();
   closed_ = true;
+  kept_query_ = py::object();
   for (Program* p : held) release(ProgramObject::of(p));
   // The bundle is closed before anyone hears of it, so a watcher that raises cannot leave it
   // half open; the final state is the freed chain (revision 1, nothing in it).
-  watchers_.close(had_programs ? injected().query_result(1, 0) : py::none());
+  watchers_.close(had_programs ? query_result(1, 0, py::tuple(), py::tuple(), py::tuple(), py::tuple()) : py::none());
 }
 
 std::string BundleObject::repr() const {

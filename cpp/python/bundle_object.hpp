@@ -42,6 +42,8 @@ class BundleObject {
   Result detach_result(const OptionalProgramArg& prog, const FlagsArg& flags,
                        const RelativeArg& relative, const IntArg& expected_revision,
                        Refusal refusal);
+  // count=None answers from kept_query_ while the chain is as it was: a QueryResult is
+  // immutable, and most queries find no change (daemons poll; the fuzzer asks after every op).
   py::object query(const OptionalIntArg& count, py::handle effective = py::handle()) const;
   py::object explain(const std::string& op, const OptionalProgramArg& prog, const FlagsArg& flags,
                      const RelativeArg& relative, const RelativeArg& replace,
@@ -86,6 +88,10 @@ class BundleObject {
   std::unique_ptr<CgroupObject> cgroup_;
   bool closed_ = false;
   Watchers watchers_;
+  // query()'s last whole answer and core_.generation() when it was made (the generation
+  // counts every committed change; the revision starts again at 1 and would not tell).
+  mutable py::object kept_query_;
+  mutable std::uint64_t kept_generation_ = 0;
 };
 
 void register_bundle(py::module_& m);

@@ -5,6 +5,7 @@
 #include "bundle_object.hpp"
 #include "injected.hpp"
 #include "objects.hpp"
+#include "query_result.hpp"
 #include "raise.hpp"
 
 namespace mprog::python {
@@ -149,20 +150,16 @@ py::object CgroupObject::query(const OptionalIntArg& count, py::handle effective
   }
   const auto total = static_cast<std::uint32_t>(ids.size());
   const std::uint32_t n = whole ? total : std::min(capacity, total);
-  py::tuple shown(n), zeros(n), flags(n);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    shown[i] = ids[i];
-    zeros[i] = 0;  // no link ids, no link flags: cgroup query reports neither
-    flags[i] = mode;
-  }
-  const Injected& py_side = injected();
-  py::object result = py_side.query_result(revision, total, shown, zeros, flags, zeros, mode);
+  py::tuple zeros = int_tuple(n, [](std::uint32_t) { return 0u; });  // no link ids or flags
+  py::object result =
+      query_result(revision, total, int_tuple(n, [&](std::uint32_t i) { return ids[i]; }), zeros,
+                   int_tuple(n, [&](std::uint32_t) { return mode; }), zeros, mode);
   if (whole || capacity == 0 || capacity >= total) return result;
-  py::object e = py_side.query_too_small(
+  py::object e = injected().query_too_small(
       ENOSPC, "query: " + std::to_string(capacity) + " entries asked, the list holds " +
                   std::to_string(total),
       py::arg("op") = "query", py::arg("count") = total, py::arg("partial") = result);
-  PyErr_SetObject(py_side.query_too_small.ptr(), e.ptr());
+  PyErr_SetObject(injected().query_too_small.ptr(), e.ptr());
   throw py::error_already_set();
 }
 

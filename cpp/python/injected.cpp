@@ -1,5 +1,7 @@
 #include "injected.hpp"
 
+#include "query_result.hpp"
+
 #include <initializer_list>
 #include <string>
 
@@ -26,6 +28,8 @@ py::object module_with(py::handle value, const char* name, std::initializer_list
 void inject(py::handle error, py::handle query_too_small, py::handle query_result,
             py::handle explanation, py::handle to_request, py::handle messages,
             py::handle to_cgroup_request) {
+  // (callable first: its message is the plainer one for a value that is no class at all)
+  check_query_result_fields(callable(query_result, "query_result"));
   auto* next = new Injected{callable(error, "error"), callable(query_too_small, "query_too_small"),
                             callable(query_result, "query_result"),
                             callable(explanation, "explanation"), callable(to_request, "to_request"),
