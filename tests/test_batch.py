@@ -183,3 +183,20 @@ def test_records_encode_the_vocabulary_and_decode_back(dialect):
 def test_encode_refuses_what_records_cannot_say(op, why):
     with pytest.raises(ValueError, match=why):
         batch.encode([{"op": "new_prog", "as": 0}, op])
+
+
+@pytest.mark.parametrize("dialect", ["upstream", "v2"])
+def test_a_trace_longer_than_records_can_number_links_for_stops_making_them(dialect, monkeypatch):
+    # Records number links by link op in 16 bits: a long trace (the benchmark's 300,000 ops
+    # make about 75,000 link ops) goes on without new links once it has made LINK_LABELS.
+    monkeypatch.setattr(batch, "LINK_LABELS", 40)
+    rng = random.Random(3)
+    trace = batch.random_trace(rng, 1500, 8, dialect)
+    ops = batch.decode(trace, 8, dialect)
+    assert len(ops) == 8 + 1500
+    links = [i for i, op in enumerate(ops) if op["op"] == "link"]
+    assert 40 <= len(links) < 40 + 64  # the last fill may make up to 63 beyond the mark
+    assert links[-1] < len(ops) // 2  # and then none: the rest is made without
+    later = {op["op"] for op in ops[links[-1] + 1:]}
+    assert {"update", "link_detach", "attach", "detach"} <= later  # links still used
+    agree(trace, 8, dialect)

@@ -531,12 +531,23 @@ def apply(backend: Any, trace: Union[Records, bytes], programs: int,
     return ReplayResult(len(errnos), counts, revision, chain, errnos)
 
 
+#: The most link labels ``random_trace`` lets one trace make: records number links by link
+#: op in 16 bits (``NONE`` is "no link"), and a fill makes up to 63 links at once.
+LINK_LABELS = NONE - 64
+
+
 def random_trace(rng: random.Random, length: int, programs: int,
                  dialect: str = "upstream") -> Records:
     """Records drawn from the one generator (``mprog.ops.Generator`` with what records can
     say, ``mprog.ops.BATCH``), steered by the model's state as it runs them: relatives that are
     and are not in the chain, links and programs named both ways, stale revisions, closed
-    handles, unknown flag bits, and (with many programs) full chains."""
+    handles, unknown flag bits, and (with many programs) full chains.
+
+    Any length: once a trace has made ``LINK_LABELS`` links (about a quarter of its ops are
+    link ops), it goes on without new ones (the links it has are still updated, detached,
+    closed and named as relatives)."""
+    from dataclasses import replace
+
     from . import model
     from .differential.trial import Trial
     from .ops.generate import BATCH, Generator
@@ -549,6 +560,10 @@ def random_trace(rng: random.Random, length: int, programs: int,
     with Trial({"model": model}, dialect, full=False, check_protocol=False) as trial:
         trial.run(ops)
         while len(ops) - programs < length:
+            if generator.next_link >= LINK_LABELS and generator.w.link:
+                made = generator
+                generator = Generator(dialect, rng, replace(BATCH, link=0))
+                generator.next_prog, generator.next_link = made.next_prog, made.next_link
             for op in generator.next(trial.view):
                 trial.step(op)
                 ops.append(op)
