@@ -809,6 +809,26 @@ def test_a_watcher_told_of_close_finds_the_bundle_closed(name):
 
 
 @pytest.mark.parametrize("name", ["core", "model"])
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+def test_a_watcher_raising_a_base_exception_is_reported_like_any(name, exc, unraisable):
+    m = mprog if name == "core" else mprog.model
+    b = m.Bundle()
+    p = m.Program()
+    heard = []
+
+    def stop(old, new):
+        raise exc("stop")
+
+    b.watch(stop)
+    b.watch(lambda old, new: heard.append(new.count))
+    b.attach(p)                                   # committed, and the call says so
+    assert len(b) == 1 and heard == [1]
+    assert [type(e) for e in unraisable] == [exc]
+    b.close()
+    assert heard == [1, 0] and [type(e) for e in unraisable] == [exc, exc]
+
+
+@pytest.mark.parametrize("name", ["core", "model"])
 def test_a_raising_watcher_reaches_the_default_unraisable_hook(name, capsys, monkeypatch):
     """With Python's own sys.unraisablehook (it takes only its own argument type; pytest
     replaces it with one that takes anything), the change still succeeds, the later watchers

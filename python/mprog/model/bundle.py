@@ -446,11 +446,12 @@ class Bundle(LinkCalls, Unique):
     @staticmethod
     def _tell(watchers: List[Watcher], before: QueryResult, after: QueryResult) -> None:
         # The change is committed: a watcher that raises cannot make it look failed, so its
-        # exception goes to sys.unraisablehook and the other watchers are still told.
+        # exception (any: KeyboardInterrupt and SystemExit too, as the core) goes to
+        # sys.unraisablehook and the other watchers are still told.
         for watcher in watchers:
             try:
                 watcher(before, after)
-            except Exception as e:
+            except BaseException as e:  # noqa: BLE001
                 report_unraisable(e, "Exception ignored in mprog watcher", watcher)
 
 
