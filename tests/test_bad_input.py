@@ -332,6 +332,20 @@ def test_run_takes_an_int_verdict(backend, name):
         p.close()
 
 
+def test_run_without_a_context_passes_none(backend):
+    # run(ctx=None): the same signature everywhere (the core's took no argument, the model and
+    # the kernel backend raised TypeError without one). The kernel runs no v2 chain.
+    dialects = ["upstream", "cgroup"] + (["v2"] if backend.__name__ != "mprog.kernel" else [])
+    for dialect in dialects:
+        seen = []
+        with backend.Bundle(dialect) as b:
+            p = backend.Program("judge", lambda ctx: seen.append(ctx) or 1, dialect=dialect)
+            b.attach(p)
+            assert b.run() == b.run(ctx=None) == b.run(None) == 1
+            assert seen == [None, None, None], dialect
+            p.close()
+
+
 def test_a_raising_fn_propagates(backend):
     def boom(ctx):
         raise KeyError("boom")

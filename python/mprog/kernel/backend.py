@@ -337,7 +337,7 @@ class Bundle(Unique):
     def __iter__(self) -> Iterator[Program]:
         return iter([handles.programs_by_id[i] for i in self.query().prog_ids])
 
-    def run(self, ctx: Any) -> int:
+    def run(self, ctx: Any = None) -> int:
         """The kernel runs its programs on packets; here each program's ``fn`` is called in
         the order the kernel holds them (a program without ``fn`` continues), as in tcx."""
         for prog in self:

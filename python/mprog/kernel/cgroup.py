@@ -226,7 +226,7 @@ class CgroupBundle(Bundle):
     def __iter__(self) -> Iterator[Program]:
         return iter([handles.programs_by_id[i] for i in self.query().prog_ids])
 
-    def run(self, ctx: Any) -> int:
+    def run(self, ctx: Any = None) -> int:
         """As the kernel runs an effective array: every program, in order, whatever the
         others said; ALLOW (1) if each allowed (an odd verdict; a program without ``fn``
         allows), else DENY (0)."""

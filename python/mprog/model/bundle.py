@@ -255,7 +255,7 @@ class Bundle(LinkCalls, Unique):
         finally:
             self._lock.release()
 
-    def run(self, ctx: Any) -> int:
+    def run(self, ctx: Any = None) -> int:
         """Call each program in order until one returns something other than NEXT."""
         self._check_open()
         for slot in self._slots:  # a tuple: writers replace it, never edit it

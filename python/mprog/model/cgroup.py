@@ -206,7 +206,7 @@ class CgroupBundle(LinkCalls, Unique):
                                     f"{total}", op="query", count=total, partial=result)
             return result
 
-    def run(self, ctx: Any) -> int:
+    def run(self, ctx: Any = None) -> int:
         """Every program of the effective array, in order, whatever the others said: ALLOW
         if each allowed (an odd verdict; a program without ``fn`` allows), else DENY."""
         verdict = ALLOW
