@@ -22,7 +22,7 @@ from mprog.ops import Generator, Interpreter, Weights, prog_refs
 #: Everything records can say (no closing of the bundle, bad input, literal revision, wide
 #: flag, program of another dialect), queries and transactions more often than a campaign
 #: has them.
-RECORDABLE = Weights(query=8, transaction=8, bundle_close=0, bad=0,
+RECORDABLE = Weights(query=8, transaction=8, bundle_close=0, watch=0, bad=0,
                      revisions=(55, 25, 10, 6, 0), other_dialect=0, raw_relatives=False,
                      wide_flags=False)
 

@@ -18,7 +18,7 @@ from mprog.differential.trial import Trial
 from mprog.ops import Generator, Interpreter, Weights
 
 #: What records can say, with links, updates and closes often.
-WEIGHTS = Weights(query=4, transaction=4, bundle_close=0, bad=0,
+WEIGHTS = Weights(query=4, transaction=4, bundle_close=0, watch=0, bad=0,
                   revisions=(55, 25, 10, 6, 0), other_dialect=0, raw_relatives=False,
                   wide_flags=False)
 

@@ -75,10 +75,13 @@ class CampaignResult:
 
 
 def weights_for(trial: Trial, bad_input: Optional[float] = None) -> Weights:
-    """The generator's weights for a trial: no transactions where a backend has none."""
+    """The generator's weights for a trial: no transactions or watchers where a backend has
+    none."""
     w = Weights()
     if not trial.transactions:
         w.transaction = 0
+    if not trial.watches:
+        w.watch = 0
     if bad_input is not None:
         w.bad = bad_input
     return w

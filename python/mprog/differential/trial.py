@@ -134,6 +134,7 @@ class Trial:
             for name, module in backends.items():
                 self.sides.append(Interpreter(name, module, dialect))
             self.transactions = all(s.transactions for s in self.sides)
+            self.watches = all(s.watches for s in self.sides)
             self.digests = [s.digest() for s in self.sides]
             if full:
                 self.states = self._snapshots()
@@ -157,6 +158,7 @@ class Trial:
         kind = op["op"]
         # set operations rather than any(...): this runs for every op of every campaign
         return ((kind in TRANSACTION_OPS and not self.transactions)
+                or (kind == "watch" and not self.watches)
                 or not self.prog_labels.issuperset(prog_refs(op))
                 or not self.link_labels.issuperset(link_refs(op))
                 or ("tx" in op and not self.tx_labels.issuperset(tx_refs(op)))
@@ -305,6 +307,18 @@ class Trial:
         """Read every backend's full state and check every invariant and agreement now."""
         self.states = self._snapshots()
         self._check_states(None, None)
+        self._check_watched()
+
+    def _check_watched(self) -> None:
+        """What the ``watch`` op's watchers were told since the last ``watch`` answered (the
+        same, by label, on every backend)."""
+        if all(s.watcher is None for s in self.sides):
+            return
+        told = {s.name: s.watch_report() for s in self.sides}
+        first = told[self.sides[0].name]
+        if any(t != first for t in told.values()):
+            self._diverge("state", "the watchers were told different things",
+                          {name: [repr(call) for call in t] for name, t in told.items()})
 
     def _snapshots(self) -> Dict[str, Dict[str, Any]]:
         states: Dict[str, Dict[str, Any]] = {}

@@ -60,7 +60,7 @@ class CgroupGenerator(Generator):
         if self.w.bundle_close:
             self.w.bundle_close = 0.0  # closing cgroup 0 would end the tree's comparison;
             # the cgroups below it are closed by the op above
-        self.w.transaction = 0.0  # no transactions in the cgroup dialect
+        self.w.transaction = self.w.watch = 0.0  # no transactions or watchers in the dialect
         ops = super().next(view)
         out = []
         for op in ops:

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from ..flags import MAX_PROGRAMS
 from .generate import PLACEMENTS, RAW_IDS, UNKNOWN_BITS
-from .vocabulary import ASSIGNABLE, BAD_VALUES, KNOWN_FLAGS, UNMADE_USES, Op, disambiguate, flag
+from .vocabulary import (ASSIGNABLE, BAD_VALUES, KNOWN_FLAGS, UNMADE_USES, WATCH_THEN, Op,
+                         disambiguate, flag)
 
 PINS = ("FIRST", "LAST")
 
@@ -85,7 +86,7 @@ class _Labels:
 #: kind listed twice is drawn twice as often); "fill" appends programs up to a full chain
 KINDS = (["attach"] * 5 + ["link"] * 4 + ["detach"] * 4 + ["new_prog"] * 2 + ["update"] * 3
          + ["query", "prog_close", "link_detach", "link_close", "fill", "tx_begin", "tx_attach",
-            "tx_detach", "tx_commit", "tx_discard"])
+            "tx_detach", "tx_commit", "tx_discard", "watch"])
 
 
 @st.composite
@@ -147,6 +148,8 @@ def _op(draw: Callable[..., Any], dialect: str, made: _Labels, transactions: boo
         made.next_tx += 1
     elif kind in ("tx_commit", "tx_discard"):
         op = {"op": kind, "tx": made.txs.pop(draw(st.integers(0, len(made.txs) - 1)))}
+    elif kind == "watch":  # (a trial with a backend that has no watchers skips it)
+        op = {"op": kind, "then": draw(st.sampled_from(WATCH_THEN))}
     else:
         op = {"op": kind}
     if kind in ("tx_attach", "tx_detach"):

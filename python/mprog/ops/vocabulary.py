@@ -28,6 +28,7 @@ Every operation has an ``"op"`` key::
     {"op": "new_cgroup", "as": 1, "parent": 0}                 cgroup dialect only
     {"op": "unmade_use", "of": "Link", "use": "detach()"}      bad input: see below
     {"op": "assign", "link": 0, "attr": "prog"}                bad input: see below
+    {"op": "watch", "then": "query"}                           watchers: see below
 
 The cgroup dialect drives a tree of cgroups: the trial's bundle is cgroup 0, ``new_cgroup``
 makes cgroup ``as`` below cgroup ``parent``, and ``attach``, ``link``, ``detach`` and
@@ -60,6 +61,15 @@ backend refuses it with TypeError (docs/protocol.md, Bad input, rule 14). ``assi
 an attribute a handle reports (``ASSIGNABLE``) to the value it has, on program ``"prog"``,
 link ``"link"`` or (naming neither) the bundle: every backend refuses (AttributeError), and
 the answer is ``["ok", "refused"]`` (``"assigned"`` where one let it through).
+
+Watchers (``Bundle.watch``, off the kernel's ABI: a trial with a backend that has none skips
+``watch``): the first ``watch`` of a trace has the trial's bundle watched by a watcher that
+keeps what it is told and, each time, does ``then`` on the bundle (``WATCH_THEN``: nothing,
+or a query, ``len`` or iteration: a watcher that reads the bundle it watches, as during its
+``close()``). Each ``watch`` sets ``then`` for the calls that follow and answers the calls
+since the last one, each ``[old revision, old count, new revision, new count, new program
+labels, what then gave]`` (None for nothing, else ``["ok", value]`` or ``["raise", class]``);
+the end of a trace compares the calls no ``watch`` reported.
 """
 from __future__ import annotations
 
@@ -73,7 +83,7 @@ Op = Dict[str, Any]
 
 OPS = ("new_prog", "attach", "link", "update", "link_detach", "link_close", "prog_close",
        "detach", "query", "tx_begin", "tx_attach", "tx_detach", "tx_commit", "tx_discard",
-       "bundle_close", "new_cgroup", "unmade_use", "assign")
+       "bundle_close", "new_cgroup", "unmade_use", "assign", "watch")
 
 #: Operations of a transaction: a backend without ``Bundle.transaction`` (the live kernel:
 #: every syscall is one change) cannot run them, so a trial with such a backend skips them.
@@ -81,7 +91,10 @@ TRANSACTION_OPS = frozenset({"tx_begin", "tx_attach", "tx_detach", "tx_commit", 
 
 #: Operations whose success never changes the chain.
 READ_ONLY = frozenset({"new_prog", "prog_close", "query", "tx_begin", "tx_attach",
-                       "tx_detach", "tx_discard", "unmade_use", "assign"})
+                       "tx_detach", "tx_discard", "unmade_use", "assign", "watch"})
+
+#: What a ``watch`` op's watcher does on the watched bundle each time it is told of a change.
+WATCH_THEN = ("nothing", "query", "len", "iter")
 
 #: The values a ``{"kind": "bad", "value": NAME}`` argument stands for (the foreign and the
 #: unmade ones are made by the interpreter: they are objects of a backend).
@@ -267,6 +280,8 @@ def describe(op: Op, dialect: str = "upstream") -> str:
         return f"c{op['as']} = cgroup(parent=c{op['parent']})"
     if kind == "unmade_use":
         return f"{op['of']}.__new__({op['of']}): {op['use']}"
+    if kind == "watch":
+        return f"bundle.watch(then={op['then']})"
     if kind == "assign":
         on = assigned(op)
         name = _prog(op["prog"]) if on == "prog" else f"l{op['link']}" if on == "link" else on
@@ -316,7 +331,7 @@ _NEED: Dict[str, Tuple[str, ...]] = {
                                                            "expected_revision"),
     "tx_detach": ("tx", "flags", "expected_revision"), "tx_commit": ("tx",),
     "tx_discard": ("tx",), "bundle_close": (), "new_cgroup": ("as", "parent"),
-    "unmade_use": ("of", "use"), "assign": ("attr",),
+    "unmade_use": ("of", "use"), "assign": ("attr",), "watch": ("then",),
 }
 _LABELS = ("as", "link", "tx", "cgroup", "parent")
 _PROGS = ("prog", "new_prog", "old_prog")
@@ -341,6 +356,8 @@ def validate(op: Any) -> None:
                                      and op["use"] in UNMADE_USES.get(op["of"], ())):
         raise ValueError(f"unmade_use: no use {op['use']!r} of {op['of']!r} (known: "
                          f"{UNMADE_USES})")
+    if kind == "watch" and op["then"] not in WATCH_THEN:
+        raise ValueError(f"watch: 'then' must be one of {WATCH_THEN}, not {op['then']!r}")
     if kind == "new_prog" and op.get("dialect") not in (None, "upstream", "v2", "cgroup"):
         raise ValueError(f"new_prog: 'dialect' must be upstream, v2 or cgroup, not "
                          f"{op['dialect']!r}")
