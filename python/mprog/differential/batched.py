@@ -442,9 +442,13 @@ class BatchedTrial(Trial):
         if problems:
             self._diverge("invariant", "an invariant does not hold",
                           {s.name: problems for s in self.sides})
+        self.check_watched()
+
+    def check_watched(self) -> None:
         if self.model.watcher is not None or self.core.watcher is not None:
+            self.flush()
             self._adopt()  # the core's watcher was told ids the executor's objects have
-            self._check_watched()
+            super().check_watched()
 
     def close(self) -> List[str]:
         # Each bundle first: that detaches every link at once, where closing attached links

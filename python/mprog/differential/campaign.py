@@ -124,8 +124,10 @@ def _run_one(backends: Dict[str, Any], dialect: str, seed: int, length: int,
                 trial.step(op)
         if not full:
             trial.check_full()
-        elif isinstance(trial, BatchedTrial):
-            trial.flush()  # checked in full: the queue is all there is left to check
+        else:
+            if isinstance(trial, BatchedTrial):
+                trial.flush()  # checked in full: the queue is all there is left to check
+            trial.check_watched()
     except Divergence as d:
         divergence = d
     except BaseException:

@@ -307,11 +307,12 @@ class Trial:
         """Read every backend's full state and check every invariant and agreement now."""
         self.states = self._snapshots()
         self._check_states(None, None)
-        self._check_watched()
+        self.check_watched()
 
-    def _check_watched(self) -> None:
-        """What the ``watch`` op's watchers were told since the last ``watch`` answered (the
-        same, by label, on every backend)."""
+    def check_watched(self) -> None:
+        """What the ``watch`` op's watchers were told since the last ``watch`` answered: the
+        same, by label, on every backend (``check_full`` asks; a trace checked in full asks
+        at its end)."""
         if all(s.watcher is None for s in self.sides):
             return
         told = {s.name: s.watch_report() for s in self.sides}
