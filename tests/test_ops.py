@@ -186,3 +186,30 @@ def test_a_small_int_of_bad_input_under_id_names_no_object(dialect):
     op = {"op": "detach", "prog": None, "flags": AFTER,
           "relative": {"kind": "bad", "value": "bool"}, "expected_revision": {"kind": "zero"}}
     assert disambiguate(op, dialect) is op
+
+
+def test_v2_replace_under_id_is_numbered_like_a_relative():
+    """v2 resolves an attach's replace= under REPLACE as a relative: a small int under ID names
+    whatever object has that number in each backend (a harness input found core ENOENT and
+    model EINVAL for ``replace=5``: the model had an object 5, the core not). It becomes an id
+    nobody has; upstream's replace= is a program handle (no id), left as it is."""
+    from mprog.ops.vocabulary import NO_SUCH_ID, disambiguate, flag
+
+    def attach(dialect, flags, replace):
+        return {"op": "attach", "prog": 1, "flags": flags, "relative": None,
+                "replace": replace, "expected_revision": {"kind": "zero"}}
+
+    R, ID, LINK = (flag("v2", n) for n in ("REPLACE", "ID", "LINK"))
+    for flags, replace in ((R | ID, {"kind": "int", "value": 5}),
+                           (R | ID | LINK, {"kind": "prog", "ref": 0}),
+                           (R | ID, {"kind": "link", "ref": 0}),
+                           (R | ID, {"kind": "bad", "value": "bool"})):
+        got = disambiguate(attach("v2", flags, replace), "v2")
+        assert got["replace"] == {"kind": "id_raw", "value": NO_SUCH_ID}, (flags, replace)
+    for flags, replace in ((R | ID, {"kind": "prog", "ref": 0}),  # a program under ID: itself
+                           (ID, {"kind": "int", "value": 5})):  # no REPLACE: replace= unread
+        op = attach("v2", flags, replace)
+        assert disambiguate(op, "v2") is op
+    up = attach("upstream", flag("upstream", "REPLACE") | flag("upstream", "ID"),
+                {"kind": "int", "value": 5})
+    assert disambiguate(up, "upstream") is up

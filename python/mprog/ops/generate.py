@@ -414,8 +414,9 @@ class Generator:
         op = values[bisect_right(bounds, random())](self)
         if w.bad and random() * 100 < w.bad and op["op"] not in _MISUSES:
             op = self.bad(op)
-        # only a relative under ID can need disambiguating (flags of bad input: let it say)
-        if op.get("relative"):
+        # only a relative (or v2's replace) under ID can need disambiguating (flags of bad
+        # input: let it say)
+        if op.get("relative") or op.get("replace"):
             flags = op.get("flags")
             if type(flags) is not int or flags & self._id:
                 op = disambiguate(op, self.dialect)

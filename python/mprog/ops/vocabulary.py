@@ -418,22 +418,30 @@ def disambiguate(op: Op, dialect: str) -> Op:
     space: in the kernel, even another process's program. So does bad input that is a small
     int (``True``, the bad value ``bool``, is id 1). Such relatives become an id nobody has,
     so every backend must say "no such object". (Which errno a handle of the wrong kind under
-    ID deserves is a question for SPEC.md; see docs.)
+    ID deserves is a question for SPEC.md; see docs.) In v2 the same goes for an attach's
+    ``replace`` under REPLACE.
     """
-    spec = op.get("relative")
     flags: Any = op.get("flags")
-    if not spec or not _label(flags) or flags < 0:
-        return op
-    if not flags & flag(dialect, "ID"):
+    if not _label(flags) or flags < 0 or not flags & flag(dialect, "ID"):
         return op
     wants_link = bool(flags & flag(dialect, "LINK"))
-    kind = spec["kind"]
-    names_link = kind in ("link", "id_link")
-    names_prog = kind in ("prog", "id_prog")
-    if (names_link and not wants_link) or (names_prog and wants_link) or (
-            kind == "int" and spec["value"] != 0) or (kind == "bad" and spec["value"] == "bool"):
-        op = dict(op)
-        op["relative"] = {"kind": "id_raw", "value": NO_SUCH_ID}
+    # v2 resolves an attach's replace= under REPLACE exactly as a relative (its ABI had one
+    # field for both): it is numbered the same way
+    keys = ("relative", "replace") if (
+        dialect == "v2" and op.get("op") in ("attach", "tx_attach")
+        and flags & flag(dialect, "REPLACE")) else ("relative",)
+    for key in keys:
+        spec = op.get(key)
+        if not spec:
+            continue
+        kind = spec["kind"]
+        names_link = kind in ("link", "id_link")
+        names_prog = kind in ("prog", "id_prog")
+        if (names_link and not wants_link) or (names_prog and wants_link) or (
+                kind == "int" and spec["value"] != 0) or (
+                kind == "bad" and spec["value"] == "bool"):
+            op = dict(op)
+            op[key] = {"kind": "id_raw", "value": NO_SUCH_ID}
     return op
 
 
