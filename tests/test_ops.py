@@ -213,3 +213,5 @@ def test_v2_replace_under_id_is_numbered_like_a_relative():
     up = attach("upstream", flag("upstream", "REPLACE") | flag("upstream", "ID"),
                 {"kind": "int", "value": 5})
     assert disambiguate(up, "upstream") is up
+    held = attach("v2", R | ID, {"kind": "int", "value": 5})  # records: one backend runs them
+    assert disambiguate(held, "v2", raw=False) is held

@@ -419,7 +419,7 @@ class Generator:
         if op.get("relative") or op.get("replace"):
             flags = op.get("flags")
             if type(flags) is not int or flags & self._id:
-                op = disambiguate(op, self.dialect)
+                op = disambiguate(op, self.dialect, raw=self.w.raw_relatives)
         return [op]
 
     def _kind_table(self, few_free: bool, links: bool, txs: bool) -> Table:

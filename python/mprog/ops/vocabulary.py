@@ -409,7 +409,7 @@ def _bad_ok(value: Any, key: str = "argument") -> bool:
 NO_SUCH_ID = 0xFFFFFFF0
 
 
-def disambiguate(op: Op, dialect: str) -> Op:
+def disambiguate(op: Op, dialect: str, *, raw: bool = True) -> Op:
     """``op`` without references whose meaning depends on how ids happen to be numbered.
 
     With ID the relative is an id, and a handle stands for its own id (the kernel can only be
@@ -419,7 +419,9 @@ def disambiguate(op: Op, dialect: str) -> Op:
     int (``True``, the bad value ``bool``, is id 1). Such relatives become an id nobody has,
     so every backend must say "no such object". (Which errno a handle of the wrong kind under
     ID deserves is a question for SPEC.md; see docs.) In v2 the same goes for an attach's
-    ``replace`` under REPLACE.
+    ``replace`` under REPLACE, unless ``raw`` is False: records (``mprog.batch``) hold a
+    replace= only as a program, and what they hold runs on one backend, where numbering
+    cannot differ.
     """
     flags: Any = op.get("flags")
     if not _label(flags) or flags < 0 or not flags & flag(dialect, "ID"):
@@ -428,7 +430,7 @@ def disambiguate(op: Op, dialect: str) -> Op:
     # v2 resolves an attach's replace= under REPLACE exactly as a relative (its ABI had one
     # field for both): it is numbered the same way
     keys = ("relative", "replace") if (
-        dialect == "v2" and op.get("op") in ("attach", "tx_attach")
+        raw and dialect == "v2" and op.get("op") in ("attach", "tx_attach")
         and flags & flag(dialect, "REPLACE")) else ("relative",)
     for key in keys:
         spec = op.get(key)
